@@ -1,0 +1,100 @@
+/**
+ * @file Loss functions, defined once here; @tsgrad/nn wraps them as modules.
+ *
+ * Each takes `reduction`: "mean" (default), "sum" or "none".
+ */
+
+import { isFloat } from "../dtype.ts";
+import { fail, fmtShape } from "../errors.ts";
+import { arange } from "../factories.ts";
+import { cast } from "../ops/cast.ts";
+import { abs, add, div, eq, exp, log1p, maximum, mul, ne, neg, sub } from "../ops/elementwise.ts";
+import { checkIndexRange } from "../ops/indexing.ts";
+import { unsqueeze } from "../ops/movement.ts";
+import { mean, sum } from "../ops/reduce.ts";
+import { sameShape } from "../shape.ts";
+import type { Tensor } from "../tensor.ts";
+import { logSoftmax } from "./activation.ts";
+
+export type Reduction = "mean" | "sum" | "none";
+
+function reduce(where: string, loss: Tensor, reduction: Reduction): Tensor {
+  if (reduction === "mean") return mean(loss);
+  if (reduction === "sum") return sum(loss);
+  if (reduction === "none") return loss;
+  return fail(where, `reduction must be "mean", "sum" or "none", got ${JSON.stringify(reduction)}`);
+}
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this are skipped and excluded from the mean (default -100, as PyTorch). */
+  ignoreIndex?: number;
+  /** Mixes the one-hot target with the uniform distribution: (1-ε)·onehot + ε/C. */
+  labelSmoothing?: number;
+  reduction?: Reduction;
+}
+
+/**
+ * Cross-entropy from unnormalised logits [..., C] and int32 class indices [...], as
+ * torch.nn.functional.cross_entropy with the class axis last. The mean is over non-ignored targets.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const { ignoreIndex = -100, labelSmoothing = 0, reduction = "mean" } = options;
+  if (!isFloat(logits.dtype)) fail("crossEntropy", `logits must be float32 or float64, got ${logits.dtype}`);
+  if (logits.rank < 1 || !sameShape(logits.shape.slice(0, -1), targets.shape)) {
+    fail(
+      "crossEntropy",
+      `logits ${fmtShape(logits.shape)} need targets of shape ${fmtShape(logits.shape.slice(0, -1))}, got ${fmtShape(targets.shape)}`,
+    );
+  }
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) fail("crossEntropy", `labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+  const classes = logits.shape[logits.rank - 1];
+  checkIndexRange("crossEntropy", targets, classes, [ignoreIndex]);
+
+  const logp = logSoftmax(logits, -1);
+  // NOTE: a one-hot mask from comparisons instead of a gather: ignored targets give an all-zero row
+  const onehot = cast(eq(unsqueeze(targets, -1), arange(0, classes, 1, { backend: logits.backend })), logp.dtype);
+  const nll = neg(sum(mul(onehot, logp), -1));
+  const kept = cast(ne(targets, ignoreIndex), logp.dtype);
+  let loss = nll;
+  if (labelSmoothing > 0) {
+    const smooth = neg(div(sum(logp, -1), classes));
+    loss = add(mul(nll, 1 - labelSmoothing), mul(smooth, labelSmoothing));
+  }
+  loss = mul(loss, kept);
+  if (reduction === "mean") return div(sum(loss), sum(kept));
+  return reduce("crossEntropy", loss, reduction);
+}
+
+/**
+ * Binary cross-entropy from logits, stable for any logit: max(x,0) - x·t + log(1 + exp(-|x|)). With
+ * posWeight p it is (1 - t)·x + (1 + (p - 1)·t)·(log(1 + exp(-|x|)) + max(-x, 0)), as PyTorch.
+ */
+export function binaryCrossEntropyWithLogits(
+  logits: Tensor,
+  targets: Tensor,
+  options: { posWeight?: Tensor | number; reduction?: Reduction } = {},
+): Tensor {
+  const { posWeight, reduction = "mean" } = options;
+  if (!sameShape(logits.shape, targets.shape)) {
+    fail(
+      "binaryCrossEntropyWithLogits",
+      `logits ${fmtShape(logits.shape)} and targets ${fmtShape(targets.shape)} must have the same shape`,
+    );
+  }
+  const t = cast(targets, logits.dtype);
+  const softTail = log1p(exp(neg(abs(logits))));
+  const loss =
+    posWeight === undefined
+      ? add(sub(maximum(logits, 0), mul(logits, t)), softTail)
+      : add(mul(sub(1, t), logits), mul(add(1, mul(sub(posWeight, 1), t)), add(softTail, maximum(neg(logits), 0))));
+  return reduce("binaryCrossEntropyWithLogits", loss, reduction);
+}
+
+/** Mean squared error (a - b)², with broadcasting refused: the shapes must match. */
+export function mse(prediction: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  if (!sameShape(prediction.shape, target.shape)) {
+    fail("mse", `prediction ${fmtShape(prediction.shape)} and target ${fmtShape(target.shape)} must have the same shape`);
+  }
+  const diff = sub(prediction, target);
+  return reduce("mse", mul(diff, diff), options.reduction ?? "mean");
+}

@@ -1,0 +1,25 @@
+/** @file valueAndGrad for users coming from JAX and tfjs. */
+
+import { grad } from "./autograd.ts";
+import { fail } from "./errors.ts";
+import { Tensor } from "./tensor.ts";
+
+/**
+ * Turns fn(...tensors) → scalar into a function returning { value, grads }, with one gradient per
+ * argument (JAX's value_and_grad with respect to every argument, tfjs's valueAndGrads). The arguments
+ * are not modified: fn sees detached copies that require grad.
+ */
+export function valueAndGrad(fn: (...args: Tensor[]) => Tensor): (...args: Tensor[]) => { value: Tensor; grads: Tensor[] } {
+  return (...args) => {
+    args.forEach((a, i) => {
+      if (!(a instanceof Tensor)) fail("valueAndGrad", `argument ${i} is not a Tensor`);
+    });
+    const inputs = args.map((a) => a.detach().requiresGrad_());
+    const value = fn(...inputs);
+    if (!(value instanceof Tensor) || value.size !== 1) {
+      fail("valueAndGrad", "fn must return a one-element tensor");
+    }
+    const grads = grad(value, inputs, { allowUnused: true }).map((g, i) => g ?? inputs[i].mul(0));
+    return { value: value.detach(), grads };
+  };
+}

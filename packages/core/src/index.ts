@@ -1,0 +1,134 @@
+/**
+ * @file @tsgrad/core: tensors, reverse-mode autodiff, the ops and their gradients, and the backends.
+ * Test helpers (gradcheck, fast-check arbitraries, tolerances) live in `@tsgrad/core/testing`.
+ */
+
+import { registerBackend, setDefaultBackendChooser } from "./backend/backend.ts";
+import { ReferenceBackend } from "./backend/reference/reference-backend.ts";
+
+export { type BackwardOptions, backward, type GradOptions, grad, sumToShape } from "./autograd.ts";
+export {
+  type Backend,
+  closeBackends,
+  findBackend,
+  getBackend,
+  type MemoryInfo,
+  type Operand,
+  registerBackend,
+  registeredBackends,
+  type Storage,
+  setBackend,
+  useBackend,
+} from "./backend/backend.ts";
+export { ReferenceBackend, type ReferenceOptions } from "./backend/reference/reference-backend.ts";
+export { gelu, logSoftmax, softmax, softplus } from "./composite/activation.ts";
+export { dropout } from "./composite/dropout.ts";
+export {
+  binaryCrossEntropyWithLogits,
+  type CrossEntropyOptions,
+  crossEntropy,
+  mse,
+  type Reduction,
+} from "./composite/loss.ts";
+export { layerNorm } from "./composite/normalization.ts";
+export { type DType, type FloatDType, isFloat, promoteTypes, type TypedArray } from "./dtype.ts";
+export { fail, TsgradError } from "./errors.ts";
+export {
+  arange,
+  eye,
+  full,
+  fullLike,
+  linspace,
+  multinomial,
+  type NestedData,
+  normal,
+  ones,
+  onesLike,
+  type RandomOptions,
+  rand,
+  randint,
+  randn,
+  scalar,
+  type TensorOptions,
+  tensor,
+  uniform,
+  zeros,
+  zerosLike,
+} from "./factories.ts";
+export { valueAndGrad } from "./functional.ts";
+export { enableGrad, isGradEnabled, noGrad } from "./grad-mode.ts";
+export { assign, to } from "./inplace.ts";
+export { dispose, type MemoryReport, memory, tidy } from "./memory.ts";
+export { cast, type TensorLike } from "./ops/cast.ts";
+export {
+  abs,
+  add,
+  clamp,
+  div,
+  eq,
+  erf,
+  exp,
+  ge,
+  gt,
+  le,
+  log,
+  log1p,
+  logicalAnd,
+  logicalNot,
+  logicalOr,
+  lt,
+  maskedFill,
+  maximum,
+  minimum,
+  mul,
+  ne,
+  neg,
+  pow,
+  reciprocal,
+  relu,
+  rsqrt,
+  sigmoid,
+  sign,
+  sqrt,
+  square,
+  sub,
+  tanh,
+  where,
+} from "./ops/elementwise.ts";
+export { checkIndexRange, embedding, gather, indexSelect, scatterAdd, topk } from "./ops/indexing.ts";
+export { linear, matmul } from "./ops/matmul.ts";
+export {
+  broadcastTo,
+  chunk,
+  concat,
+  expand,
+  flatten,
+  narrow,
+  pad,
+  permute,
+  reshape,
+  slice,
+  split,
+  squeeze,
+  stack,
+  transpose,
+  tril,
+  triu,
+  unsqueeze,
+} from "./ops/movement.ts";
+export { type Axes, argmax, argmin, logSumExp, max, mean, min, std, sum, variance } from "./ops/reduce.ts";
+export {
+  apply,
+  type BackwardRule,
+  defineOp,
+  type GradContext,
+  NOT_DIFFERENTIABLE,
+  type OpDef,
+  registeredOps,
+} from "./ops/registry.ts";
+export { defaultGenerator, Generator, manualSeed } from "./random.ts";
+export { broadcastShapes, type Shape, sizeOf } from "./shape.ts";
+export { type GradNode, type NestedArray, Tensor } from "./tensor.ts";
+
+registerBackend("reference", (options) => new ReferenceBackend({ strictAsync: Boolean(options.strictAsync) }));
+setDefaultBackendChooser(() => new ReferenceBackend({ strictAsync: process.env.TSGRAD_STRICT_ASYNC === "1" }));

@@ -1,0 +1,126 @@
+/**
+ * @file Memory lifetime: reference-counted buffers, `dispose`, `tidy` scopes and the `memory()` report.
+ *
+ * The reference backend's arrays would be collected by the garbage collector anyway, but WebGPU buffers
+ * and WebAssembly memory are not, so training loops are written with `tidy` from the start:
+ *
+ *     for (const batch of batches) {
+ *       const loss = tidy(() => { const loss = model(batch); loss.backward(); opt.step(); return loss; });
+ *       console.log(await loss.itemAsync()); loss.dispose();
+ *     }
+ *
+ * `tidy(fn)` disposes every tensor created inside fn, except those it returns and those marked with
+ * `keep` (gradients stored in `.grad`, optimiser state, parameters).
+ */
+
+import type { Backend, Storage } from "./backend/backend.ts";
+import type { TypedArray } from "./dtype.ts";
+import { fail } from "./errors.ts";
+import type { Tensor } from "./tensor.ts";
+
+/** One storage and the tensors that view it (reshape and detach share a buffer). */
+export class DataBuffer {
+  refs = 1;
+  /** Bumped by every in-place write, so backward can refuse a graph whose inputs changed. */
+  version = 0;
+  /**
+   * The values, when an int32 or bool tensor was made from host data: lets ops validate indices
+   * without reading back from an asynchronous backend.
+   */
+  hostCopy: TypedArray | undefined;
+
+  constructor(
+    readonly backend: Backend,
+    readonly storage: Storage,
+    readonly bytes: number,
+  ) {
+    live.buffers++;
+    live.bytes += bytes;
+  }
+
+  retain(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (--this.refs > 0) return;
+    this.backend.free(this.storage);
+    this.hostCopy = undefined;
+    live.buffers--;
+    live.bytes -= this.bytes;
+  }
+}
+
+const live = { tensors: 0, buffers: 0, bytes: 0 };
+
+export function countTensor(delta: 1 | -1): void {
+  live.tensors += delta;
+}
+
+export interface MemoryReport {
+  /** Tensors created and not yet disposed. */
+  numTensors: number;
+  /** Distinct buffers behind them (views share one). */
+  numBuffers: number;
+  numBytes: number;
+}
+
+/** Live tensors and bytes, over every backend (what `tidy` and `dispose` are checked against). */
+export function memory(): MemoryReport {
+  return { numTensors: live.tensors, numBuffers: live.buffers, numBytes: live.bytes };
+}
+
+const scopes: Tensor[][] = [];
+
+/** Called for every new tensor: the innermost open tidy scope will dispose it. */
+export function trackTensor(t: Tensor): void {
+  scopes.at(-1)?.push(t);
+}
+
+/** Every tensor reachable from a value through arrays and plain objects. */
+function tensorsIn(value: unknown, found: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): Set<Tensor> {
+  if (isTensor(value)) found.add(value);
+  else if (Array.isArray(value)) for (const v of value) tensorsIn(v, found, isTensor);
+  else if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) tensorsIn(v, found, isTensor);
+  }
+  return found;
+}
+
+let isTensorFn: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
+/** tensor.ts registers its instanceof check here (memory.ts cannot import the class it manages). */
+export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
+  isTensorFn = check;
+}
+
+/**
+ * Runs fn and disposes every tensor it created, except the tensors in its result (a tensor, or arrays
+ * and plain objects holding tensors) and tensors marked with `keep`. Returned tensors move to the
+ * enclosing scope. On an exception, everything created is disposed. fn must be synchronous.
+ */
+export function tidy<T>(fn: () => T): T {
+  scopes.push([]);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    for (const t of scopes.pop() ?? []) if (!t.isKept) t.dispose();
+    throw error;
+  }
+  const created = scopes.pop() ?? [];
+  if (result instanceof Promise) {
+    for (const t of created) if (!t.isKept) t.dispose();
+    fail("tidy", "the function returned a Promise; tidy is synchronous (await outside it, on the tensors it returns)");
+  }
+  const returned = tensorsIn(result, new Set(), isTensorFn);
+  for (const t of created) {
+    if (returned.has(t)) trackTensor(t);
+    else if (!t.isKept) t.dispose();
+  }
+  return result;
+}
+
+/** Disposes every tensor found in value (a tensor, or arrays and plain objects of tensors). */
+export function dispose(value: unknown): void {
+  for (const t of tensorsIn(value, new Set(), isTensorFn)) t.dispose();
+}

@@ -1,0 +1,156 @@
+/**
+ * @file Reductions over any axes, with keepdims: sum, max, min (primitives), argmax, argmin, and the
+ * composites mean, logSumExp, variance and std.
+ *
+ * `axes` may be a number, a list, or undefined (every axis). max and min split the gradient equally
+ * among tied maxima, as PyTorch does for `amax`/`amin` and full reductions.
+ */
+
+import type { ReduceOp } from "../backend/backend.ts";
+import { type DType, floatResult } from "../dtype.ts";
+import { fail } from "../errors.ts";
+import { normalizeAxes, normalizeAxis, reducedShape, sizeOf } from "../shape.ts";
+import type { Tensor } from "../tensor.ts";
+import { cast, type TensorLike, unify } from "./cast.ts";
+import { add, div, eq, exp, log, mul, sqrt, sub } from "./elementwise.ts";
+import { expand, reshape } from "./movement.ts";
+import { apply, defineOp, NOT_DIFFERENTIABLE } from "./registry.ts";
+
+export type Axes = number | readonly number[] | undefined;
+
+interface ReduceAttrs {
+  axes: number[];
+  keepdims: boolean;
+}
+
+/** dy brought back to x's shape: reinsert the reduced axes as 1, then broadcast. */
+function spread(dy: Tensor, x: Tensor, axes: readonly number[]): Tensor {
+  return expand(reshape(dy, reducedShape(x.shape, axes, true)), x.shape);
+}
+
+function reduceDef(name: ReduceOp, outDType: (dtype: DType) => DType) {
+  return defineOp<ReduceAttrs>({
+    name,
+    forward: (be, [x], { axes, keepdims }) => ({
+      storage: be.reduce(name, x, axes, outDType(x.dtype)),
+      shape: reducedShape(x.shape, axes, keepdims),
+      dtype: outDType(x.dtype),
+    }),
+    backward:
+      name === "sum"
+        ? // d Σx = dy, copied to every summed element
+          ({ inputs: [x], attrs: { axes } }, dy) => [() => spread(dy, x, axes)]
+        : // the gradient goes to the elements equal to the extreme, shared equally among ties
+          ({ inputs: [x], output, attrs: { axes } }, dy) => [
+            () => {
+              const hit = cast(eq(x, spread(output, x, axes)), dy.dtype);
+              const count = reduceSum(hit, axes, true);
+              return mul(spread(dy, x, axes), div(hit, count));
+            },
+          ],
+  });
+}
+
+const sumDef = reduceDef("sum", (dtype) => (dtype === "bool" ? "int32" : dtype));
+const maxDef = reduceDef("max", (dtype) => dtype);
+const minDef = reduceDef("min", (dtype) => dtype);
+
+function reduceSum(x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
+  return apply(sumDef, [x], { axes: [...axes], keepdims });
+}
+
+function reduction(def: typeof sumDef, x: TensorLike, axes: Axes, keepdims: boolean): Tensor {
+  const [t] = unify(def.name, [x]);
+  const list = normalizeAxes(def.name, axes, t.rank);
+  if (def !== sumDef) {
+    for (const a of list) {
+      if (t.shape[a] === 0) fail(def.name, `cannot reduce over axis ${a} of length 0 (shape [${t.shape}]): it has no ${def.name}`);
+    }
+  }
+  return apply(def, [t], { axes: list, keepdims });
+}
+
+/** Σ over axes (every axis when omitted). bool sums to int32. */
+export const sum = (x: TensorLike, axes?: Axes, keepdims = false) => reduction(sumDef, x, axes, keepdims);
+export const max = (x: TensorLike, axes?: Axes, keepdims = false) => reduction(maxDef, x, axes, keepdims);
+export const min = (x: TensorLike, axes?: Axes, keepdims = false) => reduction(minDef, x, axes, keepdims);
+
+/** The mean over axes; int32 and bool inputs average in float32. */
+export function mean(x: TensorLike, axes?: Axes, keepdims = false): Tensor {
+  const [t] = unify("mean", [x]);
+  const list = normalizeAxes("mean", axes, t.rank);
+  const count = sizeOf(list.map((a) => t.shape[a]));
+  return div(sum(cast(t, floatResult(t.dtype)), list, keepdims), count);
+}
+
+/**
+ * Variance with Bessel's correction by default (`correction: 1`, as torch.var); `correction: 0` gives the
+ * population variance that layerNorm uses.
+ */
+export function variance(x: Tensor, axes?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
+  const { correction = 1, keepdims = false } = options;
+  const list = normalizeAxes("variance", axes, x.rank);
+  const count = sizeOf(list.map((a) => x.shape[a]));
+  const centered = sub(x, mean(x, list, true));
+  return div(sum(mul(centered, centered), list, keepdims), Math.max(count - correction, 0));
+}
+
+/** √variance (see variance for `correction`). */
+export function std(x: Tensor, axes?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
+  return sqrt(variance(x, axes, options));
+}
+
+/** log Σ exp(x), computed stably by factoring out the maximum. */
+export function logSumExp(x: Tensor, axes?: Axes, keepdims = false): Tensor {
+  const list = normalizeAxes("logSumExp", axes, x.rank);
+  // NOTE: the shift carries no gradient (the result does not depend on it), so detach it; that also
+  // keeps a tie in the max from splitting a gradient that must not exist.
+  const shift = max(x, list, true).detach();
+  const out = add(log(sum(exp(sub(x, shift)), list, true)), shift);
+  return keepdims ? out : reshape(out, reducedShape(x.shape, list, false));
+}
+
+// ---- arg reductions ----------------------------------------------------------------------------------
+
+interface ArgAttrs {
+  axis: number;
+  keepdims: boolean;
+}
+
+const argDef = (name: "argmax" | "argmin") =>
+  defineOp<ArgAttrs>({
+    name,
+    forward: (be, [x], { axis, keepdims }) => ({
+      storage: be.argReduce(name, x, axis),
+      shape: reducedShape(x.shape, [axis], keepdims),
+      dtype: "int32",
+    }),
+    backward: NOT_DIFFERENTIABLE,
+  });
+const argmaxDef = argDef("argmax");
+const argminDef = argDef("argmin");
+
+function argReduction(def: typeof argmaxDef, x: Tensor, axis: number | undefined, keepdims: boolean): Tensor {
+  const [t] = unify(def.name, [x]);
+  if (axis === undefined) {
+    // over the flattened tensor, as in PyTorch and NumPy
+    const flat = reshape(t, [t.size]);
+    if (flat.size === 0) fail(def.name, "cannot take the position of an extreme in an empty tensor");
+    const out = apply(def, [flat], { axis: 0, keepdims: false });
+    return keepdims
+      ? reshape(
+          out,
+          t.shape.map(() => 1),
+        )
+      : out;
+  }
+  const a = normalizeAxis(def.name, axis, t.rank);
+  if (t.rank === 0) return argReduction(def, t, undefined, keepdims);
+  if (t.shape[a] === 0) fail(def.name, `axis ${axis} has length 0 (shape [${t.shape}])`);
+  return apply(def, [t], { axis: a, keepdims });
+}
+
+/** int32 position of the first maximum along axis (of the flattened tensor when axis is omitted). */
+export const argmax = (x: Tensor, axis?: number, keepdims = false) => argReduction(argmaxDef, x, axis, keepdims);
+/** int32 position of the first minimum along axis (of the flattened tensor when axis is omitted). */
+export const argmin = (x: Tensor, axis?: number, keepdims = false) => argReduction(argminDef, x, axis, keepdims);

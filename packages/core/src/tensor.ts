@@ -1,0 +1,532 @@
+/**
+ * @file Tensor: shape, dtype, a buffer owned by one backend, and its place in the autograd graph.
+ *
+ * Methods are one-line calls into the ops; there is no math here. A tensor made by an op while grad mode
+ * is on and some input requires grad carries a `node` (the op, its inputs and attrs) that `backward()`
+ * walks in reverse.
+ */
+
+import { type BackwardOptions, backward } from "./autograd.ts";
+import { type Backend, findBackend, getBackend, type Operand } from "./backend/backend.ts";
+import { gelu, logSoftmax, softmax, softplus } from "./composite/activation.ts";
+import { bytesPerElement, type DType, isFloat, type TypedArray } from "./dtype.ts";
+import { fail, fmtShape } from "./errors.ts";
+import { assign, to } from "./inplace.ts";
+import { countTensor, DataBuffer, setTensorCheck, trackTensor } from "./memory.ts";
+import { cast, scalarOn, type TensorLike } from "./ops/cast.ts";
+import {
+  abs,
+  add,
+  clamp,
+  div,
+  eq,
+  erf,
+  exp,
+  ge,
+  gt,
+  le,
+  log,
+  log1p,
+  logicalAnd,
+  logicalNot,
+  logicalOr,
+  lt,
+  maskedFill,
+  maximum,
+  minimum,
+  mul,
+  ne,
+  neg,
+  pow,
+  reciprocal,
+  relu,
+  rsqrt,
+  sigmoid,
+  sign,
+  sqrt,
+  square,
+  sub,
+  tanh,
+} from "./ops/elementwise.ts";
+import { gather, indexSelect, topk } from "./ops/indexing.ts";
+import { matmul } from "./ops/matmul.ts";
+import {
+  chunk,
+  expand,
+  flatten,
+  narrow,
+  pad,
+  permute,
+  reshape,
+  slice,
+  split,
+  squeeze,
+  transpose,
+  tril,
+  triu,
+  unsqueeze,
+} from "./ops/movement.ts";
+import { type Axes, argmax, argmin, logSumExp, max, mean, min, std, sum, variance } from "./ops/reduce.ts";
+import type { OpDef } from "./ops/registry.ts";
+import { type Shape, sizeOf } from "./shape.ts";
+
+/** How a non-leaf tensor was made: everything its op's backward rule needs. */
+export interface GradNode {
+  readonly op: OpDef<unknown>;
+  inputs: readonly Tensor[];
+  readonly attrs: unknown;
+  /** Buffer versions of the inputs and the output when the op ran (in-place writes bump them). */
+  readonly versions: readonly number[];
+  /** Set once backward has run without retainGraph: the node may not be used again. */
+  released: boolean;
+}
+
+export type NestedArray = number | NestedArray[];
+
+let nextId = 0;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: Shape;
+  readonly dtype: DType;
+  /** Set by the op that made this tensor when the graph is recorded; null for leaves. */
+  node: GradNode | null = null;
+  /** Gradient accumulated by backward(): on leaves that require grad, and on tensors that retainGrad(). */
+  grad: Tensor | null = null;
+  #buffer: DataBuffer | null;
+  #requiresGrad = false;
+  #retainsGrad = false;
+  #kept = false;
+
+  /** Internal: use the factories (`tensor`, `zeros`, ...) or ops to make tensors. */
+  constructor(buffer: DataBuffer, shape: Shape, dtype: DType) {
+    this.#buffer = buffer;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    countTensor(1);
+    trackTensor(this);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  get backend(): Backend {
+    return this.buffer("backend").backend;
+  }
+
+  get isDisposed(): boolean {
+    return this.#buffer === null;
+  }
+
+  /** Internal: the buffer, or a clear error naming `where` if the tensor was disposed. */
+  buffer(where: string): DataBuffer {
+    if (!this.#buffer) fail(where, `a ${this.describe()} tensor was used after dispose()`);
+    return this.#buffer;
+  }
+
+  /** Internal: what kernels receive. */
+  operand(where: string): Operand {
+    return { storage: this.buffer(where).storage, shape: this.shape, dtype: this.dtype };
+  }
+
+  describe(): string {
+    return `${this.dtype}${fmtShape(this.shape)}`;
+  }
+
+  // ---- autograd state ----------------------------------------------------------------------------
+
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  /** Only leaves can be switched, and only float tensors can require grad. */
+  set requiresGrad(flag: boolean) {
+    if (this.node) {
+      fail("requiresGrad", "only leaf tensors can be switched; use detach() to cut a result from its graph");
+    }
+    if (flag && !isFloat(this.dtype)) {
+      fail("requiresGrad", `only float32 and float64 tensors can require grad, got ${this.dtype}`);
+    }
+    this.#requiresGrad = flag;
+  }
+
+  /** Sets requiresGrad in place and returns this (PyTorch's `requires_grad_`). */
+  requiresGrad_(flag = true): this {
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** Internal: marks an op result as part of the graph. */
+  attachNode(node: GradNode): void {
+    this.node = node;
+    this.#requiresGrad = true;
+  }
+
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  get retainsGrad(): boolean {
+    return this.#retainsGrad;
+  }
+
+  /** Asks backward() to store this non-leaf tensor's gradient in `.grad`. */
+  retainGrad(): this {
+    if (!this.#requiresGrad) fail("retainGrad", "the tensor does not require grad");
+    this.#retainsGrad = true;
+    return this;
+  }
+
+  /** Disposes and clears `.grad` (PyTorch's `zero_grad(set_to_none=True)`). */
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  // ---- memory ------------------------------------------------------------------------------------
+
+  get isKept(): boolean {
+    return this.#kept;
+  }
+
+  /** Excludes this tensor from every enclosing and future tidy scope; dispose it yourself. */
+  keep(): this {
+    this.#kept = true;
+    return this;
+  }
+
+  /** Releases this tensor's hold on its buffer; the buffer is freed when no view uses it. Idempotent. */
+  dispose(): void {
+    if (!this.#buffer) return;
+    this.#buffer.release();
+    this.#buffer = null;
+    countTensor(-1);
+  }
+
+  // ---- readback ----------------------------------------------------------------------------------
+
+  /** The values, row-major, as a fresh typed array. Works on every backend. */
+  async data(): Promise<TypedArray> {
+    return this.backend.read(this.operand("data"));
+  }
+
+  /** The values as nested arrays. Works on every backend. */
+  async array(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape);
+  }
+
+  /** The single value of a one-element tensor. Works on every backend. */
+  async itemAsync(): Promise<number> {
+    this.#checkOneElement("itemAsync");
+    return (await this.data())[0];
+  }
+
+  /** The values, synchronously: only where the backend allows it (not WebGPU, not strict-async). */
+  dataSync(): TypedArray {
+    return this.backend.readSync(this.operand("dataSync"));
+  }
+
+  /** The values as nested arrays, synchronously (see dataSync). */
+  toArray(): NestedArray {
+    return nest(this.dataSync(), this.shape);
+  }
+
+  /** The single value of a one-element tensor, synchronously (see dataSync). */
+  item(): number {
+    this.#checkOneElement("item");
+    return this.dataSync()[0];
+  }
+
+  #checkOneElement(where: string): void {
+    if (this.size !== 1) fail(where, `needs a tensor with one element, got shape ${fmtShape(this.shape)}`);
+  }
+
+  toString(): string {
+    const values = this.isDisposed ? "disposed" : this.backend.canReadSync ? JSON.stringify(this.toArray()) : "…";
+    return `Tensor(${values}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}, backend=${this.isDisposed ? "-" : this.backend.name})`;
+  }
+
+  // ---- autograd entry points ----------------------------------------------------------------------
+
+  /** Accumulates gradients into the leaves' `.grad` (see autograd.ts). */
+  backward(gradient?: Tensor, options?: BackwardOptions): void {
+    backward(this, gradient, options);
+  }
+
+  /** Same data, cut from the graph (shares the buffer). */
+  detach(): Tensor {
+    return viewOf(this, this.shape, "detach");
+  }
+
+  /** A copy with its own buffer; gradients flow through it. */
+  clone(): Tensor {
+    // adding a zero of the same dtype (not a weak scalar) keeps the dtype; bool has no addition
+    const zero = scalarOn(this.backend, 0, this.dtype);
+    return this.dtype === "bool" ? logicalOr(this, zero) : add(this, zero);
+  }
+
+  /** Overwrites the values in place, without recording a graph (see inplace.ts). */
+  assign(value: TensorLike): this {
+    assign(this, value);
+    return this;
+  }
+
+  /** PyTorch's name for assign. */
+  copy_(value: TensorLike): this {
+    return this.assign(value);
+  }
+
+  /** A copy on another backend; asynchronous because reading back can be. */
+  to(target: string | Backend): Promise<Tensor> {
+    return to(this, target);
+  }
+
+  cast(dtype: DType): Tensor {
+    return cast(this, dtype);
+  }
+
+  // ---- ops: one-line calls into ops/ and composite/ -----------------------------------------------
+
+  add(other: TensorLike): Tensor {
+    return add(this, other);
+  }
+  sub(other: TensorLike): Tensor {
+    return sub(this, other);
+  }
+  mul(other: TensorLike): Tensor {
+    return mul(this, other);
+  }
+  div(other: TensorLike): Tensor {
+    return div(this, other);
+  }
+  pow(exponent: TensorLike): Tensor {
+    return pow(this, exponent);
+  }
+  maximum(other: TensorLike): Tensor {
+    return maximum(this, other);
+  }
+  minimum(other: TensorLike): Tensor {
+    return minimum(this, other);
+  }
+  neg(): Tensor {
+    return neg(this);
+  }
+  exp(): Tensor {
+    return exp(this);
+  }
+  log(): Tensor {
+    return log(this);
+  }
+  log1p(): Tensor {
+    return log1p(this);
+  }
+  sqrt(): Tensor {
+    return sqrt(this);
+  }
+  rsqrt(): Tensor {
+    return rsqrt(this);
+  }
+  square(): Tensor {
+    return square(this);
+  }
+  reciprocal(): Tensor {
+    return reciprocal(this);
+  }
+  tanh(): Tensor {
+    return tanh(this);
+  }
+  sigmoid(): Tensor {
+    return sigmoid(this);
+  }
+  erf(): Tensor {
+    return erf(this);
+  }
+  relu(): Tensor {
+    return relu(this);
+  }
+  abs(): Tensor {
+    return abs(this);
+  }
+  sign(): Tensor {
+    return sign(this);
+  }
+  clamp(min?: TensorLike, max?: TensorLike): Tensor {
+    return clamp(this, min, max);
+  }
+  gelu(options?: { approximate?: "none" | "tanh" }): Tensor {
+    return gelu(this, options);
+  }
+  softplus(options?: { beta?: number; threshold?: number }): Tensor {
+    return softplus(this, options);
+  }
+  softmax(axis = -1): Tensor {
+    return softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return logSoftmax(this, axis);
+  }
+
+  eq(other: TensorLike): Tensor {
+    return eq(this, other);
+  }
+  ne(other: TensorLike): Tensor {
+    return ne(this, other);
+  }
+  lt(other: TensorLike): Tensor {
+    return lt(this, other);
+  }
+  le(other: TensorLike): Tensor {
+    return le(this, other);
+  }
+  gt(other: TensorLike): Tensor {
+    return gt(this, other);
+  }
+  ge(other: TensorLike): Tensor {
+    return ge(this, other);
+  }
+  logicalAnd(other: TensorLike): Tensor {
+    return logicalAnd(this, other);
+  }
+  logicalOr(other: TensorLike): Tensor {
+    return logicalOr(this, other);
+  }
+  logicalNot(): Tensor {
+    return logicalNot(this);
+  }
+  maskedFill(mask: Tensor, value: TensorLike): Tensor {
+    return maskedFill(this, mask, value);
+  }
+
+  sum(axes?: Axes, keepdims = false): Tensor {
+    return sum(this, axes, keepdims);
+  }
+  mean(axes?: Axes, keepdims = false): Tensor {
+    return mean(this, axes, keepdims);
+  }
+  max(axes?: Axes, keepdims = false): Tensor {
+    return max(this, axes, keepdims);
+  }
+  min(axes?: Axes, keepdims = false): Tensor {
+    return min(this, axes, keepdims);
+  }
+  argmax(axis?: number, keepdims = false): Tensor {
+    return argmax(this, axis, keepdims);
+  }
+  argmin(axis?: number, keepdims = false): Tensor {
+    return argmin(this, axis, keepdims);
+  }
+  variance(axes?: Axes, options?: { correction?: number; keepdims?: boolean }): Tensor {
+    return variance(this, axes, options);
+  }
+  std(axes?: Axes, options?: { correction?: number; keepdims?: boolean }): Tensor {
+    return std(this, axes, options);
+  }
+  logSumExp(axes?: Axes, keepdims = false): Tensor {
+    return logSumExp(this, axes, keepdims);
+  }
+
+  reshape(shape: readonly number[]): Tensor {
+    return reshape(this, shape);
+  }
+  flatten(startAxis = 0, endAxis = -1): Tensor {
+    return flatten(this, startAxis, endAxis);
+  }
+  squeeze(axes?: number | readonly number[]): Tensor {
+    return squeeze(this, axes);
+  }
+  unsqueeze(axis: number): Tensor {
+    return unsqueeze(this, axis);
+  }
+  permute(perm: readonly number[]): Tensor {
+    return permute(this, perm);
+  }
+  transpose(axis0 = -2, axis1 = -1): Tensor {
+    return transpose(this, axis0, axis1);
+  }
+  expand(shape: readonly number[]): Tensor {
+    return expand(this, shape);
+  }
+  slice(begin: readonly number[], size?: readonly number[]): Tensor {
+    return slice(this, begin, size);
+  }
+  narrow(axis: number, start: number, length: number): Tensor {
+    return narrow(this, axis, start, length);
+  }
+  pad(paddings: readonly (readonly [number, number])[], value = 0): Tensor {
+    return pad(this, paddings, value);
+  }
+  split(sizeOrSections: number | readonly number[], axis = 0): Tensor[] {
+    return split(this, sizeOrSections, axis);
+  }
+  chunk(chunks: number, axis = 0): Tensor[] {
+    return chunk(this, chunks, axis);
+  }
+  tril(k = 0): Tensor {
+    return tril(this, k);
+  }
+  triu(k = 0): Tensor {
+    return triu(this, k);
+  }
+
+  matmul(other: TensorLike): Tensor {
+    return matmul(this, other);
+  }
+  gather(axis: number, index: Tensor): Tensor {
+    return gather(this, axis, index);
+  }
+  indexSelect(axis: number, index: Tensor): Tensor {
+    return indexSelect(this, axis, index);
+  }
+  topk(k: number, options?: { axis?: number; largest?: boolean }): { values: Tensor; indices: Tensor } {
+    return topk(this, k, options);
+  }
+}
+
+setTensorCheck((v): v is Tensor => v instanceof Tensor);
+
+function nest(values: TypedArray, shape: Shape): NestedArray {
+  if (shape.length === 0) return values[0];
+  const build = (offset: number, axis: number): NestedArray[] => {
+    const inner = sizeOf(shape.slice(axis + 1));
+    return Array.from({ length: shape[axis] }, (_, i) =>
+      axis === shape.length - 1 ? values[offset + i] : build(offset + i * inner, axis + 1),
+    );
+  };
+  return build(0, 0);
+}
+
+/** Internal: wraps a kernel result in a new tensor. */
+export function wrapStorage(backend: Backend, result: Operand): Tensor {
+  const bytes = sizeOf(result.shape) * bytesPerElement(result.dtype);
+  return new Tensor(new DataBuffer(backend, result.storage, bytes), result.shape, result.dtype);
+}
+
+/** Internal: a new tensor on `backend` holding `values` (the backend takes ownership of the array). */
+export function uploadTensor(where: string, backend: Backend, values: TypedArray, shape: Shape, dtype: DType): Tensor {
+  if (dtype === "float64" && !backend.supportsFloat64) {
+    fail(where, `backend ${backend.name} has no float64; use float32 or the reference backend`);
+  }
+  const t = wrapStorage(backend, { storage: backend.upload(values, dtype), shape, dtype });
+  if (dtype === "int32" || dtype === "bool") t.buffer(where).hostCopy = values;
+  return t;
+}
+
+/** Internal: a new tensor sharing `source`'s buffer under another shape (reshape and detach). */
+export function viewOf(source: Tensor, shape: Shape, where: string): Tensor {
+  const buffer = source.buffer(where);
+  buffer.retain();
+  return new Tensor(buffer, shape, source.dtype);
+}
+
+/** The backend a name refers to, for `tensor.to(name)`. */
+export function resolveBackend(where: string, target: string | Backend): Backend {
+  if (typeof target !== "string") return target;
+  const found = findBackend(target) ?? (getBackend().name === target ? getBackend() : undefined);
+  if (!found) fail(where, `no backend named "${target}" has been created; call setBackend("${target}") first`);
+  return found;
+}

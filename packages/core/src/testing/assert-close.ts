@@ -1,0 +1,64 @@
+/** @file Closeness assertions that name the worst element. */
+
+import type { NestedArray } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
+import type { Tolerance } from "./tolerance.ts";
+
+function flat(value: ArrayLike<number> | NestedArray | number): number[] {
+  if (typeof value === "number") return [value];
+  if (ArrayBuffer.isView(value)) return Array.from(value as ArrayLike<number>);
+  return (value as unknown[]).flat(Number.POSITIVE_INFINITY) as number[];
+}
+
+/**
+ * Throws unless every element satisfies |a - e| <= atol + rtol·scale (scale: |e|, or the given
+ * per-element magnitudes for sums). NaN matches NaN, ±Infinity must match exactly.
+ */
+export function assertArrayClose(
+  actual: ArrayLike<number> | NestedArray | number,
+  expected: ArrayLike<number> | NestedArray | number,
+  tol: Tolerance,
+  options: { scale?: ArrayLike<number>; what?: string } = {},
+): void {
+  const a = flat(actual);
+  const e = flat(expected);
+  const what = options.what ?? "values";
+  if (a.length !== e.length) throw new Error(`${what}: got ${a.length} elements, expected ${e.length}`);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = [a[i], e[i]];
+    if (Number.isNaN(y) || !Number.isFinite(y)) {
+      if (Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y))) continue;
+      worst = i;
+      worstExcess = Number.POSITIVE_INFINITY;
+      break;
+    }
+    const bound = tol.atol + tol.rtol * (options.scale ? options.scale[i] : Math.abs(y));
+    const excess = Number.isNaN(x) ? Number.POSITIVE_INFINITY : Math.abs(x - y) - bound;
+    if (excess > 0 && excess > worstExcess) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(
+      `${what} differ at flat index ${worst}: got ${a[worst]}, expected ${e[worst]} ` +
+        `(|diff| = ${Math.abs(a[worst] - e[worst])}, atol ${tol.atol}, rtol ${tol.rtol})`,
+    );
+  }
+}
+
+/** Reads a tensor (asynchronously, so it works on every backend) and compares it, shape included. */
+export async function assertClose(
+  actual: Tensor,
+  expected: NestedArray | ArrayLike<number>,
+  tol: Tolerance,
+  options: { shape?: readonly number[]; scale?: ArrayLike<number>; what?: string } = {},
+): Promise<void> {
+  if (!(actual instanceof Tensor)) throw new Error("assertClose: actual must be a Tensor");
+  if (options.shape && (options.shape.length !== actual.rank || options.shape.some((d, i) => d !== actual.shape[i]))) {
+    throw new Error(`${options.what ?? "values"}: shape [${actual.shape}] differs from expected [${options.shape}]`);
+  }
+  assertArrayClose(await actual.data(), expected, tol, options);
+}

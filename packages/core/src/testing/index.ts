@@ -1,0 +1,10 @@
+/**
+ * @file @tsgrad/core/testing: the checks every package reuses: gradient checks, fast-check arbitraries,
+ * run-count profiles with replayable seeds, closeness assertions and the one tolerance table.
+ */
+
+export * from "./arbitraries.ts";
+export * from "./assert-close.ts";
+export * from "./gradcheck.ts";
+export * from "./property.ts";
+export * from "./tolerance.ts";

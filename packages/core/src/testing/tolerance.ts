@@ -1,0 +1,52 @@
+/**
+ * @file The one tolerance table. Every comparison in every test reads its bounds from here.
+ *
+ * A comparison passes when |actual - expected| <= atol + rtol·scale, where scale is |expected| for
+ * elementwise results and, for reductions and matmul, the sum of the magnitudes that were added up
+ * (Σ|a|·|b| for a dot product): rounding error grows with what is summed, not with the result.
+ */
+
+import type { DType } from "../dtype.ts";
+
+export interface Tolerance {
+  atol: number;
+  rtol: number;
+}
+
+/** What kind of computation produced a value: rounding behaves differently for each. */
+export type OpClass = "exact" | "elementwise" | "transcendental" | "reduction" | "matmul";
+
+type Table = Record<"float32" | "float64", Record<OpClass, Tolerance>>;
+
+const f64: Record<OpClass, Tolerance> = {
+  exact: { atol: 0, rtol: 0 },
+  elementwise: { atol: 1e-12, rtol: 1e-12 },
+  transcendental: { atol: 1e-12, rtol: 1e-12 },
+  reduction: { atol: 1e-12, rtol: 1e-12 },
+  matmul: { atol: 1e-12, rtol: 1e-12 },
+};
+
+export const TOLERANCES: Record<string, Table> = {
+  // The reference backend computes in float64 and rounds once on store: float32 results are within an
+  // ulp or two of the exact value (hand-computed examples are written in decimal).
+  reference: {
+    float64: f64,
+    float32: {
+      exact: { atol: 0, rtol: 0 },
+      elementwise: { atol: 1e-6, rtol: 1e-6 },
+      transcendental: { atol: 1e-6, rtol: 1e-6 },
+      reduction: { atol: 1e-6, rtol: 1e-6 },
+      matmul: { atol: 1e-6, rtol: 1e-6 },
+    },
+  },
+};
+
+/** float64 central differences with step 1e-6: truncation error ~1e-12·f''', rounding error ~1e-10/eps. */
+export const GRADCHECK: Tolerance & { eps: number } = { eps: 1e-6, atol: 1e-6, rtol: 1e-4 };
+
+/** Backends without an entry of their own are held to the reference backend's bounds. */
+export function tolerance(backend: string, dtype: DType, opClass: OpClass = "elementwise"): Tolerance {
+  const table = TOLERANCES[backend] ?? TOLERANCES.reference;
+  if (dtype === "int32" || dtype === "bool") return table.float64.exact;
+  return table[dtype][opClass];
+}

@@ -1,0 +1,3 @@
+import type { OpSpec } from "./spec.ts";
+
+export const reduceSpecs: OpSpec[] = [];

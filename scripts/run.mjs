@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// The entry point behind `npm run demo`, `npm test`, `npm run typecheck` and `npm run lint`.
+// Plain JavaScript, because it runs before anything is installed: it installs the workspace with the
+// pinned pnpm (through npx, so a machine with only Node and npm needs nothing else), then runs the job.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const PNPM = ["-y", "pnpm@12.4.2"];
+const [job, ...args] = process.argv.slice(2);
+
+function run(command, commandArgs, options = {}) {
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: "inherit", ...options });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+function install() {
+  // --frozen-lockfile: the committed lock is the truth; a stale lock fails loudly instead of drifting
+  const status = run("npx", [...PNPM, "install", "--frozen-lockfile", "--reporter=silent"]);
+  if (status !== 0) {
+    console.error("install failed: `npx -y pnpm@12.4.2 install --frozen-lockfile` exited with", status);
+    process.exit(status);
+  }
+}
+
+/** Workspace packages, in the order of pnpm-workspace.yaml. */
+function packages() {
+  const dirs = [];
+  for (const parent of ["packages"]) {
+    for (const name of readdirSync(join(root, parent)).sort()) dirs.push(join(parent, name));
+  }
+  dirs.push("benchmarks");
+  // core first: every other package builds on it
+  return dirs
+    .filter((d) => existsSync(join(root, d, "package.json")))
+    .sort((a, b) => (a === "packages/core" ? -1 : b === "packages/core" ? 1 : 0));
+}
+
+function testFiles(dir) {
+  const found = [];
+  const walk = (d) => {
+    if (!existsSync(d)) return;
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith(".test.ts")) found.push(path);
+    }
+  };
+  walk(join(root, dir, "test"));
+  return found;
+}
+
+/** Runs one test file in its own process and reads uvu's summary from its output. */
+function runTestFile(file, env) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ["--import", "tsx", file], {
+      cwd: root,
+      env: { ...process.env, FORCE_COLOR: "0", ...env },
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.on("close", (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+      const total = [...plain.matchAll(/Total:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      const passed = [...plain.matchAll(/Passed:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      const skipped = [...plain.matchAll(/Skipped:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      // a file that crashed before uvu could report still counts as one failure
+      const failed = Math.max(total - passed - skipped, code === 0 ? 0 : 1);
+      resolve({ file, code, seconds, passed, failed, skipped, output: plain });
+    });
+  });
+}
+
+async function test(filters) {
+  install();
+  const jobs = [];
+  for (const dir of packages()) {
+    // later packages run on the reference backend in strict-async mode: library code there must never
+    // read tensors back synchronously, because the WebGPU backend cannot
+    const env = dir === "packages/core" ? {} : { TSGRAD_STRICT_ASYNC: "1" };
+    for (const file of testFiles(dir)) {
+      if (filters.length === 0 || filters.some((f) => file.includes(f))) jobs.push({ dir, file, env });
+    }
+  }
+  const started = performance.now();
+  const results = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await runTestFile(jobs[i].file, jobs[i].env);
+      const r = results[i];
+      const status = r.failed > 0 ? "FAIL" : "ok  ";
+      console.log(
+        `${status} ${relative(root, r.file).padEnd(58)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${r.seconds.toFixed(1).padStart(6)} s`,
+      );
+      if (r.failed > 0)
+        console.log(
+          r.output
+            .split("\n")
+            .map((l) => `     | ${l}`)
+            .join("\n"),
+        );
+    }
+  };
+  const parallel = Math.max(1, Math.min(Number(process.env.TSGRAD_TEST_JOBS ?? 2), jobs.length));
+  await Promise.all(Array.from({ length: parallel }, worker));
+
+  console.log("\nseconds per suite:");
+  const byPackage = new Map();
+  jobs.forEach((job, i) => {
+    const entry = byPackage.get(job.dir) ?? { passed: 0, failed: 0, seconds: 0 };
+    entry.passed += results[i].passed;
+    entry.failed += results[i].failed;
+    entry.seconds += results[i].seconds;
+    byPackage.set(job.dir, entry);
+  });
+  for (const [dir, e] of byPackage) {
+    console.log(
+      `  ${dir.padEnd(20)} ${String(e.passed).padStart(5)} passed ${String(e.failed).padStart(3)} failed  ${e.seconds.toFixed(1).padStart(6)} s`,
+    );
+  }
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  console.log(`  wall clock ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed > 0 ? 1 : 0);
+}
+
+function typecheck() {
+  install();
+  let failed = 0;
+  for (const dir of packages()) {
+    if (!existsSync(join(root, dir, "tsconfig.json"))) continue;
+    const status = run(join(root, "node_modules/.bin/tsc"), ["-p", dir]);
+    console.log(`${status === 0 ? "ok  " : "FAIL"} typecheck ${dir}`);
+    failed += status === 0 ? 0 : 1;
+  }
+  process.exit(failed > 0 ? 1 : 0);
+}
+
+function lint() {
+  install();
+  process.exit(run(join(root, "node_modules/.bin/biome"), ["check", ...args]));
+}
+
+function demo() {
+  install();
+  process.exit(run(process.execPath, ["--import", "tsx", "packages/core/examples/fit-mlp.ts", ...args]));
+}
+
+switch (job) {
+  case "test":
+    await test(args);
+    break;
+  case "typecheck":
+    typecheck();
+    break;
+  case "lint":
+    lint();
+    break;
+  case "demo":
+    demo();
+    break;
+  default:
+    console.error(
+      "usage: node scripts/run.mjs <demo|test|typecheck|lint> [args]\n  test [filter...]  runs the test files whose path contains a filter",
+    );
+    process.exit(2);
+}
