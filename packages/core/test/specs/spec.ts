@@ -47,7 +47,8 @@ export interface OpSpec {
   directional?: boolean;
 }
 
-const SMALL: ShapeOptions = { maxRank: 3, maxDim: 4, maxSize: 24 };
+// minDim 0: zero-size tensors are part of every property unless a spec narrows it
+const SMALL: ShapeOptions = { maxRank: 3, minDim: 0, maxDim: 4, maxSize: 24 };
 
 /** n float inputs whose shapes broadcast together. */
 export function broadcastInputs(n: number, values: ValueOptions = {}, shape: ShapeOptions = SMALL): fc.Arbitrary<InputData> {
