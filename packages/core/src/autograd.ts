@@ -84,7 +84,8 @@ function run(where: string, roots: readonly Tensor[], seeds: readonly Tensor[], 
   const wanted = (t: Tensor) => (targets ? targets.has(t) : t.requiresGrad && (!t.node || t.retainsGrad));
 
   const order = topologicalOrder(roots);
-  const needed = neededSet(order, wanted);
+  // a freed node has lost its inputs, so it may lead to any wanted tensor: reaching it must fail, not skip
+  const needed = neededSet(order, (t) => wanted(t) || t.node?.released === true);
   const grads = new Map<Tensor, Tensor>();
   const accumulate = (t: Tensor, g: Tensor) => {
     const previous = grads.get(t);

@@ -85,7 +85,8 @@ export function toTypedArray(values: ArrayLike<number | boolean>, dtype: DType):
 export function castValue(v: number, dtype: DType): number {
   switch (dtype) {
     case "bool":
-      return v !== 0 && !Number.isNaN(v) ? 1 : 0;
+      // NaN != 0, so NaN is true (as in PyTorch, NumPy and the backends' logical ops)
+      return v !== 0 ? 1 : 0;
     case "int32":
       return Math.trunc(v) | 0;
     case "float32":

@@ -248,6 +248,8 @@ export async function multinomial(
         u -= row[pick];
         pick++;
       }
+      // rounding in the running subtraction can walk past the last positive weight onto a trailing zero
+      while (row[pick] === 0 && pick > 0) pick--;
       out[r * numSamples + s] = pick;
       if (!replacement) row[pick] = 0;
     }

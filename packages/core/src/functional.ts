@@ -2,6 +2,7 @@
 
 import { grad } from "./autograd.ts";
 import { fail } from "./errors.ts";
+import { zerosLike } from "./factories.ts";
 import { Tensor } from "./tensor.ts";
 
 /**
@@ -19,7 +20,9 @@ export function valueAndGrad(fn: (...args: Tensor[]) => Tensor): (...args: Tenso
     if (!(value instanceof Tensor) || value.size !== 1) {
       fail("valueAndGrad", "fn must return a one-element tensor");
     }
-    const grads = grad(value, inputs, { allowUnused: true }).map((g, i) => g ?? inputs[i].mul(0));
+    // zerosLike, not mul(0): an unused argument holding Infinity or NaN still has gradient 0, and the
+    // zeros are constants like the other gradients (x.mul(0) would record a graph node)
+    const grads = grad(value, inputs, { allowUnused: true }).map((g, i) => g ?? zerosLike(inputs[i]));
     return { value: value.detach(), grads };
   };
 }

@@ -94,6 +94,9 @@ export class Tensor {
   /** Gradient accumulated by backward(): on leaves that require grad, and on tensors that retainGrad(). */
   grad: Tensor | null = null;
   #buffer: DataBuffer | null;
+  // kept apart from the buffer, so that using a disposed tensor fails in the op that uses it (naming
+  // that op), not in the backend lookup that precedes it
+  readonly #backend: Backend;
   #requiresGrad = false;
   #retainsGrad = false;
   #kept = false;
@@ -101,6 +104,7 @@ export class Tensor {
   /** Internal: use the factories (`tensor`, `zeros`, ...) or ops to make tensors. */
   constructor(buffer: DataBuffer, shape: Shape, dtype: DType) {
     this.#buffer = buffer;
+    this.#backend = buffer.backend;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     countTensor(1);
@@ -116,7 +120,7 @@ export class Tensor {
   }
 
   get backend(): Backend {
-    return this.buffer("backend").backend;
+    return this.#backend;
   }
 
   get isDisposed(): boolean {
@@ -161,8 +165,10 @@ export class Tensor {
     return this;
   }
 
-  /** Internal: marks an op result as part of the graph. */
+  /** Internal: marks an op result as part of the graph. Integer and bool results stay constants. */
   attachNode(node: GradNode): void {
+    // only floats carry gradients: an int32 result (a cast, say) must not make backward run through it
+    if (!isFloat(this.dtype)) return;
     this.node = node;
     this.#requiresGrad = true;
   }

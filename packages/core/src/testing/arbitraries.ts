@@ -21,9 +21,16 @@ export interface ShapeOptions {
 
 export function shapeArb(options: ShapeOptions = {}): fc.Arbitrary<number[]> {
   const { minRank = 0, maxRank = 3, minDim = 1, maxDim = 4, maxSize = Number.POSITIVE_INFINITY } = options;
-  return fc
-    .array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank })
-    .filter((shape) => sizeOf(shape) <= maxSize);
+  // Zero and one are the edge cases (empty tensors, broadcast axes) but should not crowd out typical sizes:
+  // each gets a small share, and the rest of the draws spread over 2..maxDim.
+  const choices: fc.WeightedArbitrary<number>[] = [];
+  if (minDim <= 0 && maxDim >= 0) choices.push({ weight: 1, arbitrary: fc.constant(0) });
+  if (minDim <= 1 && maxDim >= 1) choices.push({ weight: 2, arbitrary: fc.constant(1) });
+  if (maxDim >= Math.max(minDim, 2)) choices.push({ weight: 6, arbitrary: fc.integer({ min: Math.max(minDim, 2), max: maxDim }) });
+  const dim = fc.oneof(...choices);
+  // every rank equally often (fast-check's arrays lean towards short ones)
+  const rank = fc.noBias(fc.integer({ min: minRank, max: maxRank }));
+  return rank.chain((r) => fc.array(dim, { minLength: r, maxLength: r })).filter((shape) => sizeOf(shape) <= maxSize);
 }
 
 /**

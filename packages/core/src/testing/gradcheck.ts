@@ -129,16 +129,22 @@ export async function gradcheckDirectional(
     { allowUnused: true },
   );
   const rng = new Generator(seed + 1);
+  const close = (a: number, numeric: number) => Math.abs(a - numeric) <= atol + rtol * Math.abs(numeric);
   for (let d = 0; d < (options.directions ?? 3); d++) {
     const directions = floats.map((i) => rng.normal(xs[i].size));
     let projected = 0;
+    // each input's share of ⟨∇L, v⟩, to say which input is wrong when the check fails
+    const shares: number[] = [];
     const plus = [...xs];
     const minus = [...xs];
     for (const [k, i] of floats.entries()) {
       const base = (await xs[i].data()) as Float64Array;
       const g = analytic[k] ? await (analytic[k] as Tensor).data() : new Float64Array(base.length);
       const v = directions[k];
-      for (let j = 0; j < base.length; j++) projected += g[j] * v[j];
+      let share = 0;
+      for (let j = 0; j < base.length; j++) share += g[j] * v[j];
+      shares.push(share);
+      projected += share;
       plus[i] = tensor(
         base.map((b, j) => b + eps * v[j]),
         xs[i].shape,
@@ -152,9 +158,18 @@ export async function gradcheckDirectional(
     }
     const numeric = ((await scalarValue(loss(...plus))) - (await scalarValue(loss(...minus)))) / (2 * eps);
     const diff = Math.abs(projected - numeric);
-    if (!(diff <= atol + rtol * Math.abs(numeric))) {
+    if (!close(projected, numeric)) {
+      // only on failure: perturb one input at a time along its part of v to find the culprits
+      const culprits: string[] = [];
+      for (const [k, i] of floats.entries()) {
+        const onlyPlus = xs.map((x, j) => (j === i ? plus[i] : x));
+        const onlyMinus = xs.map((x, j) => (j === i ? minus[i] : x));
+        const own = ((await scalarValue(loss(...onlyPlus))) - (await scalarValue(loss(...onlyMinus)))) / (2 * eps);
+        if (!close(shares[k], own)) culprits.push(`input ${i} [${xs[i].shape}] (analytic ${shares[k]}, numeric ${own})`);
+      }
       throw new Error(
-        `gradcheckDirectional: direction ${d}: analytic ${projected}, numeric ${numeric} (|diff| ${diff}, atol ${atol}, rtol ${rtol})`,
+        `gradcheckDirectional: direction ${d}: analytic ${projected}, numeric ${numeric} (|diff| ${diff}, atol ${atol}, rtol ${rtol}); ` +
+          (culprits.length > 0 ? `wrong along ${culprits.join(", ")}` : "no single input is wrong on its own"),
       );
     }
   }

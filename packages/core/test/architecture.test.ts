@@ -1,0 +1,288 @@
+/**
+ * @file Layering rules, checked on the source text: only the gpu.js backend imports gpu.js and webgpu;
+ * ops never reach into a backend; backends never see tensors, autograd or memory scopes; library code
+ * never reads tensors back synchronously (the WebGPU backend cannot). Each rule is also run on small
+ * fixtures that break it, so a rule that can no longer fail is noticed.
+ */
+
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
+interface Source {
+  /** Relative to the repository root, with forward slashes. */
+  path: string;
+  text: string;
+}
+
+function walk(dir: string, found: string[]): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return found;
+  }
+  for (const name of names.sort()) {
+    if (name === "node_modules") continue;
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) walk(full, found);
+    else if (name.endsWith(".ts")) found.push(full);
+  }
+  return found;
+}
+
+function loadSources(): Source[] {
+  const dirs = [
+    ...readdirSync(join(ROOT, "packages"))
+      .sort()
+      .map((p) => join(ROOT, "packages", p, "src")),
+    join(ROOT, "benchmarks"),
+  ];
+  return dirs
+    .flatMap((d) => walk(d, []))
+    .map((full) => ({ path: relative(ROOT, full).split("\\").join("/"), text: readFileSync(full, "utf8") }));
+}
+
+/** The text with comments blanked out, line structure kept (documentation may mention anything). */
+function code(text: string): string[] {
+  const noBlocks = text.replace(/\/\*[\s\S]*?\*\//g, (block) => block.replace(/[^\n]/g, " "));
+  return noBlocks.split("\n").map((line) => line.replace(/(^|\s)\/\/.*$/, "$1"));
+}
+
+interface Import {
+  line: number;
+  specifier: string;
+  /** The imported file, relative to the root, for relative specifiers. */
+  target: string | null;
+}
+
+function importsOf(source: Source): Import[] {
+  const found: Import[] = [];
+  const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"']+)["']/g;
+  code(source.text).forEach((text, i) => {
+    for (const m of text.matchAll(pattern)) {
+      const specifier = m[1];
+      const target = specifier.startsWith(".")
+        ? relative(ROOT, resolve(ROOT, dirname(source.path), specifier))
+            .split("\\")
+            .join("/")
+        : null;
+      found.push({ line: i + 1, specifier, target });
+    }
+  });
+  return found;
+}
+
+// ---- the rules ------------------------------------------------------------------------------------
+
+const GPUJS_DIR = "packages/core/src/backend/gpujs/";
+
+function gpuImports(sources: readonly Source[]): string[] {
+  const out: string[] = [];
+  for (const s of sources) {
+    if (s.path.startsWith(GPUJS_DIR)) continue;
+    for (const imp of importsOf(s)) {
+      if (/^(gpu\.js|webgpu)(\/|$)/.test(imp.specifier)) {
+        out.push(`${s.path}:${imp.line}: imports "${imp.specifier}" (only ${GPUJS_DIR} may)`);
+      }
+    }
+  }
+  return out;
+}
+
+function opsReachingIntoBackends(sources: readonly Source[]): string[] {
+  const out: string[] = [];
+  for (const s of sources) {
+    if (!/^packages\/core\/src\/(ops|composite)\//.test(s.path)) continue;
+    for (const imp of importsOf(s)) {
+      if (imp.target?.startsWith("packages/core/src/backend/reference") || imp.specifier.includes("backend/reference")) {
+        out.push(`${s.path}:${imp.line}: imports "${imp.specifier}" (ops go through the Backend interface)`);
+      }
+    }
+  }
+  return out;
+}
+
+const TENSOR_SIDE = [
+  "packages/core/src/tensor.ts",
+  "packages/core/src/autograd.ts",
+  "packages/core/src/memory.ts",
+  "packages/core/src/index.ts",
+];
+
+function backendsSeeingTensors(sources: readonly Source[]): string[] {
+  const out: string[] = [];
+  for (const s of sources) {
+    if (!s.path.startsWith("packages/core/src/backend/")) continue;
+    for (const imp of importsOf(s)) {
+      if ((imp.target && TENSOR_SIDE.includes(imp.target)) || imp.specifier === "@tsgrad/core") {
+        out.push(`${s.path}:${imp.line}: imports "${imp.specifier}" (backends see only storage)`);
+      }
+    }
+  }
+  return out;
+}
+
+interface Allowed {
+  path: string;
+  /** The line's code must match this, and every allowance must still be used. */
+  line: RegExp;
+  reason: string;
+}
+
+/** Synchronous readback that library code may do, each with its reason. */
+const SYNC_READBACK_ALLOWED: readonly Allowed[] = [
+  {
+    path: "packages/core/src/tensor.ts",
+    line: /^\s*return nest\(this\.dataSync\(\), this\.shape\);$/,
+    reason: "toArray() is defined on top of dataSync()",
+  },
+  {
+    path: "packages/core/src/tensor.ts",
+    line: /^\s*return this\.dataSync\(\)\[0\];$/,
+    reason: "item() is defined on top of dataSync()",
+  },
+  {
+    path: "packages/core/src/tensor.ts",
+    line: /this\.backend\.canReadSync \? JSON\.stringify\(this\.toArray\(\)\)/,
+    reason: "toString() shows values only where the backend can read synchronously",
+  },
+  {
+    path: "packages/core/src/ops/indexing.ts",
+    line: /^\s*if \(index\.backend\.canReadSync\) return index\.dataSync\(\);$/,
+    reason: "host-side index validation, guarded by canReadSync (asynchronous backends get a clear error instead)",
+  },
+];
+
+function syncReadbacks(sources: readonly Source[], allowed: readonly Allowed[]): { violations: string[]; unused: Allowed[] } {
+  const used = new Set<Allowed>();
+  const violations: string[] = [];
+  for (const s of sources) {
+    if (!/^packages\/[^/]+\/src\//.test(s.path) || /\/src\/(testing|examples)\//.test(s.path)) continue;
+    code(s.text).forEach((text, i) => {
+      const m = /\.(dataSync|toArray|item)\(/.exec(text);
+      if (!m) return;
+      const allowance = allowed.find((a) => a.path === s.path && a.line.test(text));
+      if (allowance) used.add(allowance);
+      else violations.push(`${s.path}:${i + 1}: calls .${m[1]}() (use await data(), array() or itemAsync())`);
+    });
+  }
+  return { violations, unused: allowed.filter((a) => !used.has(a)) };
+}
+
+// ---- on the repository ----------------------------------------------------------------------------
+
+const repo = suite("the repository follows the layering rules");
+
+const sources = loadSources();
+
+repo("the walk finds the sources", () => {
+  const paths = new Set(sources.map((s) => s.path));
+  for (const expected of ["packages/core/src/tensor.ts", "packages/core/src/ops/indexing.ts", "packages/core/src/backend/backend.ts"]) {
+    assert.ok(paths.has(expected), `${expected} not found`);
+  }
+  assert.not.ok(
+    [...paths].some((p) => p.includes("node_modules")),
+    "node_modules was walked",
+  );
+});
+
+repo("only the gpu.js backend imports gpu.js or webgpu", () => {
+  assert.equal(gpuImports(sources), []);
+});
+
+repo("ops and composites never import the reference backend", () => {
+  assert.equal(opsReachingIntoBackends(sources), []);
+});
+
+repo("backends never import tensor.ts, autograd.ts or memory.ts", () => {
+  assert.equal(backendsSeeingTensors(sources), []);
+});
+
+repo("library code never reads back synchronously, except the documented places", () => {
+  const { violations, unused } = syncReadbacks(sources, SYNC_READBACK_ALLOWED);
+  assert.equal(violations, []);
+  assert.equal(
+    unused.map((a) => `${a.path}: ${a.line} (${a.reason})`),
+    [],
+    "an allowance no longer matches anything: remove it, or, if the code moved, update it",
+  );
+});
+
+// ---- the rules can fail -----------------------------------------------------------------------------
+
+const fixtures = suite("each rule catches a violation");
+
+fixtures("gpu.js and webgpu imports outside the gpujs backend, with file:line", () => {
+  const found = gpuImports([
+    { path: "packages/nn/src/layer.ts", text: '// import "gpu.js" in a comment is fine\nimport { GPU } from "gpu.js";\n' },
+    { path: "benchmarks/bench.ts", text: 'const w = await import("webgpu");\n' },
+    { path: "packages/core/src/backend/gpujs/gpujs-backend.ts", text: 'import { GPU } from "gpu.js";\n' },
+    { path: "packages/core/src/ops/x.ts", text: 'export { create } from "webgpu/lib";\n' },
+  ]);
+  assert.equal(found, [
+    'packages/nn/src/layer.ts:2: imports "gpu.js" (only packages/core/src/backend/gpujs/ may)',
+    'benchmarks/bench.ts:1: imports "webgpu" (only packages/core/src/backend/gpujs/ may)',
+    'packages/core/src/ops/x.ts:1: imports "webgpu/lib" (only packages/core/src/backend/gpujs/ may)',
+  ]);
+});
+
+fixtures("an op importing the reference backend", () => {
+  const found = opsReachingIntoBackends([
+    {
+      path: "packages/core/src/ops/fast.ts",
+      text: 'import type { X } from "../backend/backend.ts";\nimport { gatherOffsets } from "../backend/reference/reference-backend.ts";\n',
+    },
+    { path: "packages/core/src/composite/a.ts", text: 'import {\n  erf,\n} from "../backend/reference/erf.ts";\n' },
+  ]);
+  assert.equal(found, [
+    'packages/core/src/ops/fast.ts:2: imports "../backend/reference/reference-backend.ts" (ops go through the Backend interface)',
+    'packages/core/src/composite/a.ts:3: imports "../backend/reference/erf.ts" (ops go through the Backend interface)',
+  ]);
+});
+
+fixtures("a backend importing the tensor side, type-only imports included", () => {
+  const found = backendsSeeingTensors([
+    {
+      path: "packages/core/src/backend/reference/k.ts",
+      text: 'import type { Tensor } from "../../tensor.ts";\nimport { fail } from "../../errors.ts";\n',
+    },
+    { path: "packages/core/src/backend/gpujs/g.ts", text: '\n\nimport { tidy } from "../../memory.ts";\n' },
+    { path: "packages/core/src/backend/w.ts", text: 'import { backward } from "../autograd.ts";\n' },
+  ]);
+  assert.equal(found, [
+    'packages/core/src/backend/reference/k.ts:1: imports "../../tensor.ts" (backends see only storage)',
+    'packages/core/src/backend/gpujs/g.ts:3: imports "../../memory.ts" (backends see only storage)',
+    'packages/core/src/backend/w.ts:1: imports "../autograd.ts" (backends see only storage)',
+  ]);
+});
+
+fixtures("synchronous readback in library code, but not in testing helpers or comments", () => {
+  const { violations, unused } = syncReadbacks(
+    [
+      { path: "packages/nn/src/linear.ts", text: "const n = x.sum().item();\n// x.dataSync() in a comment\nconst v = y.toArray();\n" },
+      { path: "packages/core/src/testing/helper.ts", text: "x.dataSync();\n" },
+      {
+        path: "packages/core/src/ops/indexing.ts",
+        text: "  if (index.backend.canReadSync) return index.dataSync();\n  return index.dataSync();\n",
+      },
+      { path: "packages/core/test/x.test.ts", text: "x.item();\n" },
+    ],
+    SYNC_READBACK_ALLOWED,
+  );
+  assert.equal(violations, [
+    "packages/nn/src/linear.ts:1: calls .item() (use await data(), array() or itemAsync())",
+    "packages/nn/src/linear.ts:3: calls .toArray() (use await data(), array() or itemAsync())",
+    // the unguarded call in the allowlisted file is still caught
+    "packages/core/src/ops/indexing.ts:2: calls .dataSync() (use await data(), array() or itemAsync())",
+  ]);
+  // the tensor.ts allowances were not used by these fixtures
+  assert.is(unused.length, 3);
+});
+
+repo.run();
+fixtures.run();
