@@ -9,8 +9,10 @@ import type { Tensor } from "../tensor.ts";
 /** exp(x) / Σ exp(x) along an axis; the row maximum is subtracted first, so ±1e4 inputs stay finite. */
 export function softmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis("softmax", axis, x.rank);
-  // NOTE: the shift cancels out of the result, so it is detached rather than differentiated
-  const shifted = exp(sub(x, max(x, a, true).detach()));
+  // NOTE: the shift cancels out of the result, so it is detached rather than differentiated; an empty
+  // axis has no maximum to shift by (and nothing to normalise)
+  const shift = x.shape[a] === 0 ? 0 : max(x, a, true).detach();
+  const shifted = exp(sub(x, shift));
   return div(shifted, sum(shifted, a, true));
 }
 

@@ -8,7 +8,7 @@ import { isFloat } from "../dtype.ts";
 import { fail, fmtShape } from "../errors.ts";
 import { arange } from "../factories.ts";
 import { cast } from "../ops/cast.ts";
-import { abs, add, div, eq, exp, log1p, maximum, mul, ne, neg, sub } from "../ops/elementwise.ts";
+import { abs, add, div, eq, exp, log1p, maximum, mul, ne, neg, sub, where } from "../ops/elementwise.ts";
 import { checkIndexRange } from "../ops/indexing.ts";
 import { unsqueeze } from "../ops/movement.ts";
 import { mean, sum } from "../ops/reduce.ts";
@@ -40,7 +40,8 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { ignoreIndex = -100, labelSmoothing = 0, reduction = "mean" } = options;
   if (!isFloat(logits.dtype)) fail("crossEntropy", `logits must be float32 or float64, got ${logits.dtype}`);
-  if (logits.rank < 1 || !sameShape(logits.shape.slice(0, -1), targets.shape)) {
+  if (logits.rank < 1) fail("crossEntropy", "logits need a class axis (the last), got shape []");
+  if (!sameShape(logits.shape.slice(0, -1), targets.shape)) {
     fail(
       "crossEntropy",
       `logits ${fmtShape(logits.shape)} need targets of shape ${fmtShape(logits.shape.slice(0, -1))}, got ${fmtShape(targets.shape)}`,
@@ -51,16 +52,18 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   checkIndexRange("crossEntropy", targets, classes, [ignoreIndex]);
 
   const logp = logSoftmax(logits, -1);
-  // NOTE: a one-hot mask from comparisons instead of a gather: ignored targets give an all-zero row
-  const onehot = cast(eq(unsqueeze(targets, -1), arange(0, classes, 1, { backend: logits.backend })), logp.dtype);
-  const nll = neg(sum(mul(onehot, logp), -1));
-  const kept = cast(ne(targets, ignoreIndex), logp.dtype);
+  // NOTE: a one-hot mask from comparisons instead of a gather: ignored targets give an all-zero row.
+  // The masks select (where) rather than multiply: 0·(-inf) from a masked-out logit would be NaN.
+  const onehot = eq(unsqueeze(targets, -1), arange(0, classes, 1, { backend: logits.backend }));
+  const nll = neg(sum(where(onehot, logp, 0), -1));
+  const keep = ne(targets, ignoreIndex);
   let loss = nll;
   if (labelSmoothing > 0) {
     const smooth = neg(div(sum(logp, -1), classes));
     loss = add(mul(nll, 1 - labelSmoothing), mul(smooth, labelSmoothing));
   }
-  loss = mul(loss, kept);
+  loss = where(keep, loss, 0);
+  const kept = cast(keep, logp.dtype);
   if (reduction === "mean") return div(sum(loss), sum(kept));
   return reduce("crossEntropy", loss, reduction);
 }

@@ -77,6 +77,11 @@ function checkIndexShape(op: string, x: Tensor, axis: number, index: Tensor): nu
   return a;
 }
 
+/** The number of valid positions along an axis; a rank-0 tensor has one (axis 0 and -1 name it, as in PyTorch). */
+function lengthAlong(x: Tensor, axis: number): number {
+  return x.rank === 0 ? 1 : x.shape[axis];
+}
+
 function gatherUnchecked(x: Tensor, axis: number, index: Tensor): Tensor {
   return apply(gatherDef, [x, index], { axis });
 }
@@ -88,7 +93,7 @@ function scatterAddUnchecked(base: Tensor, axis: number, index: Tensor, src: Ten
 /** out[i][j] = x[index[i][j]][j] for axis 0 (and likewise for other axes), as torch.gather. */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const a = checkIndexShape("gather", x, axis, index);
-  checkIndexRange("gather", index, x.shape[a]);
+  checkIndexRange("gather", index, lengthAlong(x, a));
   return gatherUnchecked(x, a, index);
 }
 
@@ -98,7 +103,7 @@ export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tenso
   if (index.shape.some((d, i) => d !== src.shape[i]) || index.rank !== src.rank) {
     fail("scatterAdd", `index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have the same shape`);
   }
-  checkIndexRange("scatterAdd", index, base.shape[a]);
+  checkIndexRange("scatterAdd", index, lengthAlong(base, a));
   const [b, s] = unify("scatterAdd", [base, src]);
   return scatterAddUnchecked(b, a, index, s);
 }
@@ -107,7 +112,12 @@ export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tenso
 export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   if (index.rank !== 1) fail("indexSelect", `index must be 1-D, got shape ${fmtShape(index.shape)}`);
   const a = normalizeAxis("indexSelect", axis, x.rank);
-  checkIndexRange("indexSelect", index, x.shape[a]);
+  if (x.rank === 0 && index.size !== 1) fail("indexSelect", `a rank-0 input takes exactly one index, got shape ${fmtShape(index.shape)}`);
+  checkIndexRange("indexSelect", index, lengthAlong(x, a));
+  return selectUnchecked(x, a, index);
+}
+
+function selectUnchecked(x: Tensor, a: number, index: Tensor): Tensor {
   const shape = x.shape.map((d, i) => (i === a ? index.size : d));
   const along = x.shape.map((_, i) => (i === a ? index.size : 1));
   return gatherUnchecked(x, a, expand(reshape(index, along), shape));
@@ -116,7 +126,9 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
 /** Rows of weight [V, D] picked by integer ids of any shape: the result has shape [...ids.shape, D]. */
 export function embedding(weight: Tensor, ids: Tensor): Tensor {
   if (weight.rank !== 2) fail("embedding", `weight must be [vocab, dim], got ${fmtShape(weight.shape)}`);
-  const rows = indexSelect(weight, 0, reshape(ids, [ids.size]));
+  // checked here rather than in indexSelect, so that a bad id is reported against the op the user called
+  checkIndexRange("embedding", ids, weight.shape[0]);
+  const rows = selectUnchecked(weight, 0, reshape(ids, [ids.size]));
   return reshape(rows, [...ids.shape, weight.shape[1]]);
 }
 

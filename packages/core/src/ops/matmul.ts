@@ -45,6 +45,7 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
 /** x·Wᵀ + b with W stored [out, in], as PyTorch's Linear. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (weight.rank !== 2) fail("linear", `weight must be [out, in], got ${fmtShape(weight.shape)}`);
+  if (x.rank === 0) fail("linear", "the input needs at least one axis (in-features last), got shape []");
   if (x.shape[x.rank - 1] !== weight.shape[1]) {
     fail("linear", `input's last axis is ${x.shape[x.rank - 1]} but the weight ${fmtShape(weight.shape)} expects ${weight.shape[1]}`);
   }

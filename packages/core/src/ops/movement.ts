@@ -43,9 +43,20 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return apply(reshapeDef, [x], { shape: target });
 }
 
+/**
+ * Where a new axis goes in a tensor of `rank` axes: 0..rank, negative counting from the end (-1 appends).
+ * normalizeAxis(rank + 1) has the right range, but its message would name a rank the tensor does not have.
+ */
+function insertionAxis(where: string, axis: number, rank: number): number {
+  if (!Number.isInteger(axis) || axis < -rank - 1 || axis > rank) {
+    fail(where, `axis ${axis} is out of range for inserting an axis into a tensor of rank ${rank} (expected ${-rank - 1}..${rank})`);
+  }
+  return axis < 0 ? axis + rank + 1 : axis;
+}
+
 /** Inserts an axis of length 1 at `axis` (which may be rank, to append). */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
-  const a = normalizeAxis("unsqueeze", axis, x.rank + 1);
+  const a = insertionAxis("unsqueeze", axis, x.rank);
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
 
@@ -176,8 +187,19 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
 
 /** The elements start..end-1 along one axis (negative positions count from the end), like x[..., start:end]. */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
+  if (x.rank === 0) fail("narrow", "cannot narrow a rank-0 tensor: it has no axis");
   const a = normalizeAxis("narrow", axis, x.rank);
-  const begin = x.shape.map((_, i) => (i === a ? start : 0));
+  const d = x.shape[a];
+  // checked here rather than left to slice, which would read a length of -1 as "to the end"
+  const first = start < 0 ? start + d : start;
+  if (!Number.isInteger(first) || !Number.isInteger(length) || first < 0 || length < 0 || first + length > d) {
+    fail(
+      "narrow",
+      `start ${start} and length ${length} do not fit axis ${a} of length ${d} (shape ${fmtShape(x.shape)}): ` +
+        `expected ${-d} <= start <= ${d}, length >= 0 and start + length <= ${d}`,
+    );
+  }
+  const begin = x.shape.map((_, i) => (i === a ? first : 0));
   const size = x.shape.map((d, i) => (i === a ? length : d));
   return slice(x, begin, size);
 }
@@ -248,7 +270,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   for (const x of xs) {
     if (!sameShape(x.shape, xs[0].shape)) fail("stack", `shapes ${xs.map((t) => fmtShape(t.shape)).join(", ")} differ`);
   }
-  const a = normalizeAxis("stack", axis, xs[0].rank + 1);
+  const a = insertionAxis("stack", axis, xs[0].rank);
   return concat(
     xs.map((x) => unsqueeze(x, a)),
     a,
@@ -260,6 +282,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
  * a list gives the size of each piece and must add up to the axis length.
  */
 export function split(x: Tensor, sizeOrSections: number | readonly number[], axis = 0): Tensor[] {
+  if (x.rank === 0) fail("split", "cannot split a rank-0 tensor: it has no axis");
   const a = normalizeAxis("split", axis, x.rank);
   const length = x.shape[a];
   let sizes: number[];
@@ -268,6 +291,8 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], axi
       fail("split", `piece size must be a positive integer, got ${sizeOrSections}`);
     sizes = [];
     for (let s = 0; s < length; s += sizeOrSections) sizes.push(Math.min(sizeOrSections, length - s));
+    // an empty axis still gives one (empty) piece, as in torch.split, so that concat(split(x)) is x
+    if (length === 0) sizes.push(0);
   } else {
     sizes = [...sizeOrSections];
     const total = sizes.reduce((n, s) => n + s, 0);

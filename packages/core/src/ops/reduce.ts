@@ -9,10 +9,11 @@
 import type { ReduceOp } from "../backend/backend.ts";
 import { type DType, floatResult } from "../dtype.ts";
 import { fail } from "../errors.ts";
+import { zeros } from "../factories.ts";
 import { normalizeAxes, normalizeAxis, reducedShape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { cast, type TensorLike, unify } from "./cast.ts";
-import { add, div, eq, exp, log, mul, sqrt, sub } from "./elementwise.ts";
+import { abs, add, div, eq, exp, log, lt, mul, sqrt, sub, where } from "./elementwise.ts";
 import { expand, reshape } from "./movement.ts";
 import { apply, defineOp, NOT_DIFFERENTIABLE } from "./registry.ts";
 
@@ -97,15 +98,21 @@ export function variance(x: Tensor, axes?: Axes, options: { correction?: number;
 
 /** √variance (see variance for `correction`). */
 export function std(x: Tensor, axes?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
-  return sqrt(variance(x, axes, options));
+  // axes are checked here so that a bad one is reported by std, the op the caller used
+  return sqrt(variance(x, normalizeAxes("std", axes, x.rank), options));
 }
 
 /** log Σ exp(x), computed stably by factoring out the maximum. */
 export function logSumExp(x: Tensor, axes?: Axes, keepdims = false): Tensor {
   const list = normalizeAxes("logSumExp", axes, x.rank);
   // NOTE: the shift carries no gradient (the result does not depend on it), so detach it; that also
-  // keeps a tie in the max from splitting a gradient that must not exist.
-  const shift = max(x, list, true).detach();
+  // keeps a tie in the max from splitting a gradient that must not exist. An infinite maximum shifts by
+  // 0 instead, as in torch.logsumexp: all -inf (a fully masked row) would give -inf - -inf = NaN rather
+  // than -inf, and +inf would give NaN rather than +inf. An empty axis has no maximum; its result is
+  // log 0 = -inf, also with shift 0.
+  const empty = list.some((a) => x.shape[a] === 0);
+  const top = empty ? zeros(reducedShape(x.shape, list, true), { dtype: x.dtype, backend: x.backend }) : max(x, list, true).detach();
+  const shift = where(lt(abs(top), Number.POSITIVE_INFINITY), top, 0);
   const out = add(log(sum(exp(sub(x, shift)), list, true)), shift);
   return keepdims ? out : reshape(out, reducedShape(x.shape, list, false));
 }
