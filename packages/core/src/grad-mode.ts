@@ -18,6 +18,8 @@ function withGradMode<T>(where: string, mode: boolean, fn: () => T): T {
     enabled = previous;
   }
   if (result instanceof Promise) {
+    // the caller gets this error instead; a later rejection of the promise must not crash the process
+    result.catch(() => {});
     fail(where, "the function returned a Promise; grad mode is synchronous, so await inside it would escape it");
   }
   return result;

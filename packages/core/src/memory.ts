@@ -109,6 +109,8 @@ export function tidy<T>(fn: () => T): T {
   }
   const created = scopes.pop() ?? [];
   if (result instanceof Promise) {
+    // the caller gets the error below instead; a later rejection must not crash the process
+    result.catch(() => {});
     for (const t of created) if (!t.isKept) t.dispose();
     fail("tidy", "the function returned a Promise; tidy is synchronous (await outside it, on the tensors it returns)");
   }

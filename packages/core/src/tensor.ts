@@ -420,11 +420,11 @@ export class Tensor {
   min(axes?: Axes, keepdims = false): Tensor {
     return min(this, axes, keepdims);
   }
-  argmax(axis?: number, keepdims = false): Tensor {
-    return argmax(this, axis, keepdims);
+  argmax(axes?: Axes, keepdims = false): Tensor {
+    return argmax(this, axes, keepdims);
   }
-  argmin(axis?: number, keepdims = false): Tensor {
-    return argmin(this, axis, keepdims);
+  argmin(axes?: Axes, keepdims = false): Tensor {
+    return argmin(this, axes, keepdims);
   }
   variance(axes?: Axes, options?: { correction?: number; keepdims?: boolean }): Tensor {
     return variance(this, axes, options);

@@ -226,6 +226,20 @@ scopes("an async function is refused with a clear error, and its tensors are fre
   assert.throws(() => tidy(asyncFn), /tidy: .*Promise/);
 });
 
+scopes("a refused async function that later rejects does not crash the process", async () => {
+  let unhandled = 0;
+  const count = () => unhandled++;
+  process.on("unhandledRejection", count);
+  try {
+    assert.throws(() => tidy(async () => Promise.reject(new Error("late"))), /tidy: .*Promise/);
+    assert.throws(() => noGrad(async () => Promise.reject(new Error("late"))), /noGrad: .*Promise/);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.is(unhandled, 0);
+  } finally {
+    process.off("unhandledRejection", count);
+  }
+});
+
 // ---- views ------------------------------------------------------------------------------------
 
 const views = suite("views share buffers");

@@ -18,6 +18,7 @@ const castDef = defineOp<{ dtype: DType }>({
 
 /** Converts to another dtype: int32 truncates toward zero, bool is (x != 0). Same dtype returns x itself. */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  if (!(x instanceof Tensor)) fail("cast", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
   if (!isDType(dtype)) fail("cast", `unknown dtype ${JSON.stringify(dtype)}; expected float32, float64, int32 or bool`);
   if (x.dtype === dtype) return x;
   if (dtype === "float64" && !x.backend.supportsFloat64) {

@@ -8,7 +8,7 @@
 import { fail, fmtShape } from "../errors.ts";
 import { arange } from "../factories.ts";
 import { broadcastShapes, normalizeAxis, sameShape, sizeOf } from "../shape.ts";
-import type { Tensor } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
 import { unify } from "./cast.ts";
 import { ge, le, sub, where } from "./elementwise.ts";
 import { apply, defineOp } from "./registry.ts";
@@ -267,6 +267,9 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 /** Joins same-shape tensors along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) fail("stack", "needs at least one tensor");
+  xs.forEach((x, i) => {
+    if (!(x instanceof Tensor)) fail("stack", `element ${i} is ${x === null ? "null" : typeof x}, not a Tensor`);
+  });
   for (const x of xs) {
     if (!sameShape(x.shape, xs[0].shape)) fail("stack", `shapes ${xs.map((t) => fmtShape(t.shape)).join(", ")} differ`);
   }

@@ -10,11 +10,11 @@ import type { ReduceOp } from "../backend/backend.ts";
 import { type DType, floatResult } from "../dtype.ts";
 import { fail } from "../errors.ts";
 import { zeros } from "../factories.ts";
-import { normalizeAxes, normalizeAxis, reducedShape, sizeOf } from "../shape.ts";
+import { normalizeAxes, reducedShape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { cast, type TensorLike, unify } from "./cast.ts";
 import { abs, add, div, eq, exp, log, lt, mul, sqrt, sub, where } from "./elementwise.ts";
-import { expand, reshape } from "./movement.ts";
+import { expand, permute, reshape } from "./movement.ts";
 import { apply, defineOp, NOT_DIFFERENTIABLE } from "./registry.ts";
 
 export type Axes = number | readonly number[] | undefined;
@@ -137,27 +137,24 @@ const argDef = (name: "argmax" | "argmin") =>
 const argmaxDef = argDef("argmax");
 const argminDef = argDef("argmin");
 
-function argReduction(def: typeof argmaxDef, x: Tensor, axis: number | undefined, keepdims: boolean): Tensor {
+/**
+ * Positions of extremes over `axes`: one axis, several (the position is then row-major within the block
+ * the reduced axes span, so `argmax(x, [1, 2])` of a [B, H, W] tensor is h·W + w), or all of them
+ * (undefined: the position in the flattened tensor, as in PyTorch and NumPy).
+ */
+function argReduction(def: typeof argmaxDef, x: Tensor, axes: Axes, keepdims: boolean): Tensor {
   const [t] = unify(def.name, [x]);
-  if (axis === undefined) {
-    // over the flattened tensor, as in PyTorch and NumPy
-    const flat = reshape(t, [t.size]);
-    if (flat.size === 0) fail(def.name, "cannot take the position of an extreme in an empty tensor");
-    const out = apply(def, [flat], { axis: 0, keepdims: false });
-    return keepdims
-      ? reshape(
-          out,
-          t.shape.map(() => 1),
-        )
-      : out;
-  }
-  const a = normalizeAxis(def.name, axis, t.rank);
-  if (t.rank === 0) return argReduction(def, t, undefined, keepdims);
-  if (t.shape[a] === 0) fail(def.name, `axis ${axis} has length 0 (shape [${t.shape}])`);
-  return apply(def, [t], { axis: a, keepdims });
+  const list = normalizeAxes(def.name, axes, t.rank);
+  if (axes === undefined && t.size === 0) fail(def.name, "cannot take the position of an extreme in an empty tensor");
+  for (const a of list) if (t.shape[a] === 0) fail(def.name, `axis ${a} has length 0 (shape [${t.shape}]): it has no extreme`);
+  // move the reduced axes to the end and merge them into one, then take the extreme along it
+  const kept = t.shape.map((_, i) => i).filter((i) => !list.includes(i));
+  const merged = reshape(permute(t, [...kept, ...list]), [...kept.map((i) => t.shape[i]), sizeOf(list.map((i) => t.shape[i]))]);
+  const out = apply(def, [merged], { axis: kept.length, keepdims: false });
+  return keepdims ? reshape(out, reducedShape(t.shape, list, true)) : out;
 }
 
-/** int32 position of the first maximum along axis (of the flattened tensor when axis is omitted). */
-export const argmax = (x: Tensor, axis?: number, keepdims = false) => argReduction(argmaxDef, x, axis, keepdims);
-/** int32 position of the first minimum along axis (of the flattened tensor when axis is omitted). */
-export const argmin = (x: Tensor, axis?: number, keepdims = false) => argReduction(argminDef, x, axis, keepdims);
+/** int32 position of the first maximum over axes (see argReduction for several axes and for none). */
+export const argmax = (x: Tensor, axes?: Axes, keepdims = false) => argReduction(argmaxDef, x, axes, keepdims);
+/** int32 position of the first minimum over axes (see argReduction for several axes and for none). */
+export const argmin = (x: Tensor, axes?: Axes, keepdims = false) => argReduction(argminDef, x, axes, keepdims);

@@ -369,6 +369,7 @@ export const activationSpecs: OpSpec[] = [
         call: () => cast(f([1]), "float16" as DType),
         message: /cast: unknown dtype "float16"; expected float32, float64, int32 or bool/,
       },
+      { call: () => cast([1, 2] as unknown as Tensor, "float32"), message: /cast: expected a Tensor, got object/ },
     ],
     // float32 rounding is a staircase: the step of float64 central differences (1e-6) sees it unless the
     // values are small enough that float32's spacing (below 2^-34 under 5e-4) is far finer than the step

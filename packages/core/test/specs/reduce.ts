@@ -312,6 +312,45 @@ export const reduceSpecs: OpSpec[] = [
         out: 1,
         shape: [],
       },
+      // over axes [1, 2] of a [2, 2, 2] tensor: the position is h·2 + w within each 2×2 block;
+      // block 0 [[1,9],[3,4]] peaks at (0,1) -> 1; block 1 [[0,2],[8,8]] peaks first at (1,0) -> 2
+      {
+        note: "several axes: the row-major position inside the reduced block",
+        fn: (x) => argmax(x, [1, 2]),
+        args: [
+          [
+            [
+              [1, 9],
+              [3, 4],
+            ],
+            [
+              [0, 2],
+              [8, 8],
+            ],
+          ],
+        ],
+        out: [1, 2],
+      },
+      // the same over axes [0, 2] with keepdims: for h = 0 the block is [[1,9],[0,2]] -> (0,1) -> 1;
+      // for h = 1 it is [[3,4],[8,8]] -> (1,0) -> 2
+      {
+        note: "several non-adjacent axes, keepdims",
+        fn: (x) => argmax(x, [0, -1], true),
+        args: [
+          [
+            [
+              [1, 9],
+              [3, 4],
+            ],
+            [
+              [0, 2],
+              [8, 8],
+            ],
+          ],
+        ],
+        out: [[[1], [2]]],
+        shape: [1, 2, 1],
+      },
       {
         note: "no axis, keepdims",
         fn: (x) => argmax(x, undefined, true),
