@@ -27,16 +27,7 @@ import {
   zeros,
   zerosLike,
 } from "../src/index.ts";
-
-async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${pattern}`);
-}
+import { assertRejects } from "../src/testing/index.ts";
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 
@@ -436,14 +427,14 @@ draws("same generator seed, same draws", async () => {
 });
 
 draws("errors", async () => {
-  await rejects(multinomial(tensor([1, -1, 2]), 1), /multinomial: row 0 has a negative, infinite or NaN weight/);
-  await rejects(multinomial(tensor([1, Number.NaN]), 1), /multinomial: row 0 has a negative/);
-  await rejects(multinomial(tensor([1, 1]), 3), /multinomial: cannot draw 3 samples without replacement from 2 categories/);
-  await rejects(multinomial(tensor([0, 0]), 1), /multinomial: row 0 has no positive weight/);
+  await assertRejects(multinomial(tensor([1, -1, 2]), 1), /multinomial: row 0 has a negative, infinite or NaN weight/);
+  await assertRejects(multinomial(tensor([1, Number.NaN]), 1), /multinomial: row 0 has a negative/);
+  await assertRejects(multinomial(tensor([1, 1]), 3), /multinomial: cannot draw 3 samples without replacement from 2 categories/);
+  await assertRejects(multinomial(tensor([0, 0]), 1), /multinomial: row 0 has no positive weight/);
   // without replacement, the positive weights run out before the samples do
-  await rejects(multinomial(tensor([1, 0, 0]), 2), /multinomial: row 0 has no positive weight left/);
-  await rejects(multinomial(tensor([1, 1]), 0), /multinomial: numSamples must be a positive integer/);
-  await rejects(multinomial(zeros([1, 2, 2]), 1), /multinomial: probs must be \[C\] or \[N, C\], got \[1,2,2\]/);
+  await assertRejects(multinomial(tensor([1, 0, 0]), 2), /multinomial: row 0 has no positive weight left/);
+  await assertRejects(multinomial(tensor([1, 1]), 0), /multinomial: numSamples must be a positive integer/);
+  await assertRejects(multinomial(zeros([1, 2, 2]), 1), /multinomial: probs must be \[C\] or \[N, C\], got \[1,2,2\]/);
 });
 
 fromData.run();

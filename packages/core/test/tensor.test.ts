@@ -10,18 +10,9 @@ import { promisify } from "node:util";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { add, type Backend, getBackend, memory, noGrad, ReferenceBackend, type Tensor, tensor, useBackend, zeros } from "../src/index.ts";
+import { assertRejects } from "../src/testing/index.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
-
-async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${pattern}`);
-}
 
 /** Runs fn with `backend` current, restoring the previous backend even if fn throws. */
 async function withBackend<T>(backend: Backend, fn: () => Promise<T> | T): Promise<T> {
@@ -79,7 +70,7 @@ readback("itemAsync() and item() on any one-element tensor", async () => {
 readback("item() and itemAsync() on several elements name the method and the shape", async () => {
   assert.throws(() => tensor([1, 2, 3]).item(), /^item: needs a tensor with one element, got shape \[3\]/);
   assert.throws(() => zeros([0]).item(), /item: .*\[0\]/);
-  await rejects(tensor([[1, 2]]).itemAsync(), /^itemAsync: needs a tensor with one element, got shape \[1,2\]/);
+  await assertRejects(tensor([[1, 2]]).itemAsync(), /^itemAsync: needs a tensor with one element, got shape \[1,2\]/);
 });
 
 // ---- strict-async -------------------------------------------------------------------------------
@@ -193,7 +184,7 @@ moving("to() the tensor's own backend returns the tensor itself", async () => {
 });
 
 moving("to() a name that was never created is refused", async () => {
-  await rejects(tensor([1]).to("nowhere"), /to: no backend named "nowhere" has been created/);
+  await assertRejects(tensor([1]).to("nowhere"), /to: no backend named "nowhere" has been created/);
 });
 
 moving("an op mixing two backends names both", async () => {
@@ -270,7 +261,7 @@ identity("use after dispose names the op that used the tensor", async () => {
   assert.throws(() => x.reshape([2, 1]), disposed("reshape"));
   assert.throws(() => x.dataSync(), disposed("dataSync"));
   assert.throws(() => x.toArray(), disposed("dataSync"));
-  await rejects(x.data(), disposed("data"));
+  await assertRejects(x.data(), disposed("data"));
   assert.throws(() => noGrad(() => x.assign(1)), disposed("assign"));
 });
 

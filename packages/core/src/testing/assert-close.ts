@@ -1,4 +1,4 @@
-/** @file Closeness assertions that name the worst element. */
+/** @file Assertions shared by every package: closeness that names the worst element, and async rejections. */
 
 import type { NestedArray } from "../tensor.ts";
 import { Tensor } from "../tensor.ts";
@@ -61,4 +61,17 @@ export async function assertClose(
     throw new Error(`${options.what ?? "values"}: shape [${actual.shape}] differs from expected [${options.shape}]`);
   }
   assertArrayClose(await actual.data(), expected, tol, options);
+}
+
+/** Awaits a promise that must reject with a message matching `pattern`. */
+export async function assertRejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+  let error: unknown;
+  try {
+    await promise;
+  } catch (e) {
+    error = e;
+  }
+  if (error === undefined) throw new Error(`expected a rejection matching ${pattern}, but the promise resolved`);
+  const message = error instanceof Error ? error.message : String(error);
+  if (!pattern.test(message)) throw new Error(`expected a rejection matching ${pattern}, got: ${message}`);
 }

@@ -58,6 +58,17 @@ function numbered(pieces: Tensor[], axis: number): Tensor {
   );
 }
 
+// two 2×3 matrices, for the batched tril/triu examples
+const B23 = [
+  [
+    [1, 2, 3],
+    [4, 5, 6],
+  ],
+  [
+    [7, 8, 9],
+    [10, 11, 12],
+  ],
+];
 const M23 = [
   [1, 2, 3],
   [4, 5, 6],
@@ -917,18 +928,7 @@ export const movementSpecs: OpSpec[] = [
       {
         note: "k = 1, batched, not square",
         fn: (x) => tril(x, 1),
-        args: [
-          [
-            [
-              [1, 2, 3],
-              [4, 5, 6],
-            ],
-            [
-              [7, 8, 9],
-              [10, 11, 12],
-            ],
-          ],
-        ],
+        args: [B23],
         out: [
           [
             [1, 2, 0],
@@ -1046,18 +1046,7 @@ export const movementSpecs: OpSpec[] = [
       {
         note: "k = 1, batched, not square",
         fn: (x) => triu(x, 1),
-        args: [
-          [
-            [
-              [1, 2, 3],
-              [4, 5, 6],
-            ],
-            [
-              [7, 8, 9],
-              [10, 11, 12],
-            ],
-          ],
-        ],
+        args: [B23],
         out: [
           [
             [0, 2, 3],
