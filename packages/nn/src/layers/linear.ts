@@ -1,0 +1,37 @@
+/** @file Linear: y = x·Wᵀ + b, with W stored [out, in] as in PyTorch. */
+
+import { type DType, fail, type Generator, linear, type Tensor } from "@tsgrad/core";
+import { kaimingUniform, uniformInit } from "../init.ts";
+import { Module, Parameter } from "../module.ts";
+
+export interface LayerOptions {
+  dtype?: DType;
+  generator?: Generator;
+}
+
+export class Linear extends Module {
+  weight: Parameter; // (out, in)
+  bias: Parameter | null; // (out,)
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LayerOptions & { bias?: boolean } = {},
+  ) {
+    super();
+    for (const [name, n] of [
+      ["inFeatures", inFeatures],
+      ["outFeatures", outFeatures],
+    ] as const) {
+      if (!Number.isInteger(n) || n < 0) fail("Linear", `${name} must be a non-negative integer, got ${n}`);
+    }
+    // PyTorch's default: Kaiming-uniform with a = √5 for W, which is U(±1/√in); the same bound for b
+    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), ...options }));
+    const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0;
+    this.bias = options.bias === false ? null : new Parameter(uniformInit([outFeatures], -bound, bound, options));
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias ?? undefined); // (..., in) -> (..., out)
+  }
+}

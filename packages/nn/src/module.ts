@@ -1,0 +1,256 @@
+/**
+ * @file Module and Parameter: a module finds its parameters, buffers and child modules in its own fields,
+ * as PyTorch's nn.Module does, and names them with dotted paths (`blocks.0.attn.q.weight`).
+ *
+ * - A field holding a `Parameter` is a parameter; a field holding a `Module` is a child; tensors
+ *   registered with `registerBuffer` are buffers (non-trainable state saved in the state dict). Any other
+ *   field (a cache, a config number) is ignored.
+ * - A parameter reachable under two names (weight tying) is listed, counted and saved once, under the
+ *   first name in field order.
+ * - `stateDict()` / `loadStateDict()` copy values in place (parameters keep their identity, so an
+ *   optimiser holding them keeps working).
+ */
+
+import { fail, isFloat, noGrad, Tensor } from "@tsgrad/core";
+
+/**
+ * A trainable tensor: requires grad and is never disposed by a tidy scope. Made from a tensor whose
+ * buffer it shares.
+ */
+export class Parameter extends Tensor {
+  constructor(data: Tensor, requiresGrad = true) {
+    const buffer = data.buffer("Parameter");
+    buffer.retain();
+    super(buffer, data.shape, data.dtype);
+    this.keep();
+    if (requiresGrad) {
+      if (!isFloat(data.dtype)) fail("Parameter", `only float tensors can be trainable, got ${data.dtype}`);
+      this.requiresGrad = true;
+    }
+  }
+}
+
+export type StateDict = Map<string, Tensor>;
+
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+  /** Keys present in both whose shapes differ: "name: expected [a,b], got [c,d]". */
+  shapeMismatches: string[];
+}
+
+const buffersOf = new WeakMap<Module, Map<string, { persistent: boolean }>>();
+
+export abstract class Module {
+  /** Training mode (dropout active); switch with train() / eval(). */
+  training = true;
+
+  /** Registers a buffer: state that is saved but not trained (a mask, running statistics). */
+  protected registerBuffer(name: string, tensor: Tensor, options: { persistent?: boolean } = {}): void {
+    let names = buffersOf.get(this);
+    if (!names) buffersOf.set(this, (names = new Map()));
+    names.set(name, { persistent: options.persistent ?? true });
+    (this as unknown as Record<string, unknown>)[name] = tensor.keep();
+  }
+
+  /** This module's own children, by field name (ModuleList overrides it with indices). */
+  namedChildren(): [string, Module][] {
+    return Object.entries(this).filter((entry): entry is [string, Module] => entry[1] instanceof Module);
+  }
+
+  /** This module's own parameters, by field name. */
+  protected namedOwnParameters(): [string, Parameter][] {
+    return Object.entries(this).filter((entry): entry is [string, Parameter] => entry[1] instanceof Parameter);
+  }
+
+  /** Every module below this one, itself first (path ""), depth first in field order. */
+  namedModules(prefix = ""): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    const seen = new Set<Module>([this]);
+    const walk = (module: Module, path: string) => {
+      for (const [name, child] of module.namedChildren()) {
+        if (seen.has(child)) continue;
+        seen.add(child);
+        const childPath = path ? `${path}.${name}` : name;
+        out.push([childPath, child]);
+        walk(child, childPath);
+      }
+    };
+    walk(this, prefix);
+    return out;
+  }
+
+  /** Every parameter below this module, with its dotted path; a tied parameter appears once. */
+  namedParameters(): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    const seen = new Set<Parameter>();
+    for (const [path, module] of this.namedModules()) {
+      for (const [name, p] of module.namedOwnParameters()) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        out.push([path ? `${path}.${name}` : name, p]);
+      }
+    }
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Every registered buffer below this module, with its dotted path. */
+  namedBuffers(options: { persistentOnly?: boolean } = {}): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [path, module] of this.namedModules()) {
+      for (const [name, { persistent }] of buffersOf.get(module) ?? []) {
+        if (options.persistentOnly && !persistent) continue;
+        out.push([path ? `${path}.${name}` : name, (module as unknown as Record<string, Tensor>)[name]]);
+      }
+    }
+    return out;
+  }
+
+  /** Sets training mode here and below (dropout is active only in training mode). */
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Freezes (false) or unfreezes (true) every parameter below this module. */
+  requiresGrad_(flag = true): this {
+    for (const p of this.parameters()) p.requiresGrad = flag;
+    return this;
+  }
+
+  /** The number of parameter elements, each tied parameter counted once. */
+  numParameters(options: { trainableOnly?: boolean } = {}): number {
+    return this.parameters()
+      .filter((p) => !options.trainableOnly || p.requiresGrad)
+      .reduce((n, p) => n + p.size, 0);
+  }
+
+  /** The module at a dotted path ("" is this module). */
+  getSubmodule(path: string): Module {
+    if (path === "") return this;
+    let module: Module = this;
+    for (const name of path.split(".")) {
+      const child = module.namedChildren().find(([n]) => n === name)?.[1];
+      if (!child) fail("getSubmodule", `no module "${name}" in "${path}"`);
+      module = child;
+    }
+    return module;
+  }
+
+  /** Replaces the module at a dotted path (how adapters wrap layers in place). */
+  setSubmodule(path: string, replacement: Module): void {
+    if (!(replacement instanceof Module)) fail("setSubmodule", `the replacement for "${path}" is not a Module`);
+    const cut = path.lastIndexOf(".");
+    const parent = this.getSubmodule(cut < 0 ? "" : path.slice(0, cut));
+    const name = path.slice(cut + 1);
+    if (!parent.namedChildren().some(([n]) => n === name)) fail("setSubmodule", `no module "${name}" in "${path}"`);
+    parent.replaceChild(name, replacement);
+  }
+
+  /** Swaps a direct child; ModuleList overrides it to index its items. */
+  protected replaceChild(name: string, replacement: Module): void {
+    (this as unknown as Record<string, Module>)[name] = replacement;
+  }
+
+  /** Parameters and persistent buffers by dotted path; a tied parameter appears once. */
+  stateDict(): StateDict {
+    return new Map<string, Tensor>([...this.namedParameters(), ...this.namedBuffers({ persistentOnly: true })]);
+  }
+
+  /**
+   * Copies values from `dict` into this module's parameters and buffers, in place. Reports missing and
+   * unexpected keys and shape mismatches by name; with `strict` (the default, as PyTorch) any of them
+   * throws before anything is written.
+   */
+  loadStateDict(dict: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
+    const strict = options.strict ?? true;
+    const source = dict instanceof Map ? dict : new Map(Object.entries(dict));
+    const own = this.stateDict();
+    const result: LoadResult = {
+      missingKeys: [...own.keys()].filter((k) => !source.has(k)),
+      unexpectedKeys: [...source.keys()].filter((k) => !own.has(k)),
+      shapeMismatches: [],
+    };
+    for (const [key, target] of own) {
+      const value = source.get(key);
+      if (value && (value.rank !== target.rank || value.shape.some((d, i) => d !== target.shape[i]))) {
+        result.shapeMismatches.push(`${key}: expected [${target.shape}], got [${value.shape}]`);
+      }
+    }
+    const problems = [
+      ...result.missingKeys.map((k) => `missing key ${k}`),
+      ...result.unexpectedKeys.map((k) => `unexpected key ${k}`),
+      ...result.shapeMismatches.map((m) => `shape mismatch ${m}`),
+    ];
+    if (strict && problems.length > 0) fail("loadStateDict", problems.join("; "));
+    noGrad(() => {
+      for (const [key, target] of own) {
+        const value = source.get(key);
+        if (value && !result.shapeMismatches.some((m) => m.startsWith(`${key}:`))) target.assign(value.cast(target.dtype));
+      }
+    });
+    return result;
+  }
+}
+
+/** Modules held in a list; their paths are their indices (`blocks.0`). */
+export class ModuleList extends Module {
+  readonly items: Module[];
+
+  constructor(modules: Iterable<Module> = []) {
+    super();
+    this.items = [...modules];
+  }
+
+  override namedChildren(): [string, Module][] {
+    return this.items.map((m, i) => [String(i), m]);
+  }
+
+  protected override replaceChild(name: string, replacement: Module): void {
+    this.items[Number(name)] = replacement;
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  at(i: number): Module {
+    const m = this.items.at(i);
+    if (!m) fail("ModuleList", `index ${i} is out of range for ${this.items.length} modules`);
+    return m;
+  }
+
+  push(module: Module): void {
+    this.items.push(module);
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.items[Symbol.iterator]();
+  }
+}
+
+/** Anything with a forward of one tensor: what Sequential chains. */
+export interface TensorModule extends Module {
+  forward(x: Tensor): Tensor;
+}
+
+/** Applies its modules in order. */
+export class Sequential extends ModuleList {
+  constructor(...modules: TensorModule[]) {
+    super(modules);
+  }
+
+  forward(x: Tensor): Tensor {
+    let out = x;
+    for (const m of this.items) out = (m as TensorModule).forward(out);
+    return out;
+  }
+}
