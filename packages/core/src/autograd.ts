@@ -162,10 +162,15 @@ function checkRoot(where: string, root: Tensor, gradient: Tensor | undefined): T
 export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
   const seed = checkRoot("backward", root, gradient);
   const grads = run("backward", [root], [seed], options);
+  // A rule may hand one tensor to several inputs (add gives dy to both), and the seed may be the caller's
+  // own tensor: each .grad must own its tensor, or disposing one would free another.
+  const owned = new Set<Tensor>(gradient ? [gradient] : []);
+  const record = options.createGraph ? <T>(fn: () => T) => fn() : noGrad;
   for (const [t, g] of grads) {
     if (!t.requiresGrad || (t.node && !t.retainsGrad)) continue;
     const previous = t.grad;
-    const next = previous ? (options.createGraph ? add(previous, g) : noGrad(() => add(previous, g))) : g;
+    const next = previous ? record(() => add(previous, g)) : owned.has(g) ? record(() => g.clone()) : g;
+    owned.add(next);
     if (previous && !options.createGraph) previous.dispose();
     // gradients outlive the tidy scope that computed them, as optimisers read them afterwards
     t.grad = next.keep();

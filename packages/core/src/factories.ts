@@ -199,11 +199,17 @@ export function rand(shape: readonly number[], options: RandomOptions = {}): Ten
 
 /** Uniform samples in [low, high). */
 export function uniform(shape: readonly number[], low: number, high: number, options: RandomOptions = {}): Tensor {
+  if (!Number.isFinite(low) || !Number.isFinite(high) || low > high) {
+    fail("uniform", `needs finite bounds with low <= high, got low=${low}, high=${high}`);
+  }
   return randomFloat("uniform", shape, options, (g, n) => g.uniform(n, low, high));
 }
 
 /** Normal samples with the given mean and standard deviation. */
 export function normal(shape: readonly number[], mean: number, std: number, options: RandomOptions = {}): Tensor {
+  if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0) {
+    fail("normal", `needs a finite mean and a finite std >= 0, got mean=${mean}, std=${std}`);
+  }
   return randomFloat("normal", shape, options, (g, n) => g.normal(n, mean, std));
 }
 

@@ -56,6 +56,12 @@ export function broadcastShapes(where: string, ...shapes: Shape[]): number[] {
   return out;
 }
 
+/** Whether `shape` broadcasts to exactly `target` (NumPy rules, without enlarging target). */
+export function broadcastsTo(shape: Shape, target: Shape): boolean {
+  const offset = target.length - shape.length;
+  return offset >= 0 && shape.every((d, i) => d === 1 || d === target[offset + i]);
+}
+
 /**
  * Strides that read a tensor of `shape` as if it had been broadcast to `target`: broadcast axes get
  * stride 0. `target` must be a valid broadcast of `shape`.

@@ -371,6 +371,27 @@ engine("a float32 input mixed with float64 gets a float32 gradient", () => {
 // Custom ops, defined once per process (defineOp refuses a second definition of a name).
 
 /** a·b, whose backward rule for input 1 must never be asked for. */
+engine("each .grad owns its tensor, even where a rule hands one gradient to several inputs", async () => {
+  // add's rule gives dy to both inputs; the seed passed by the caller must not become a leaf's .grad either
+  const a = f64([1, 2], true);
+  const b = f64([3, 4], true);
+  add(a, b).sum().backward();
+  assert.ok(a.grad !== b.grad, "a and b share one gradient tensor");
+  a.zeroGrad();
+  assert.equal(await gradOf(b), [1, 1]);
+  // accumulating over two backward passes disposes the previous .grad: it must be no one else's
+  add(a, b).sum().backward();
+  add(a, b).sum().backward();
+  assert.equal(await gradOf(a), [2, 2]);
+  assert.equal(await gradOf(b), [3, 3]);
+  const seed = f64([5, 6]);
+  const leaf = f64([0, 0], true);
+  leaf.backward(seed);
+  assert.ok(leaf.grad !== seed, "the caller's gradient became .grad");
+  seed.dispose();
+  assert.equal(await gradOf(leaf), [5, 6]);
+});
+
 const frozenMulDef = defineOp({
   name: "autogradTest.frozenMul",
   forward: (be, [a, b]) => ({ storage: be.binary("mul", a, b, a.shape, a.dtype), shape: a.shape, dtype: a.dtype }),

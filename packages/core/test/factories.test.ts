@@ -370,6 +370,13 @@ random("getState is a snapshot: drawing afterwards does not change it", () => {
 
 // ---- multinomial --------------------------------------------------------------------------------
 
+random("uniform and normal refuse bounds PyTorch refuses, instead of drawing from the wrong range", () => {
+  assert.throws(() => uniform([3], 1, 0), /uniform: needs finite bounds with low <= high, got low=1, high=0/);
+  assert.throws(() => uniform([3], 0, Number.POSITIVE_INFINITY), /uniform: needs finite bounds/);
+  assert.throws(() => normal([2], 0, -1), /normal: needs a finite mean and a finite std >= 0, got mean=0, std=-1/);
+  assert.throws(() => normal([2], Number.NaN, 1), /normal: needs a finite mean/);
+});
+
 const draws = suite("multinomial");
 
 draws("with replacement follows the weights and never draws a zero weight", async () => {

@@ -12,8 +12,8 @@ import { abs, add, div, eq, exp, log1p, maximum, mul, ne, neg, sub, where } from
 import { checkIndexRange } from "../ops/indexing.ts";
 import { unsqueeze } from "../ops/movement.ts";
 import { mean, sum } from "../ops/reduce.ts";
-import { sameShape } from "../shape.ts";
-import type { Tensor } from "../tensor.ts";
+import { broadcastsTo, sameShape } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
 import { logSoftmax } from "./activation.ts";
 
 export type Reduction = "mean" | "sum" | "none";
@@ -78,6 +78,13 @@ export function binaryCrossEntropyWithLogits(
   options: { posWeight?: Tensor | number; reduction?: Reduction } = {},
 ): Tensor {
   const { posWeight, reduction = "mean" } = options;
+  if (!isFloat(logits.dtype)) fail("binaryCrossEntropyWithLogits", `logits must be float32 or float64, got ${logits.dtype}`);
+  if (posWeight instanceof Tensor && !broadcastsTo(posWeight.shape, logits.shape)) {
+    fail(
+      "binaryCrossEntropyWithLogits",
+      `posWeight of shape ${fmtShape(posWeight.shape)} must broadcast to the logits' shape ${fmtShape(logits.shape)}`,
+    );
+  }
   if (!sameShape(logits.shape, targets.shape)) {
     fail(
       "binaryCrossEntropyWithLogits",

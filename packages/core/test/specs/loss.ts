@@ -297,6 +297,15 @@ export const lossSpecs: OpSpec[] = [
         call: () => binaryCrossEntropyWithLogits(f([0]), f([1]), { reduction: bad }),
         message: /binaryCrossEntropyWithLogits: reduction must be "mean", "sum" or "none", got "avg"/,
       },
+      {
+        // integer logits would cast soft targets to integers and give wrong losses silently
+        call: () => binaryCrossEntropyWithLogits(tensor([0, 2]), f([0.5, 0.5])),
+        message: /binaryCrossEntropyWithLogits: logits must be float32 or float64, got int32/,
+      },
+      {
+        call: () => binaryCrossEntropyWithLogits(f([[0, 0, 0]]), f([[1, 1, 1]]), { posWeight: f([1, 2]) }),
+        message: /binaryCrossEntropyWithLogits: posWeight of shape \[2\] must broadcast to the logits' shape \[1,3\]/,
+      },
     ],
     inputs: sameShapeInputs(0, 1),
   },
