@@ -19,16 +19,8 @@ import {
   tidy,
   zeros,
 } from "../src/index.ts";
+import { memoryDelta } from "../src/testing/index.ts";
 
-/** memory() minus a baseline: what a block of code left behind. */
-function leftSince(base: MemoryReport): MemoryReport {
-  const now = memory();
-  return {
-    numTensors: now.numTensors - base.numTensors,
-    numBuffers: now.numBuffers - base.numBuffers,
-    numBytes: now.numBytes - base.numBytes,
-  };
-}
 const NOTHING: MemoryReport = { numTensors: 0, numBuffers: 0, numBytes: 0 };
 
 // ---- dispose ------------------------------------------------------------------------------------
@@ -39,13 +31,13 @@ disposal("a tensor counts once: one tensor, one buffer, its bytes", () => {
   const base = memory();
   const t = zeros([3, 5], { dtype: "float64" });
   // 15 float64 elements = 120 bytes
-  assert.equal(leftSince(base), { numTensors: 1, numBuffers: 1, numBytes: 120 });
+  assert.equal(memoryDelta(base), { numTensors: 1, numBuffers: 1, numBytes: 120 });
   const b = tensor([true, false, true]);
   // bool is one byte per element
-  assert.equal(leftSince(base), { numTensors: 2, numBuffers: 2, numBytes: 123 });
+  assert.equal(memoryDelta(base), { numTensors: 2, numBuffers: 2, numBytes: 123 });
   t.dispose();
   b.dispose();
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 disposal("dispose is idempotent", () => {
@@ -55,7 +47,7 @@ disposal("dispose is idempotent", () => {
   t.dispose();
   t.dispose();
   dispose(t);
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
   // the backend was asked to free the storage exactly once
   assert.equal(getBackend().memory(), backendBase);
 });
@@ -67,7 +59,7 @@ disposal("dispose() walks arrays and plain objects", () => {
   const c = ones([4]);
   dispose({ a, nested: [b, { c }], other: 5, text: "x" });
   assert.ok(a.isDisposed && b.isDisposed && c.isDisposed);
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 // ---- tidy ---------------------------------------------------------------------------------------
@@ -83,7 +75,7 @@ scopes("frees every intermediate and leaves memory at its baseline", () => {
     return y.item();
   });
   assert.type(value, "number");
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
   assert.equal(getBackend().memory(), backendBase);
   assert.not.ok(x.isDisposed, "a tensor made outside the scope must survive it");
 });
@@ -102,9 +94,9 @@ scopes("keeps the returned tensor, also inside arrays and plain objects", () => 
   assert.equal(a.toArray(), [2, 2]);
   assert.equal(b.toArray(), [2, 2, 2]);
   assert.equal(c.toArray(), [-1]);
-  assert.is(leftSince(base).numTensors, 3);
+  assert.is(memoryDelta(base).numTensors, 3);
   dispose(result);
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 scopes("a returned tensor moves to the enclosing scope, which frees it unless it returns it too", () => {
@@ -118,12 +110,12 @@ scopes("a returned tensor moves to the enclosing scope, which frees it unless it
   assert.ok((inner as Tensor | null)?.isDisposed, "the inner result was not returned by the outer scope");
   assert.equal(outer.toArray(), [4, 4]);
   outer.dispose();
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 
   const passedOut = tidy(() => tidy(() => ones([2])));
   assert.not.ok(passedOut.isDisposed);
   passedOut.dispose();
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 scopes("nested tidies each free their own intermediates", () => {
@@ -137,7 +129,7 @@ scopes("nested tidies each free their own intermediates", () => {
     assert.is(memory().numTensors, afterA, "the inner scope left tensors behind");
     assert.not.ok(a.isDisposed);
   });
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 scopes("returning a tensor made outside leaves it alone", () => {
@@ -149,7 +141,7 @@ scopes("returning a tensor made outside leaves it alone", () => {
   });
   assert.is(y, x);
   assert.not.ok(x.isDisposed);
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 scopes("keep() survives every scope until disposed by hand", () => {
@@ -163,9 +155,9 @@ scopes("keep() survives every scope until disposed by hand", () => {
   const k = kept as unknown as Tensor;
   assert.ok(k.isKept);
   assert.equal(k.toArray(), [5, 5]);
-  assert.is(leftSince(base).numTensors, 1);
+  assert.is(memoryDelta(base).numTensors, 1);
   k.dispose();
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 scopes("an exception disposes what the scope made and rethrows the same error", () => {
@@ -184,7 +176,7 @@ scopes("an exception disposes what the scope made and rethrows the same error", 
   }
   assert.ok((made as Tensor | null)?.isDisposed);
   assert.not.ok(outside.isDisposed);
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
   // the failed scope is closed: a later scope's result is not disposed by a stale one
   const later = tidy(() => ones([1]));
   const loose = ones([1]);
@@ -203,7 +195,7 @@ scopes("an error from an op inside tidy also cleans up", () => {
       }),
     /matmul/,
   );
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 scopes("an async function is refused with a clear error, and its tensors are freed", async () => {
@@ -221,7 +213,7 @@ scopes("an async function is refused with a clear error, and its tensors are fre
   );
   await pending;
   assert.ok((made as Tensor | null)?.isDisposed);
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
   const asyncFn = async () => ones([1]);
   assert.throws(() => tidy(asyncFn), /tidy: .*Promise/);
 });
@@ -247,13 +239,13 @@ const views = suite("views share buffers");
 views("reshape and detach add a tensor but no buffer or bytes", () => {
   const base = memory();
   const x = tensor([1, 2, 3, 4, 5, 6]);
-  const afterX = leftSince(base);
+  const afterX = memoryDelta(base);
   const v = x.reshape([2, 3]);
   const d = v.detach();
-  assert.equal(leftSince(base), { numTensors: afterX.numTensors + 2, numBuffers: afterX.numBuffers, numBytes: afterX.numBytes });
+  assert.equal(memoryDelta(base), { numTensors: afterX.numTensors + 2, numBuffers: afterX.numBuffers, numBytes: afterX.numBytes });
   x.dispose();
   // the buffer lives on while a view uses it
-  assert.is(leftSince(base).numBuffers, 1);
+  assert.is(memoryDelta(base).numBuffers, 1);
   assert.equal(v.toArray(), [
     [1, 2, 3],
     [4, 5, 6],
@@ -264,19 +256,19 @@ views("reshape and detach add a tensor but no buffer or bytes", () => {
     [4, 5, 6],
   ]);
   d.dispose();
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 views("a view returned from tidy keeps the buffer its base was freed from", () => {
   const base = memory();
   const v = tidy(() => ones([4]).mul(2).reshape([2, 2]));
-  assert.equal(leftSince(base), { numTensors: 1, numBuffers: 1, numBytes: 16 });
+  assert.equal(memoryDelta(base), { numTensors: 1, numBuffers: 1, numBytes: 16 });
   assert.equal(v.toArray(), [
     [2, 2],
     [2, 2],
   ]);
   v.dispose();
-  assert.equal(leftSince(base), NOTHING);
+  assert.equal(memoryDelta(base), NOTHING);
 });
 
 // ---- training loop ------------------------------------------------------------------------------
@@ -317,7 +309,7 @@ training("with zeroGrad every step: tensors, buffers and bytes are constant from
   const losses: number[] = [];
   for (let i = 0; i < 60; i++) {
     losses.push(trainStep(p, 0.1, true));
-    assert.equal(leftSince(base), NOTHING, `step ${i} leaked`);
+    assert.equal(memoryDelta(base), NOTHING, `step ${i} leaked`);
   }
   assert.equal(getBackend().memory(), backendBase);
   // a sanity check that the loop trains at all (otherwise "flat" could mean "did nothing")
@@ -336,7 +328,7 @@ training("with gradients accumulating in .grad: the old gradient is disposed whe
     trainStep(p, 0.01, false);
     assert.ok(previous?.isDisposed, "the replaced gradient was not disposed");
     assert.ok(p.w.grad?.isKept);
-    assert.equal(leftSince(warm), NOTHING, `step ${i} leaked`);
+    assert.equal(memoryDelta(warm), NOTHING, `step ${i} leaked`);
   }
   assert.equal(getBackend().memory(), backendWarm);
 });

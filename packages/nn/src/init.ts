@@ -1,7 +1,6 @@
 /**
  * @file Initialisation schemes in one place, all drawn from seeded generators (the global one unless
- * `generator` is given). Each returns a new tensor of the given shape; `init_` variants overwrite a
- * parameter in place.
+ * `generator` is given). Each returns a new tensor of the given shape; a layer wraps it in a Parameter.
  *
  * Fans follow PyTorch: for a weight [out, in, ...rest], fanIn = in·Π rest and fanOut = out·Π rest.
  */
@@ -35,15 +34,25 @@ export function gain(nonlinearity: Nonlinearity, negativeSlope = 0.01): number {
     case "leaky_relu":
       return Math.sqrt(2 / (1 + negativeSlope * negativeSlope));
   }
+  // reachable from JavaScript callers, or a mistyped string cast past the type
+  return fail("gain", `nonlinearity must be one of ${NONLINEARITIES.join(", ")}, got ${JSON.stringify(nonlinearity)}`);
 }
+
+const NONLINEARITIES: readonly Nonlinearity[] = ["linear", "sigmoid", "tanh", "relu", "leaky_relu"];
 
 /** U(low, high). */
 export function uniformInit(shape: readonly number[], low: number, high: number, options: InitOptions = {}): Tensor {
+  if (!(Number.isFinite(low) && Number.isFinite(high) && low <= high)) {
+    fail("uniformInit", `needs finite bounds low <= high, got low=${low}, high=${high}`);
+  }
   return uniform(shape, low, high, options);
 }
 
 /** N(mean, std²). */
 export function normalInit(shape: readonly number[], mean: number, std: number, options: InitOptions = {}): Tensor {
+  if (!(Number.isFinite(mean) && Number.isFinite(std) && std >= 0)) {
+    fail("normalInit", `needs a finite mean and a finite std >= 0, got mean=${mean}, std=${std}`);
+  }
   return normal(shape, mean, std, options);
 }
 
@@ -60,6 +69,8 @@ export interface KaimingOptions extends InitOptions {
 
 function kaimingStd(shape: readonly number[], options: KaimingOptions): number {
   const { a = 0, mode = "fanIn", nonlinearity = "leaky_relu" } = options;
+  // PyTorch spells it "fan_in": a mode that is neither must not silently fall back to one of them
+  if (mode !== "fanIn" && mode !== "fanOut") fail("kaiming", `mode must be "fanIn" or "fanOut", got ${JSON.stringify(mode)}`);
   const { fanIn, fanOut } = fans(shape);
   const fan = mode === "fanIn" ? fanIn : fanOut;
   return fan > 0 ? gain(nonlinearity, a) / Math.sqrt(fan) : 0;

@@ -11,7 +11,7 @@
  *   optimiser holding them keeps working).
  */
 
-import { fail, isFloat, noGrad, Tensor } from "@tsgrad/core";
+import { fail, isFloat, noGrad, Tensor, tidy } from "@tsgrad/core";
 
 /**
  * A trainable tensor: requires grad and is never disposed by a tidy scope. Made from a tensor whose
@@ -47,8 +47,19 @@ export abstract class Module {
 
   /** Registers a buffer: state that is saved but not trained (a mask, running statistics). */
   protected registerBuffer(name: string, tensor: Tensor, options: { persistent?: boolean } = {}): void {
-    let names = buffersOf.get(this);
-    if (!names) buffersOf.set(this, (names = new Map()));
+    if (!(tensor instanceof Tensor)) fail("registerBuffer", `buffer "${name}" must be a Tensor, got ${describeValue(tensor)}`);
+    // a dot would make the buffer's dotted path ambiguous
+    if (name === "" || name.includes(".")) fail("registerBuffer", `a buffer name must be non-empty and contain no ".", got "${name}"`);
+    const current = (this as unknown as Record<string, unknown>)[name];
+    if (tensor instanceof Parameter || current instanceof Parameter || current instanceof Module) {
+      const what =
+        tensor instanceof Parameter
+          ? "the tensor is a Parameter"
+          : `field "${name}" already holds a ${current instanceof Module ? "Module" : "Parameter"}`;
+      fail("registerBuffer", `cannot register buffer "${name}": ${what}; buffers are tensors that are saved but not trained`);
+    }
+    const names = buffersOf.get(this) ?? new Map<string, { persistent: boolean }>();
+    buffersOf.set(this, names);
     names.set(name, { persistent: options.persistent ?? true });
     (this as unknown as Record<string, unknown>)[name] = tensor.keep();
   }
@@ -137,10 +148,12 @@ export abstract class Module {
   getSubmodule(path: string): Module {
     if (path === "") return this;
     let module: Module = this;
+    let walked = "";
     for (const name of path.split(".")) {
       const child = module.namedChildren().find(([n]) => n === name)?.[1];
-      if (!child) fail("getSubmodule", `no module "${name}" in "${path}"`);
+      if (!child) fail("getSubmodule", `no module "${name}" in "${path}" (${childrenOf(module, walked)})`);
       module = child;
+      walked = walked ? `${walked}.${name}` : name;
     }
     return module;
   }
@@ -151,7 +164,9 @@ export abstract class Module {
     const cut = path.lastIndexOf(".");
     const parent = this.getSubmodule(cut < 0 ? "" : path.slice(0, cut));
     const name = path.slice(cut + 1);
-    if (!parent.namedChildren().some(([n]) => n === name)) fail("setSubmodule", `no module "${name}" in "${path}"`);
+    if (!parent.namedChildren().some(([n]) => n === name)) {
+      fail("setSubmodule", `no module "${name}" in "${path}" (${childrenOf(parent, path.slice(0, Math.max(cut, 0)))})`);
+    }
     parent.replaceChild(name, replacement);
   }
 
@@ -173,15 +188,26 @@ export abstract class Module {
   loadStateDict(dict: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
     const strict = options.strict ?? true;
     const source = dict instanceof Map ? dict : new Map(Object.entries(dict));
+    for (const [key, value] of source) {
+      // checked before anything is written: a bad value found halfway would leave a half-loaded model
+      if (!(value instanceof Tensor) || value.isDisposed) {
+        fail(
+          "loadStateDict",
+          `the value of "${key}" must be a live Tensor, got ${value instanceof Tensor ? "a disposed tensor" : describeValue(value)}`,
+        );
+      }
+    }
     const own = this.stateDict();
     const result: LoadResult = {
       missingKeys: [...own.keys()].filter((k) => !source.has(k)),
       unexpectedKeys: [...source.keys()].filter((k) => !own.has(k)),
       shapeMismatches: [],
     };
+    const mismatched = new Set<string>();
     for (const [key, target] of own) {
       const value = source.get(key);
       if (value && (value.rank !== target.rank || value.shape.some((d, i) => d !== target.shape[i]))) {
+        mismatched.add(key);
         result.shapeMismatches.push(`${key}: expected [${target.shape}], got [${value.shape}]`);
       }
     }
@@ -191,14 +217,31 @@ export abstract class Module {
       ...result.shapeMismatches.map((m) => `shape mismatch ${m}`),
     ];
     if (strict && problems.length > 0) fail("loadStateDict", problems.join("; "));
-    noGrad(() => {
-      for (const [key, target] of own) {
-        const value = source.get(key);
-        if (value && !result.shapeMismatches.some((m) => m.startsWith(`${key}:`))) target.assign(value.cast(target.dtype));
-      }
-    });
+    // tidy frees the dtype casts
+    tidy(() =>
+      noGrad(() => {
+        for (const [key, target] of own) {
+          const value = source.get(key);
+          if (value && !mismatched.has(key)) target.assign(value.cast(target.dtype));
+        }
+      }),
+    );
     return result;
   }
+}
+
+/** What a bad value was, for error messages. */
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor?.name ?? "an object";
+  return `${typeof value} ${String(value)}`;
+}
+
+/** What a module path offers instead (`"blocks" has "0", "1"`), for the errors of a path that went astray. */
+function childrenOf(module: Module, path: string): string {
+  const names = module.namedChildren().map(([n]) => n);
+  const where = path ? `"${path}"` : "the root module";
+  return names.length > 0 ? `${where} has ${names.map((n) => `"${n}"`).join(", ")}` : `${where} has no child modules`;
 }
 
 /** Modules held in a list; their paths are their indices (`blocks.0`). */

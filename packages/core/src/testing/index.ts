@@ -6,5 +6,6 @@
 export * from "./arbitraries.ts";
 export * from "./assert-close.ts";
 export * from "./gradcheck.ts";
+export * from "./memory.ts";
 export * from "./property.ts";
 export * from "./tolerance.ts";

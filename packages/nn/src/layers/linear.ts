@@ -1,6 +1,6 @@
 /** @file Linear: y = x·Wᵀ + b, with W stored [out, in] as in PyTorch. */
 
-import { type DType, fail, type Generator, linear, type Tensor } from "@tsgrad/core";
+import { type DType, fail, type Generator, linear, type Tensor, tidy } from "@tsgrad/core";
 import { kaimingUniform, uniformInit } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 
@@ -25,13 +25,17 @@ export class Linear extends Module {
     ] as const) {
       if (!Number.isInteger(n) || n < 0) fail("Linear", `${name} must be a non-negative integer, got ${n}`);
     }
-    // PyTorch's default: Kaiming-uniform with a = √5 for W, which is U(±1/√in); the same bound for b
-    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), ...options }));
+    // PyTorch's default: Kaiming-uniform with a = √5 for W, which is U(±1/√in); the same bound for b.
+    // tidy frees the draws once the parameters hold their buffers
+    this.weight = tidy(() => new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), ...options })));
     const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0;
-    this.bias = options.bias === false ? null : new Parameter(uniformInit([outFeatures], -bound, bound, options));
+    this.bias = options.bias === false ? null : tidy(() => new Parameter(uniformInit([outFeatures], -bound, bound, options)));
   }
 
   forward(x: Tensor): Tensor {
+    if (x.rank === 0 || x.shape[x.rank - 1] !== this.inFeatures) {
+      fail("Linear", `expected an input whose last axis is inFeatures = ${this.inFeatures}, got shape [${x.shape}]`);
+    }
     return linear(x, this.weight, this.bias ?? undefined); // (..., in) -> (..., out)
   }
 }

@@ -1,0 +1,18 @@
+/** @file Test support: overwrite a module's parameters by dotted path. */
+
+import { noGrad, tensor } from "@tsgrad/core";
+import type { Module } from "../../src/module.ts";
+
+export { functionalCall, parametersOf } from "../../src/functional.ts";
+
+/** Overwrites parameters by dotted path (outside any graph, as an optimiser would). */
+export function setParameters(module: Module, values: Record<string, number[] | number[][]>): void {
+  const params = new Map(module.namedParameters());
+  noGrad(() => {
+    for (const [name, value] of Object.entries(values)) {
+      const p = params.get(name);
+      if (!p) throw new Error(`no parameter ${name}`);
+      p.assign(tensor(value, undefined, p.dtype));
+    }
+  });
+}
