@@ -26,7 +26,7 @@ import { assertArrayClose, assertClose, checkProperty, gradcheck, gradcheckDirec
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { headSlice, KVCache, type Linear, type Module, MultiHeadAttention, scaledDotProductAttention } from "../src/index.ts";
+import { headSlice, KVCache, type Linear, MultiHeadAttention, scaledDotProductAttention } from "../src/index.ts";
 import { functionalCall, parametersOf, setParameters } from "./support/parameters.ts";
 
 const f64 = (data: number[] | number[][] | number[][][], shape?: number[]) => tensor(data, shape, "float64");

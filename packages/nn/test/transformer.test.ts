@@ -9,14 +9,7 @@ import { assertClose, checkProperty, gradcheck, gradcheckDirectional, tolerance,
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import {
-  FeedForward,
-  KVCache,
-  LearnedPositionEmbedding,
-  type Module,
-  SinusoidalPositionEmbedding,
-  TransformerBlock,
-} from "../src/index.ts";
+import { FeedForward, KVCache, LearnedPositionEmbedding, SinusoidalPositionEmbedding, TransformerBlock } from "../src/index.ts";
 import { functionalCall, parametersOf, setParameters } from "./support/parameters.ts";
 
 const f64 = (data: number[] | number[][] | number[][][], shape?: number[]) => tensor(data, shape, "float64");
