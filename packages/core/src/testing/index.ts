@@ -8,4 +8,5 @@ export * from "./assert-close.ts";
 export * from "./gradcheck.ts";
 export * from "./memory.ts";
 export * from "./property.ts";
+export * from "./readme.ts";
 export * from "./tolerance.ts";
