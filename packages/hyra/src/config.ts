@@ -1,0 +1,412 @@
+/**
+ * @file The adapter configuration: its fields and defaults (PEFT's LoraConfig in camelCase, plus the
+ * HyRA options), the validation that names the bad field and value, and the mapping to and from the
+ * snake_case `adapter_config.json` that PEFT reads.
+ */
+
+import { fail } from "@tsgrad/core";
+
+export type Method = "lora" | "mh-lora" | "hyra";
+export type Bias = "none" | "all" | "lora_only";
+/** true: A Kaiming-uniform, B zero (PEFT's default); "gaussian": A ~ N(0, 1/r²), B zero; false: both random. */
+export type InitLoraWeights = boolean | "gaussian";
+/** The generator's nonlinearity σ. */
+export type Activation = "gelu" | "tanh" | "identity" | "relu";
+/** Which axis of each head seed B_h the generator Θ_B mixes: its d_h features or its r rank columns. */
+export type Mixing = "feature" | "rank";
+/**
+ * How HyRA starts at ΔW = 0: "zero-output" zeroes the output projections P_B (seeds random);
+ * "zero-seeds" zeroes the head seeds B_h (P_B random), which needs σ(0) = 0 and σ'(0) ≠ 0.
+ */
+export type HyraInit = "zero-output" | "zero-seeds";
+
+/** A list of names (each an exact module path or a last part of one, as `q` for `blocks.0.attn.q`), or a RegExp on the whole path. */
+export type ModuleSpec = readonly string[] | RegExp;
+
+interface CommonConfig {
+  /** The rank r. */
+  r: number;
+  /** The scale is alpha / r (alpha / √r with useRslora). */
+  alpha: number;
+  /** Dropout on the adapter's input path only, while training. */
+  dropout: number;
+  targetModules: ModuleSpec;
+  excludeModules: ModuleSpec | null;
+  /** Adapt only the layers with these indices (the first numeric part of a module path, see targets.ts). */
+  layersToTransform: readonly number[] | number | null;
+  /** The name of the layer list whose index layersToTransform reads (`blocks` for `blocks.3.attn.q`). */
+  layersPattern: readonly string[] | string | null;
+  /** Modules trained in full and saved with the adapter (a classifier head), matched as targetModules' names. */
+  modulesToSave: readonly string[] | null;
+  bias: Bias;
+  useRslora: boolean;
+  initLoraWeights: InitLoraWeights;
+}
+
+export interface LoraConfig extends CommonConfig {
+  method: "lora";
+}
+
+export interface MhLoraConfig extends CommonConfig {
+  method: "mh-lora";
+}
+
+export interface HyraOptions {
+  activation: Activation;
+  /** The generators' hidden width m; null means the head size d_h of each layer. */
+  hiddenWidth: number | null;
+  mixing: Mixing;
+  /** One Θ_B per head instead of one shared by all heads (removes the cross-head coupling). */
+  perHeadGenerator: boolean;
+  /** One trunk U per generator shared by q and v (true), or one per projection. */
+  sharedTrunk: boolean;
+  hyraInit: HyraInit;
+}
+
+export interface HyraConfig extends CommonConfig, HyraOptions {
+  method: "hyra";
+}
+
+/** A fully resolved configuration: every field present and checked. */
+export type PeftConfig = LoraConfig | MhLoraConfig | HyraConfig;
+
+/** What getPeftModel accepts: the method and any fields that differ from the defaults. */
+export type PeftConfigInput =
+  | ({ method: "lora" } & Partial<Omit<LoraConfig, "method">>)
+  | ({ method: "mh-lora" } & Partial<Omit<MhLoraConfig, "method">>)
+  | ({ method: "hyra" } & Partial<Omit<HyraConfig, "method">>);
+
+const COMMON_DEFAULTS: CommonConfig = {
+  r: 8,
+  // PEFT's default lora_alpha
+  alpha: 8,
+  dropout: 0,
+  targetModules: ["q", "v"],
+  excludeModules: null,
+  layersToTransform: null,
+  layersPattern: null,
+  modulesToSave: null,
+  bias: "none",
+  useRslora: false,
+  initLoraWeights: true,
+};
+
+export const HYRA_DEFAULTS: HyraOptions = {
+  activation: "gelu",
+  hiddenWidth: null,
+  mixing: "feature",
+  perHeadGenerator: false,
+  sharedTrunk: true,
+  hyraInit: "zero-output",
+};
+
+const METHODS: readonly Method[] = ["lora", "mh-lora", "hyra"];
+const BIASES: readonly Bias[] = ["none", "all", "lora_only"];
+const ACTIVATIONS: readonly Activation[] = ["gelu", "tanh", "identity", "relu"];
+const MIXINGS: readonly Mixing[] = ["feature", "rank"];
+const HYRA_INITS: readonly HyraInit[] = ["zero-output", "zero-seeds"];
+
+const WHERE = "PeftConfig";
+
+function show(value: unknown): string {
+  if (value instanceof RegExp) return String(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
+  if (value === null || typeof value !== "object") return String(value);
+  return value.constructor?.name ?? "an object";
+}
+
+function bad(field: string, value: unknown, expected: string): never {
+  return fail(WHERE, `${field} must be ${expected}, got ${show(value)}`);
+}
+
+function checkModuleSpec(field: string, value: unknown, nullable: boolean): ModuleSpec | null {
+  if (value === null && nullable) return null;
+  if (value instanceof RegExp) {
+    // PEFT stores a regex as a plain string matched with re.fullmatch: flags have nowhere to go
+    if (value.flags !== "") bad(field, value, "a RegExp without flags (PEFT saves the pattern alone, so /i or /g would be lost)");
+    return value;
+  }
+  if (typeof value === "string") {
+    return bad(
+      field,
+      value,
+      "a list of module names or a RegExp (PEFT's regex string is written as a RegExp here; a single name as [name])",
+    );
+  }
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "string" && v !== "")) {
+    return bad(field, value, `a non-empty list of non-empty module names or a RegExp${nullable ? ", or null" : ""}`);
+  }
+  return Object.freeze([...value]);
+}
+
+function checkLayers(value: unknown): readonly number[] | number | null {
+  if (value === null) return null;
+  const isIndex = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+  if (isIndex(value)) return value as number;
+  if (Array.isArray(value) && value.length > 0 && value.every(isIndex)) return Object.freeze([...value]);
+  return bad("layersToTransform", value, "a layer index, a non-empty list of layer indices (integers >= 0), or null");
+}
+
+function checkNames(field: string, value: unknown): readonly string[] | string | null {
+  if (value === null) return null;
+  if (typeof value === "string" && value !== "") return value;
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" && v !== "")) return Object.freeze([...value]);
+  return bad(field, value, "a name, a non-empty list of names, or null");
+}
+
+function oneOf<T>(field: string, value: unknown, options: readonly T[]): T {
+  if (!options.includes(value as T)) bad(field, value, `one of ${options.map(show).join(", ")}`);
+  return value as T;
+}
+
+function checkBoolean(field: string, value: unknown): boolean {
+  if (typeof value !== "boolean") bad(field, value, "true or false");
+  return value as boolean;
+}
+
+/**
+ * Fills in the defaults and checks every field, so that nothing downstream sees a bad value. Unknown
+ * fields are refused by name (a misspelt option must not silently fall back to its default).
+ */
+export function resolveConfig(input: PeftConfigInput): PeftConfig {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    fail(WHERE, `expected an object such as { method: "lora", r: 8 }, got ${show(input)}`);
+  }
+  const method = oneOf("method", (input as { method?: unknown }).method, METHODS);
+  const known = new Set<string>(["method", ...Object.keys(COMMON_DEFAULTS), ...(method === "hyra" ? Object.keys(HYRA_DEFAULTS) : [])]);
+  for (const [key, value] of Object.entries(input)) {
+    // an optional field left undefined is a field not given
+    if (known.has(key) || value === undefined) continue;
+    const hint = key in HYRA_DEFAULTS ? ` (a HyRA option; the method is "${method}")` : "";
+    fail(WHERE, `unknown field "${key}"${hint}; the fields of a ${method} config are ${[...known].join(", ")}`);
+  }
+  const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+  const merged = { ...COMMON_DEFAULTS, ...(method === "hyra" ? HYRA_DEFAULTS : {}), ...given } as Record<string, unknown>;
+
+  const r = merged.r;
+  if (!Number.isInteger(r) || (r as number) <= 0) bad("r", r, "a positive integer");
+  const alpha = merged.alpha;
+  if (typeof alpha !== "number" || !Number.isFinite(alpha) || alpha <= 0) bad("alpha", alpha, "a finite number > 0");
+  const dropout = merged.dropout;
+  if (typeof dropout !== "number" || !(dropout >= 0 && dropout < 1)) bad("dropout", dropout, "a number in [0, 1)");
+  const targetModules = checkModuleSpec("targetModules", merged.targetModules, false) as ModuleSpec;
+  const excludeModules = checkModuleSpec("excludeModules", merged.excludeModules, true);
+  const layersToTransform = checkLayers(merged.layersToTransform);
+  const layersPattern = checkNames("layersPattern", merged.layersPattern);
+  // as PEFT's LoraConfig: a regex already says which layers it wants
+  if (targetModules instanceof RegExp && layersToTransform !== null) {
+    fail(WHERE, `layersToTransform cannot be used when targetModules is a RegExp (${targetModules}); put the layer indices in the RegExp`);
+  }
+  if (targetModules instanceof RegExp && layersPattern !== null) {
+    fail(WHERE, `layersPattern cannot be used when targetModules is a RegExp (${targetModules})`);
+  }
+  if (layersPattern !== null && layersToTransform === null) {
+    fail(
+      WHERE,
+      `layersPattern (${show(layersPattern)}) only says where layersToTransform reads the layer index; give layersToTransform too`,
+    );
+  }
+  const modulesToSave = merged.modulesToSave === null ? null : checkModuleSpec("modulesToSave", merged.modulesToSave, false);
+  if (modulesToSave instanceof RegExp) bad("modulesToSave", modulesToSave, "a list of module names, or null");
+  const common: CommonConfig = {
+    r: r as number,
+    alpha: alpha as number,
+    dropout: dropout as number,
+    targetModules,
+    excludeModules,
+    layersToTransform,
+    layersPattern,
+    modulesToSave: modulesToSave as readonly string[] | null,
+    bias: oneOf("bias", merged.bias, BIASES),
+    useRslora: checkBoolean("useRslora", merged.useRslora),
+    initLoraWeights: ((v: unknown) => {
+      if (v !== true && v !== false && v !== "gaussian") bad("initLoraWeights", v, 'true, false or "gaussian"');
+      return v as InitLoraWeights;
+    })(merged.initLoraWeights),
+  };
+  if (method !== "hyra") return Object.freeze({ method, ...common }) as PeftConfig;
+
+  const hiddenWidth = merged.hiddenWidth;
+  if (hiddenWidth !== null && (!Number.isInteger(hiddenWidth) || (hiddenWidth as number) <= 0)) {
+    bad("hiddenWidth", hiddenWidth, "a positive integer, or null for the head size d_h");
+  }
+  const hyra: HyraOptions = {
+    activation: oneOf("activation", merged.activation, ACTIVATIONS),
+    hiddenWidth: hiddenWidth as number | null,
+    mixing: oneOf("mixing", merged.mixing, MIXINGS),
+    perHeadGenerator: checkBoolean("perHeadGenerator", merged.perHeadGenerator),
+    sharedTrunk: checkBoolean("sharedTrunk", merged.sharedTrunk),
+    hyraInit: oneOf("hyraInit", merged.hyraInit, HYRA_INITS),
+  };
+  // B_h = 0 makes ΔW = 0 only if σ(0) = 0, and lets the seeds learn only if σ'(0) ≠ 0: ReLU's
+  // derivative at 0 is 0, so every gradient to the seeds would be zero and the adapter would never move
+  if (hyra.hyraInit === "zero-seeds" && hyra.activation === "relu") {
+    fail(
+      WHERE,
+      "hyraInit \"zero-seeds\" needs σ(0) = 0 and σ'(0) ≠ 0, and ReLU has σ'(0) = 0: the seeds would get no gradient; use gelu, tanh or identity",
+    );
+  }
+  return Object.freeze({ method, ...common, ...hyra }) as HyraConfig;
+}
+
+/** The scale s of the update: alpha / r, or alpha / √r with rsLoRA. */
+export function scalingOf(config: Pick<CommonConfig, "r" | "alpha" | "useRslora">): number {
+  return config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
+}
+
+// ---- adapter_config.json --------------------------------------------------------------------------
+
+const PEFT_TYPES: Record<Method, string> = { lora: "LORA", "mh-lora": "MH_LORA", hyra: "HYRA" };
+
+/** camelCase (ours) -> snake_case (PEFT's names, and ours for the HyRA options). */
+const DISK_NAMES: Record<string, string> = {
+  r: "r",
+  alpha: "lora_alpha",
+  dropout: "lora_dropout",
+  targetModules: "target_modules",
+  excludeModules: "exclude_modules",
+  layersToTransform: "layers_to_transform",
+  layersPattern: "layers_pattern",
+  modulesToSave: "modules_to_save",
+  bias: "bias",
+  useRslora: "use_rslora",
+  initLoraWeights: "init_lora_weights",
+  activation: "hyra_activation",
+  hiddenWidth: "hyra_hidden_width",
+  mixing: "hyra_mixing",
+  perHeadGenerator: "hyra_per_head_generator",
+  sharedTrunk: "hyra_shared_trunk",
+  hyraInit: "hyra_init",
+};
+
+/**
+ * PEFT LoraConfig fields that we write with their defaults (the set of PEFT's documented example
+ * adapter_config.json), so that PEFT reads our file as it reads its own.
+ */
+const PEFT_LORA_DEFAULTS: Record<string, unknown> = {
+  alpha_pattern: {},
+  auto_mapping: null,
+  base_model_name_or_path: null,
+  fan_in_fan_out: false,
+  inference_mode: true,
+  layer_replication: null,
+  loftq_config: {},
+  megatron_config: null,
+  megatron_core: "megatron.core",
+  rank_pattern: {},
+  revision: null,
+  task_type: null,
+  use_dora: false,
+};
+
+/**
+ * PEFT fields that change the math if they differ from these values; we do not implement them, so a
+ * file that sets them is refused rather than loaded wrong.
+ */
+const UNSUPPORTED_IF_SET: Record<string, unknown> = {
+  fan_in_fan_out: false,
+  use_dora: false,
+  rank_pattern: {},
+  alpha_pattern: {},
+  layer_replication: null,
+  lora_bias: false,
+  trainable_token_indices: null,
+  target_parameters: null,
+  use_qalora: false,
+  megatron_config: null,
+};
+
+/** Fields about where an adapter came from, not how it computes: read and ignored, whatever their value. */
+const INFORMATIONAL = new Set([
+  "auto_mapping",
+  "base_model_name_or_path",
+  "revision",
+  "task_type",
+  "inference_mode",
+  "peft_version",
+  "megatron_core",
+]);
+
+/** Fields whose null is a value of ours (not PEFT's "use the default"). */
+const NULLABLE = new Set(["excludeModules", "layersToTransform", "layersPattern", "modulesToSave", "hiddenWidth"]);
+
+/** The JSON object written as adapter_config.json (keys sorted, as PEFT's json.dumps(sort_keys=True)). */
+export function configToJson(config: PeftConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { peft_type: PEFT_TYPES[config.method] };
+  if (config.method === "lora") Object.assign(out, PEFT_LORA_DEFAULTS);
+  for (const [camel, snake] of Object.entries(DISK_NAMES)) {
+    if (!(camel in config)) continue;
+    const value = (config as unknown as Record<string, unknown>)[camel];
+    // exclude_modules is newer than some PEFT releases, which refuse unknown keys: write it only when used
+    if (camel === "excludeModules" && value === null) continue;
+    out[snake] = value instanceof RegExp ? value.source : Array.isArray(value) ? [...value] : value;
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+export interface ParsedConfig {
+  config: PeftConfig;
+  /** Keys of the file that were not used: informational ones (base_model_name_or_path, task_type, ...) and features left off. */
+  ignoredFields: string[];
+}
+
+/** Reads an adapter_config.json object (ours, or PEFT's for LoRA), refusing PEFT features we do not implement. */
+export function configFromJson(json: unknown, file = "adapter_config.json"): ParsedConfig {
+  const where = `loadAdapter ${file}`;
+  if (json === null || typeof json !== "object" || Array.isArray(json)) fail(where, `expected a JSON object, got ${show(json)}`);
+  const raw = json as Record<string, unknown>;
+  const peftType = raw.peft_type;
+  const method = (Object.keys(PEFT_TYPES) as Method[]).find((m) => PEFT_TYPES[m] === peftType);
+  if (!method) fail(where, `peft_type must be one of ${Object.values(PEFT_TYPES).join(", ")}, got ${show(peftType)}`);
+  for (const [field, expected] of Object.entries(UNSUPPORTED_IF_SET)) {
+    if (field in raw && JSON.stringify(raw[field]) !== JSON.stringify(expected)) {
+      fail(
+        where,
+        `${field} = ${JSON.stringify(raw[field])} is a PEFT feature that @tsgrad/hyra does not implement (only ${JSON.stringify(expected)} is supported)`,
+      );
+    }
+  }
+  const initLora = raw.init_lora_weights;
+  if (initLora !== undefined && initLora !== true && initLora !== false && initLora !== "gaussian") {
+    // pissa, olora, loftq, ... rewrite the base weights when the adapter is created: loading only the
+    // adapter onto the original base model would give a different model
+    fail(
+      where,
+      `init_lora_weights = ${JSON.stringify(initLora)} changes the base weights in PEFT; only true, false and "gaussian" are supported`,
+    );
+  }
+  const byDisk = new Map(Object.entries(DISK_NAMES).map(([camel, snake]) => [snake, camel]));
+  const input: Record<string, unknown> = { method };
+  const ignoredFields: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === "peft_type" || key in UNSUPPORTED_IF_SET) continue;
+    const camel = byDisk.get(key);
+    if (!camel || (method !== "hyra" && camel in HYRA_DEFAULTS)) {
+      // a field we do not know may be a newer PEFT feature: harmless only while it is off
+      const off = value === null || value === false || JSON.stringify(value) === "{}" || JSON.stringify(value) === "[]";
+      if (!off && !INFORMATIONAL.has(key)) {
+        fail(
+          where,
+          `unknown field ${key} = ${JSON.stringify(value)}: it may change the computation, and @tsgrad/hyra does not implement it`,
+        );
+      }
+      ignoredFields.push(key);
+      continue;
+    }
+    if (value === null && !NULLABLE.has(camel)) {
+      // PEFT writes null for "use the default" (target_modules: null means its per-architecture default)
+      if (camel === "targetModules")
+        fail(where, "target_modules is null: PEFT then uses a per-architecture default, which tsgrad models do not have");
+      continue;
+    }
+    input[camel] = typeof value === "string" && (camel === "targetModules" || camel === "excludeModules") ? new RegExp(value) : value;
+  }
+  try {
+    return { config: resolveConfig(input as PeftConfigInput), ignoredFields };
+  } catch (error) {
+    return fail(where, (error as Error).message);
+  }
+}
+
+export { PEFT_TYPES };

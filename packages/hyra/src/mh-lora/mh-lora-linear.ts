@@ -1,0 +1,139 @@
+/**
+ * @file MhLoraLinear: multi-head LoRA, an independent pair (B_h, A_h) for every head h of an attention
+ * projection, so head h's rows of W get s·B_h·A_h: the per-head baseline of the paper's theory.
+ *
+ *     ΔW = s·[B_1·A_1; …; B_H·A_H],   A_h (r, in),  B_h (d_h, r)
+ *
+ * The factors of all heads are stacked: `mh_lora_A.<adapter>.weight` (H, r, in) and
+ * `mh_lora_B.<adapter>.weight` (H, d_h, r).
+ */
+
+import { concat, dropout, fail, matmul, noGrad, normal, reshape, type Tensor, tidy, transpose, uniform, zeros } from "@tsgrad/core";
+import { type Linear, Module, Parameter } from "@tsgrad/nn";
+import { AdapterDict } from "../adapter-dict.ts";
+import { AdapterLayer, type LoraFactors } from "../adapter-layer.ts";
+import { scalingOf } from "../config.ts";
+import type { LoraSettings } from "../lora/lora-linear.ts";
+
+/** One stacked factor of all heads. */
+export class HeadFactor extends Module {
+  weight: Parameter;
+
+  constructor(weight: Tensor) {
+    super();
+    this.weight = tidy(() => new Parameter(weight));
+  }
+}
+
+export class MhLoraLinear extends AdapterLayer {
+  mh_lora_A = new AdapterDict<HeadFactor>(); // each weight (H, r, in)
+  mh_lora_B = new AdapterDict<HeadFactor>(); // each weight (H, d_h, r)
+  readonly settings = new Map<string, { scaling: number; dropout: number }>();
+
+  constructor(
+    base: Linear,
+    path: string,
+    readonly heads: number,
+  ) {
+    super(base, path);
+  }
+
+  get headSize(): number {
+    return this.base_layer.outFeatures / this.heads;
+  }
+
+  /** Adds an adapter: each A_h as LoRA's A (Kaiming-uniform over `in`, or N(0, 1/r²)), each B_h zero unless initLoraWeights is false. */
+  addAdapter(name: string, settings: LoraSettings): void {
+    if (this.hasAdapter(name)) fail("MhLoraLinear", `"${this.path}" already has an adapter "${name}"`);
+    const { r } = settings;
+    const [H, dh, din] = [this.heads, this.headSize, this.base_layer.inFeatures];
+    if (r > Math.min(dh, din)) {
+      fail(
+        "getPeftModel (mh-lora)",
+        `r = ${r} is larger than a head of "${this.path}": each of its ${H} heads updates a ${dh}×${din} block ` +
+          `(head size ${dh}), whose rank is at most ${Math.min(dh, din)}`,
+      );
+    }
+    const dtype = this.base_layer.weight.dtype;
+    // Kaiming-uniform with a = √5 over the fan-in `in` is U(±1/√in), PEFT's lora_A init; a Linear(r, d_h)
+    // would draw B_h from U(±1/√r)
+    const A = noGrad(() =>
+      settings.initLoraWeights === "gaussian"
+        ? normal([H, r, din], 0, 1 / r, { dtype })
+        : uniform([H, r, din], -1 / Math.sqrt(din), 1 / Math.sqrt(din), { dtype }),
+    );
+    const B = noGrad(() =>
+      settings.initLoraWeights === false
+        ? uniform([H, dh, r], -1 / Math.sqrt(r), 1 / Math.sqrt(r), { dtype })
+        : zeros([H, dh, r], { dtype }),
+    );
+    this.mh_lora_A.set(name, new HeadFactor(A));
+    this.mh_lora_B.set(name, new HeadFactor(B));
+    A.dispose();
+    B.dispose();
+    this.settings.set(name, { scaling: scalingOf(settings), dropout: settings.dropout });
+  }
+
+  adapterNames(): string[] {
+    return this.mh_lora_A.names();
+  }
+
+  hasAdapter(name: string): boolean {
+    return this.mh_lora_A.has(name);
+  }
+
+  removeAdapter(name: string): void {
+    if (this.mergedAdapters.includes(name)) fail("deleteAdapter", `adapter "${name}" is merged into "${this.path}"; unmerge() first`);
+    this.mh_lora_A.delete(name);
+    this.mh_lora_B.delete(name);
+    this.settings.delete(name);
+  }
+
+  #factors(name: string): { A: Tensor; B: Tensor; scaling: number; dropout: number } {
+    const A = this.mh_lora_A.get(name);
+    const B = this.mh_lora_B.get(name);
+    const settings = this.settings.get(name);
+    if (!A || !B || !settings) fail("MhLoraLinear", `"${this.path}" has no adapter "${name}"`);
+    return { A: A.weight, B: B.weight, ...settings };
+  }
+
+  protected adapterOutput(x: Tensor, name: string): Tensor {
+    const { A, B, scaling, dropout: p } = this.#factors(name);
+    const [H, r] = [A.shape[0], A.shape[1]];
+    const lead = x.shape.slice(0, -1);
+    const h = dropout(x, p, { training: this.training }); // (..., in)
+    const z = h.matmul(transpose(reshape(A, [H * r, A.shape[2]]))); // (..., H·r): every head's A_h·x at once
+    const perHead = reshape(z, [...lead, H, 1, r]); // (..., H, 1, r)
+    const out = matmul(perHead, transpose(B)); // (..., H, 1, r)·(H, r, d_h) -> (..., H, 1, d_h)
+    return reshape(out, [...lead, H * B.shape[1]]).mul(scaling); // (..., out): head h's features are h·d_h ..< (h+1)·d_h
+  }
+
+  deltaWeight(name: string): Tensor {
+    const { A, B, scaling } = this.#factors(name);
+    const blocks = matmul(B, A); // (H, d_h, r)·(H, r, in) -> (H, d_h, in)
+    return reshape(blocks, [B.shape[0] * B.shape[1], A.shape[2]]).mul(scaling); // (out, in)
+  }
+
+  /** As LoRA of rank H·r: A stacks the A_h, B is block diagonal with the B_h on its diagonal. */
+  loraFactors(name: string): LoraFactors {
+    const { A, B, scaling } = this.#factors(name);
+    const [H, r, din] = A.shape;
+    const dh = B.shape[1];
+    const rows: Tensor[] = [];
+    for (let h = 0; h < H; h++) {
+      const Bh = reshape(B.narrow(0, h, 1), [dh, r]); // (d_h, r)
+      rows.push(
+        Bh.pad([
+          [0, 0],
+          [h * r, (H - 1 - h) * r],
+        ]),
+      ); // (d_h, H·r): B_h in columns h·r ..< (h+1)·r
+    }
+    return { A: reshape(A, [H * r, din]), B: concat(rows, 0), scaling }; // A (H·r, in), B (H·d_h, H·r)
+  }
+
+  protected adapterTensors(name: string): Tensor[] {
+    const { A, B } = this.#factors(name);
+    return [A, B];
+  }
+}

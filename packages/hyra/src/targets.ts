@@ -1,0 +1,139 @@
+/**
+ * @file Which modules an adapter targets (PEFT's check_target_module_exists: an exact path, a `.name`
+ * suffix, or a RegExp on the whole path; excludeModules; layersToTransform), and the head structure of
+ * the attention module around a projection, which MH-LoRA and HyRA need.
+ */
+
+import { fail } from "@tsgrad/core";
+import { Linear, type Module, MultiHeadAttention } from "@tsgrad/nn";
+import type { ModuleSpec, PeftConfig } from "./config.ts";
+
+/**
+ * True when `path` is named by `spec`: for a list, a name equal to the path or to its last parts
+ * (`attn.q` and `q` both name `blocks.0.attn.q`, `q` does not name `blocks.0.attn.qq`); for a RegExp, a
+ * match of the whole path (Python's re.fullmatch, as PEFT).
+ */
+export function matchesName(path: string, spec: ModuleSpec): boolean {
+  if (spec instanceof RegExp) return new RegExp(`^(?:${spec.source})$`).test(path);
+  return spec.some((name) => path === name || path.endsWith(`.${name}`));
+}
+
+/**
+ * The layer index of a module path: the first numeric part (`blocks.3.attn.q` -> 3), or with a layers
+ * pattern the first numeric part right after a part equal to the pattern. Null when there is none.
+ * NOTE: PEFT's regex takes the last numeric part and needs a part before the layer list
+ * (`model.layers.3...`); the first one is the outer layer list, and a top-level `blocks.3` works.
+ */
+export function layerIndexOf(path: string, layersPattern: readonly string[] | string | null): number | null {
+  const parts = path.split(".");
+  const patterns = layersPattern === null ? null : typeof layersPattern === "string" ? [layersPattern] : layersPattern;
+  for (let i = 0; i < parts.length; i++) {
+    if (!/^(0|[1-9][0-9]*)$/.test(parts[i])) continue;
+    if (patterns === null || (i > 0 && patterns.includes(parts[i - 1]))) return Number(parts[i]);
+  }
+  return null;
+}
+
+/** Whether the config adapts the module at `path`: named by targetModules, not excluded, in a chosen layer. */
+export function isTargeted(path: string, config: PeftConfig): boolean {
+  if (!matchesName(path, config.targetModules)) return false;
+  if (config.excludeModules !== null && matchesName(path, config.excludeModules)) return false;
+  if (config.layersToTransform === null) return true;
+  const index = layerIndexOf(path, config.layersPattern);
+  if (index === null) return false;
+  const wanted = config.layersToTransform;
+  return typeof wanted === "number" ? index === wanted : wanted.includes(index);
+}
+
+/**
+ * Every module below `root` with its dotted path, depth first, without entering the modules for which
+ * `opaque` is true (adapter wrappers, whose insides are not the model's modules).
+ */
+export function modulesOf(root: Module, opaque: (m: Module) => boolean): [string, Module][] {
+  const out: [string, Module][] = [];
+  const seen = new Set<Module>([root]);
+  const walk = (module: Module, prefix: string) => {
+    for (const [name, child] of module.namedChildren()) {
+      if (seen.has(child)) continue;
+      seen.add(child);
+      const path = prefix ? `${prefix}.${name}` : name;
+      out.push([path, child]);
+      if (!opaque(child)) walk(child, path);
+    }
+  };
+  walk(root, "");
+  return out;
+}
+
+/**
+ * An attention module as MH-LoRA and HyRA see it: its head count, and the children whose outputs are
+ * split into consecutive blocks of d_h features, one per head. MultiHeadAttention splits q, k and v;
+ * another module can take part by declaring `heads` and `headProjections`.
+ */
+export interface AttentionLike {
+  heads: number;
+  headProjections: readonly string[];
+}
+
+export interface HeadSplit {
+  /** The path of the attention module (the projection's parent). */
+  attentionPath: string;
+  attention: Module;
+  /** The projection's name in its attention module ("q"). */
+  projection: string;
+  heads: number;
+  headSize: number;
+}
+
+function parentPath(path: string): string {
+  const cut = path.lastIndexOf(".");
+  return cut < 0 ? "" : path.slice(0, cut);
+}
+
+function attentionShape(module: Module): AttentionLike | null {
+  if (module instanceof MultiHeadAttention) return { heads: module.heads, headProjections: ["q", "k", "v"] };
+  // both must be declared: a model that merely records its head count (a `heads` field) is not attention
+  const declared = module as unknown as Partial<AttentionLike>;
+  if (declared.heads === undefined || !Array.isArray(declared.headProjections)) return null;
+  return { heads: declared.heads, headProjections: declared.headProjections };
+}
+
+/**
+ * The head split of the projection at `path` (a Linear inside an attention module), or a clear error
+ * naming the module and the numbers when the split is undefined.
+ */
+export function headSplitOf(model: Module, path: string, layer: Linear, method: string): HeadSplit {
+  const attentionPath = parentPath(path);
+  const attention = model.getSubmodule(attentionPath);
+  const projection = path.slice(attentionPath ? attentionPath.length + 1 : 0);
+  const where = `getPeftModel (${method})`;
+  const shape = attentionShape(attention);
+  const parentName = attentionPath ? `"${attentionPath}"` : "the root module";
+  if (!shape) {
+    fail(
+      where,
+      `${method} needs the head structure of an attention projection, but "${path}" is a Linear whose parent ${parentName} ` +
+        `(${attention.constructor.name}) is not an attention module (a MultiHeadAttention, or a module declaring heads and headProjections)`,
+    );
+  }
+  if (!shape.headProjections.includes(projection)) {
+    fail(
+      where,
+      `"${path}" is not split by heads: ${attention.constructor.name} ${parentName} splits the outputs of ` +
+        `${shape.headProjections.join(", ") || "no projection"} into its ${shape.heads} heads, so ${method} cannot give "${projection}" per-head adapters`,
+    );
+  }
+  const { heads } = shape;
+  if (!Number.isInteger(heads) || heads <= 0 || layer.outFeatures % heads !== 0) {
+    fail(
+      where,
+      `${parentName} declares ${heads} heads, which do not divide the ${layer.outFeatures} output features of "${path}", so the head size d_h is undefined`,
+    );
+  }
+  return { attentionPath, attention, projection, heads, headSize: layer.outFeatures / heads };
+}
+
+/** The Linear layers below `root`, for error messages that say what could have been targeted. */
+export function linearPaths(modules: readonly [string, Module][]): string[] {
+  return modules.filter(([, m]) => m instanceof Linear).map(([p]) => p);
+}

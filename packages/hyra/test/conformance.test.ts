@@ -1,0 +1,129 @@
+/**
+ * @file PEFT conformance against the committed fixture (test/fixtures/peft-lora, written from PEFT's
+ * documentation; see its README): saveAdapter writes exactly its config text and its tensor keys,
+ * dtypes and shapes, and loadAdapter reads it, and PEFT's minimal documented config.
+ */
+
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readSafetensorsFile } from "@tsgrad/nn";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { configFromJson, getPeftModel, LoraLinear, loadAdapter, ModulesToSaveWrapper } from "../src/index.ts";
+import { inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
+import { withTempDir } from "./support/tmp.ts";
+
+const FIXTURE = fileURLToPath(new URL("./fixtures/peft-lora/", import.meta.url));
+
+/** The keys of the LoRA adapter_config.json example in PEFT's docs/source/developer_guides/checkpoint.md. */
+const DOCUMENTED_KEYS = [
+  "alpha_pattern",
+  "auto_mapping",
+  "base_model_name_or_path",
+  "bias",
+  "fan_in_fan_out",
+  "inference_mode",
+  "init_lora_weights",
+  "layer_replication",
+  "layers_pattern",
+  "layers_to_transform",
+  "loftq_config",
+  "lora_alpha",
+  "lora_dropout",
+  "megatron_config",
+  "megatron_core",
+  "modules_to_save",
+  "peft_type",
+  "r",
+  "rank_pattern",
+  "revision",
+  "target_modules",
+  "task_type",
+  "use_dora",
+  "use_rslora",
+];
+
+const fixtureConfig = async () => readFile(join(FIXTURE, "adapter_config.json"), "utf8");
+
+test("the fixture's config has exactly the fields of PEFT's documented example", async () => {
+  assert.equal(Object.keys(JSON.parse(await fixtureConfig())), DOCUMENTED_KEYS);
+});
+
+test("saveAdapter writes the fixture's config as PEFT lays it out, and its tensors' keys, dtypes and shapes", async () => {
+  const peft = getPeftModel(tinyEncoder(), {
+    method: "lora",
+    r: 4,
+    alpha: 8,
+    dropout: 0.05,
+    targetModules: ["q", "v"],
+    modulesToSave: ["head"],
+  });
+  await withTempDir(async (dir) => {
+    await peft.saveAdapter(dir);
+    // PEFT's json.dumps(indent=2, sort_keys=True) lays these values out as JSON.stringify(_, null, 2)
+    // does (the fixture file itself is formatted by the repository's formatter, so its text differs)
+    const fixture = JSON.parse(await fixtureConfig());
+    assert.equal(Object.keys(fixture), Object.keys(fixture).sort());
+    assert.fixture(await readFile(join(dir, "adapter_config.json"), "utf8"), `${JSON.stringify(fixture, null, 2)}\n`);
+    const expected = JSON.parse(await readFile(join(FIXTURE, "expected-tensors.json"), "utf8"));
+    const file = await readSafetensorsFile(join(dir, "adapter_model.safetensors"));
+    const written = Object.fromEntries([...file.tensors].map(([key, t]) => [key, { dtype: t.dtype, shape: t.shape }]));
+    assert.equal(written, expected);
+    assert.equal(file.metadata, { format: "pt" });
+  });
+});
+
+test("loadAdapter reads the fixture's config and builds the adapter it describes", async () => {
+  const { config, ignoredFields } = configFromJson(JSON.parse(await fixtureConfig()));
+  assert.equal(config, {
+    method: "lora",
+    r: 4,
+    alpha: 8,
+    dropout: 0.05,
+    targetModules: ["q", "v"],
+    excludeModules: null,
+    layersToTransform: null,
+    layersPattern: null,
+    modulesToSave: ["head"],
+    bias: "none",
+    useRslora: false,
+    initLoraWeights: true,
+  });
+  // fields about the base model's origin, or defaults of features we refuse when set
+  assert.equal(ignoredFields.sort(), [
+    "auto_mapping",
+    "base_model_name_or_path",
+    "inference_mode",
+    "loftq_config",
+    "megatron_core",
+    "revision",
+    "task_type",
+  ]);
+  await withTempDir(async (dir) => {
+    const source = getPeftModel(tinyEncoder(), { ...config, initLoraWeights: false });
+    await source.saveAdapter(dir);
+    // the fixture's config next to the weights: what a PEFT-written folder would hold
+    await writeFile(join(dir, "adapter_config.json"), await fixtureConfig());
+    const loaded = await loadAdapter(tinyEncoder(), dir);
+    assert.ok(loaded.model.blocks.at(1).getSubmodule("attn.v") instanceof LoraLinear);
+    assert.ok(loaded.model.head instanceof ModulesToSaveWrapper);
+    const x = inputsFor(loaded.model);
+    source.eval();
+    loaded.eval();
+    assert.equal(await outputOf(loaded, x), await outputOf(source, x));
+  });
+});
+
+test("PEFT's minimal documented config (peft_type and target_modules only) reads with PEFT's defaults", () => {
+  const { config } = configFromJson({ target_modules: ["query", "value"], peft_type: "LORA" });
+  assert.equal(
+    [config.method, config.r, config.alpha, config.dropout, config.bias, config.targetModules],
+    ["lora", 8, 8, 0, "none", ["query", "value"]],
+  );
+  // a regex string in target_modules (PEFT's re.fullmatch) becomes a RegExp
+  const regex = configFromJson({ target_modules: ".*\\.(q|v)", peft_type: "LORA" }).config.targetModules;
+  assert.ok(regex instanceof RegExp && regex.source === ".*\\.(q|v)");
+});
+
+test.run();
