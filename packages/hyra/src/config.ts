@@ -328,6 +328,12 @@ const INFORMATIONAL = new Set([
   "megatron_core",
 ]);
 
+/**
+ * Settings of a PEFT feature that matter only while the feature's switch is on (PEFT 0.21 writes
+ * qalora_group_size = 16 into every LoRA config, with use_qalora false).
+ */
+const SETTING_OF: Record<string, string> = { qalora_group_size: "use_qalora" };
+
 /** Fields whose null is a value of ours (not PEFT's "use the default"). */
 const NULLABLE = new Set(["excludeModules", "layersToTransform", "layersPattern", "modulesToSave", "hiddenWidth"]);
 
@@ -384,7 +390,8 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
     const camel = byDisk.get(key);
     if (!camel || (method !== "hyra" && camel in HYRA_DEFAULTS)) {
       // a field we do not know may be a newer PEFT feature: harmless only while it is off
-      const off = value === null || value === false || JSON.stringify(value) === "{}" || JSON.stringify(value) === "[]";
+      const switchedOff = key in SETTING_OF && !raw[SETTING_OF[key]];
+      const off = switchedOff || value === null || value === false || JSON.stringify(value) === "{}" || JSON.stringify(value) === "[]";
       if (!off && !INFORMATIONAL.has(key)) {
         fail(
           where,

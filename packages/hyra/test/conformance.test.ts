@@ -1,7 +1,8 @@
 /**
- * @file PEFT conformance against the committed fixture (test/fixtures/peft-lora, written from PEFT's
- * documentation; see its README): saveAdapter writes exactly its config text and its tensor keys,
- * dtypes and shapes, and loadAdapter reads it, and PEFT's minimal documented config.
+ * @file PEFT conformance against two committed fixtures: test/fixtures/peft-lora (written from PEFT's
+ * documentation: saveAdapter writes exactly its config text and its tensor keys, dtypes and shapes, and
+ * loadAdapter reads it) and test/fixtures/peft-lora-real (what PEFT 0.21 itself wrote for the same model
+ * and config, made by fixtures/peft-check/save_peft_fixture.py).
  */
 
 import { readFile, writeFile } from "node:fs/promises";
@@ -15,6 +16,8 @@ import { inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/peft-lora/", import.meta.url));
+const REAL = fileURLToPath(new URL("./fixtures/peft-lora-real/", import.meta.url));
+const FIXTURE_CONFIG = { method: "lora", r: 4, alpha: 8, dropout: 0.05, targetModules: ["q", "v"], modulesToSave: ["head"] } as const;
 
 /** The keys of the LoRA adapter_config.json example in PEFT's docs/source/developer_guides/checkpoint.md. */
 const DOCUMENTED_KEYS = [
@@ -51,14 +54,7 @@ test("the fixture's config has exactly the fields of PEFT's documented example",
 });
 
 test("saveAdapter writes the fixture's config as PEFT lays it out, and its tensors' keys, dtypes and shapes", async () => {
-  const peft = getPeftModel(tinyEncoder(), {
-    method: "lora",
-    r: 4,
-    alpha: 8,
-    dropout: 0.05,
-    targetModules: ["q", "v"],
-    modulesToSave: ["head"],
-  });
+  const peft = getPeftModel(tinyEncoder(), FIXTURE_CONFIG);
   await withTempDir(async (dir) => {
     await peft.saveAdapter(dir);
     // PEFT's json.dumps(indent=2, sort_keys=True) lays these values out as JSON.stringify(_, null, 2)
@@ -113,6 +109,39 @@ test("loadAdapter reads the fixture's config and builds the adapter it describes
     loaded.eval();
     assert.equal(await outputOf(loaded, x), await outputOf(source, x));
   });
+});
+
+test("against what PEFT 0.21 itself wrote: the same tensors, and every field we write with PEFT's value", async () => {
+  const peft = getPeftModel(tinyEncoder(), FIXTURE_CONFIG);
+  const real = JSON.parse(await readFile(join(REAL, "adapter_config.json"), "utf8"));
+  const realTensors = JSON.parse(await readFile(join(REAL, "tensors.json"), "utf8"));
+  await withTempDir(async (dir) => {
+    await peft.saveAdapter(dir);
+    const ours = JSON.parse(await readFile(join(dir, "adapter_config.json"), "utf8"));
+    for (const [key, value] of Object.entries(ours)) {
+      assert.ok(key in real, `we write ${key}, which PEFT 0.21 does not`);
+      // PEFT keeps target_modules as a set (any order), and records the Python class in auto_mapping
+      if (key === "target_modules") assert.equal([...(value as string[])].sort(), [...real[key]].sort());
+      else if (key !== "auto_mapping") assert.equal(value, real[key], key);
+    }
+    const file = await readSafetensorsFile(join(dir, "adapter_model.safetensors"));
+    const written = Object.fromEntries([...file.tensors].map(([key, t]) => [key, { dtype: t.dtype, shape: t.shape }]));
+    assert.equal(written, realTensors);
+  });
+});
+
+test("PEFT 0.21's own config (with its newer fields, all off) loads and describes the same adapter", async () => {
+  const real = JSON.parse(await readFile(join(REAL, "adapter_config.json"), "utf8"));
+  const { config } = configFromJson(real);
+  assert.equal(
+    [config.method, config.r, config.alpha, config.dropout, [...(config.targetModules as string[])].sort(), config.modulesToSave],
+    ["lora", 4, 8, 0.05, ["q", "v"], ["head"]],
+  );
+  // a newer feature switched on is still refused
+  assert.throws(
+    () => configFromJson({ ...real, use_qalora: true }),
+    /use_qalora = true is a PEFT feature that @tsgrad\/hyra does not implement/,
+  );
 });
 
 test("PEFT's minimal documented config (peft_type and target_modules only) reads with PEFT's defaults", () => {
