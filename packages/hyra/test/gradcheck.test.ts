@@ -7,13 +7,12 @@
 
 import { grad, manualSeed, type Tensor } from "@tsgrad/core";
 import { checkProperty, gradcheck, gradcheckDirectional } from "@tsgrad/core/testing";
-import { Module, MultiHeadAttention } from "@tsgrad/nn";
+import { functionalCall, Module, MultiHeadAttention } from "@tsgrad/nn";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { type Activation, getPeftModel, type Mixing, type PeftConfigInput, type PeftModel } from "../src/index.ts";
 import { inputsFor } from "./support/models.ts";
-import { functionalCall } from "./support/params.ts";
 
 class Attn extends Module {
   attn: MultiHeadAttention;
