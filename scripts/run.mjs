@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The entry point behind `npm run demo`, `npm test`, `npm run typecheck` and `npm run lint`.
+// The entry point behind `npm run demo`, `npm test`, `npm run typecheck`, `npm run lint` and `npm run bench`.
 // Plain JavaScript, because it runs before anything is installed: it installs the workspace with the
 // pinned pnpm (through npx, so a machine with only Node and npm needs nothing else), then runs the job.
 import { spawn, spawnSync } from "node:child_process";
@@ -53,6 +53,10 @@ function testFiles(dir) {
   return found;
 }
 
+// A test file still running after this long is killed and counted as a failure: a live WebGPU device
+// can keep a process alive (and a core busy) forever, and nothing may hang CI.
+const FILE_TIMEOUT_S = Number(process.env.TSGRAD_TEST_TIMEOUT_S ?? 600);
+
 /** Runs one test file in its own process and reads uvu's summary from its output. */
 function runTestFile(file, env) {
   return new Promise((resolve) => {
@@ -61,6 +65,11 @@ function runTestFile(file, env) {
       cwd: root,
       env: { ...process.env, FORCE_COLOR: "0", ...env },
     });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, FILE_TIMEOUT_S * 1000);
     let output = "";
     child.stdout.on("data", (chunk) => {
       output += chunk;
@@ -69,13 +78,15 @@ function runTestFile(file, env) {
       output += chunk;
     });
     child.on("close", (code) => {
+      clearTimeout(timer);
       const seconds = (performance.now() - started) / 1000;
+      if (timedOut) output += `\n(killed after ${FILE_TIMEOUT_S} s: the file did not finish; TSGRAD_TEST_TIMEOUT_S sets the limit)\n`;
       const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
       const total = [...plain.matchAll(/Total:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
       const passed = [...plain.matchAll(/Passed:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
       const skipped = [...plain.matchAll(/Skipped:\s+(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-      // a file that crashed before uvu could report still counts as one failure
-      const failed = Math.max(total - passed - skipped, code === 0 ? 0 : 1);
+      // a file that crashed before uvu could report, or was killed, still counts as one failure
+      const failed = Math.max(total - passed - skipped, code === 0 && !timedOut ? 0 : 1);
       resolve({ file, code, seconds, passed, failed, skipped, output: plain });
     });
   });
@@ -101,9 +112,12 @@ async function test(filters) {
       results[i] = await runTestFile(jobs[i].file, jobs[i].env);
       const r = results[i];
       const status = r.failed > 0 ? "FAIL" : "ok  ";
+      const skipped = r.skipped > 0 ? ` ${r.skipped} skipped` : "";
       console.log(
-        `${status} ${relative(root, r.file).padEnd(58)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${r.seconds.toFixed(1).padStart(6)} s`,
+        `${status} ${relative(root, r.file).padEnd(58)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${r.seconds.toFixed(1).padStart(6)} s${skipped}`,
       );
+      // a skipped suite says why (no WebGPU adapter, say), in lines starting with "SKIPPED"
+      for (const line of r.output.split("\n")) if (line.startsWith("SKIPPED")) console.log(`     | ${line}`);
       if (r.failed > 0)
         console.log(
           r.output
@@ -132,7 +146,10 @@ async function test(filters) {
   }
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
+  const skipped = results.reduce((n, r) => n + r.skipped, 0);
   console.log(`  wall clock ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  // the last line keeps the exact form "N passed, N failed" that CI reads; skips go on the line above
+  if (skipped > 0) console.log(`(${skipped} skipped)`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed > 0 ? 1 : 0);
 }
@@ -154,6 +171,11 @@ function lint() {
   process.exit(run(join(root, "node_modules/.bin/biome"), ["check", ...args]));
 }
 
+function bench() {
+  install();
+  process.exit(run(process.execPath, ["--import", "tsx", "benchmarks/src/cli.ts", ...args]));
+}
+
 function demo() {
   install();
   process.exit(run(process.execPath, ["--import", "tsx", "packages/core/examples/fit-mlp.ts", ...args]));
@@ -172,9 +194,12 @@ switch (job) {
   case "demo":
     demo();
     break;
+  case "bench":
+    bench();
+    break;
   default:
     console.error(
-      "usage: node scripts/run.mjs <demo|test|typecheck|lint> [args]\n  test [filter...]  runs the test files whose path contains a filter",
+      "usage: node scripts/run.mjs <demo|test|typecheck|lint|bench> [args]\n  test [filter...]  runs the test files whose path contains a filter\n  bench [--full] [--help]  runs the benchmarks (benchmarks/src/cli.ts)",
     );
     process.exit(2);
 }

@@ -6,7 +6,23 @@
  */
 
 import { parseArgs } from "node:util";
-import { argmax, crossEntropy, eq, manualSeed, mean, noGrad, randn, type Tensor, tensor, tidy, zeros, zerosLike } from "../src/index.ts";
+import {
+  argmax,
+  closeBackends,
+  crossEntropy,
+  eq,
+  getBackend,
+  manualSeed,
+  mean,
+  noGrad,
+  randn,
+  setBackend,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+  zerosLike,
+} from "../src/index.ts";
 
 const HELP = `Fits a two-layer MLP (2 -> hidden -> 2, tanh) to two interleaved spirals and prints the loss.
 
@@ -16,6 +32,7 @@ Options:
   --lr X        learning rate of SGD with momentum 0.9 (default 0.3)
   --points N    points per spiral (default 100)
   --seed N      seed of the data and the initialisation (default 0)
+  --backend B   reference, gpujs:webasm, gpujs:cpu or gpujs:webgpu (default: $TSGRAD_BACKEND, else reference)
   -h, --help    show this text`;
 
 const { values: args } = parseArgs({
@@ -25,6 +42,7 @@ const { values: args } = parseArgs({
     lr: { type: "string", default: "0.3" },
     points: { type: "string", default: "100" },
     seed: { type: "string", default: "0" },
+    backend: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -45,6 +63,14 @@ const hidden = number("hidden", true);
 const lr = number("lr", false);
 const points = number("points", true);
 manualSeed(Number(args.seed));
+if (args.backend) {
+  try {
+    await setBackend(args.backend);
+  } catch (error) {
+    console.error(`fit-mlp: ${(error as Error).message}`);
+    process.exit(2);
+  }
+}
 
 // ---- data: two spirals, 2-D points with class 0 or 1 ----
 const noise = randn([2 * points, 2]).mul(0.08);
@@ -97,4 +123,9 @@ for (let step = 1; step <= steps; step++) {
   loss.dispose();
 }
 const accuracy = tidy(() => noGrad(() => mean(eq(argmax(forward(x), 1), y))));
-console.log(`accuracy ${((await accuracy.itemAsync()) * 100).toFixed(1)}% after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `accuracy ${((await accuracy.itemAsync()) * 100).toFixed(1)}% after ${((performance.now() - started) / 1000).toFixed(1)} s on ${getBackend().name}`,
+);
+// a WebGPU device keeps the process alive until it is released; if Dawn still holds on, exit anyway
+await closeBackends();
+setTimeout(() => process.exit(0), 2000).unref();

@@ -3,7 +3,7 @@
  * Test helpers (gradcheck, fast-check arbitraries, tolerances) live in `@tsgrad/core/testing`.
  */
 
-import { registerBackend, setDefaultBackendChooser } from "./backend/backend.ts";
+import { registerBackend, setBackend, setDefaultBackendChooser } from "./backend/backend.ts";
 import { ReferenceBackend } from "./backend/reference/reference-backend.ts";
 
 export { type BackwardOptions, backward, type GradOptions, grad, sumToShape } from "./autograd.ts";
@@ -132,4 +132,29 @@ export { type GradNode, type NestedArray, Tensor } from "./tensor.ts";
 
 registerBackend("reference", (options) => new ReferenceBackend({ strictAsync: Boolean(options.strictAsync) }));
 
+// gpu.js and Dawn load only when a gpujs backend is asked for
+const loadGpujs = () => import("./backend/gpujs/index.ts");
+const GPUJS_FALLBACKS = "reference, gpujs:webasm, gpujs:cpu";
+registerBackend("gpujs", async (options) => (await loadGpujs()).createGpujsBackend(options, GPUJS_FALLBACKS));
+for (const mode of ["webgpu", "webasm", "cpu"]) {
+  registerBackend(`gpujs:${mode}`, async (options) => (await loadGpujs()).createGpujsBackend({ ...options, mode }, GPUJS_FALLBACKS));
+}
+
 setDefaultBackendChooser(() => new ReferenceBackend({ strictAsync: process.env.TSGRAD_STRICT_ASYNC === "1" }));
+
+/**
+ * TSGRAD_BACKEND picks the default backend: a registered name ("gpujs:webgpu", "gpujs:webasm", ...) or
+ * "auto", which takes WebGPU only when a hardware adapter exists (lavapipe and other software adapters
+ * never count as a GPU) and the reference backend otherwise.
+ */
+async function backendFromEnvironment(value: string): Promise<void> {
+  let name = value;
+  if (value === "auto") {
+    const report = await (await loadGpujs()).probeWebGPU();
+    name = report.available && !report.software ? "gpujs:webgpu" : "reference";
+  }
+  const backend = await setBackend(name);
+  setDefaultBackendChooser(() => backend);
+}
+
+if (process.env.TSGRAD_BACKEND) await backendFromEnvironment(process.env.TSGRAD_BACKEND);

@@ -25,10 +25,21 @@ test("the same seed gives the same losses", () => {
 test("--help lists every option; a bad value is refused with exit code 2", () => {
   const help = run("--help");
   assert.is(help.status, 0);
-  for (const option of ["--steps", "--hidden", "--lr", "--points", "--seed"]) assert.ok(help.stdout.includes(option), option);
+  for (const option of ["--steps", "--hidden", "--lr", "--points", "--seed", "--backend"]) assert.ok(help.stdout.includes(option), option);
   const bad = run("--steps", "0");
   assert.is(bad.status, 2);
   assert.match(bad.stderr, /--steps must be a positive integer, got "0"/);
+});
+
+test("--backend runs the same demo on a gpujs backend, which then exits on its own", () => {
+  const result = run("--steps", "30", "--points", "20", "--backend", "gpujs:webasm");
+  assert.is(result.status, 0, result.stderr);
+  const losses = [...result.stdout.matchAll(/loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
+  assert.ok(losses[losses.length - 1] < losses[0], result.stdout);
+  assert.match(result.stdout, /on gpujs:webasm/);
+  const bad = run("--backend", "gpujs:webgl");
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /unknown backend "gpujs:webgl"; registered backends: reference, gpujs, gpujs:webgpu, gpujs:webasm, gpujs:cpu/);
 });
 
 test.run();

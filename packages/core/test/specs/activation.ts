@@ -65,6 +65,7 @@ const castTo = (dtype: DType) => (x: Tensor) => cast(x, dtype);
 export const activationSpecs: OpSpec[] = [
   {
     name: "softmax",
+    opClass: "reduction",
     kind: "composite",
     fn: (x) => softmax(x),
     examples: [
@@ -106,6 +107,7 @@ export const activationSpecs: OpSpec[] = [
   },
   {
     name: "logSoftmax",
+    opClass: "reduction",
     kind: "composite",
     fn: (x) => logSoftmax(x),
     examples: [
@@ -148,6 +150,7 @@ export const activationSpecs: OpSpec[] = [
   },
   {
     name: "softplus",
+    opClass: "transcendental",
     kind: "composite",
     fn: (x) => softplus(x),
     examples: [
@@ -176,6 +179,7 @@ export const activationSpecs: OpSpec[] = [
   },
   {
     name: "gelu",
+    opClass: "transcendental",
     kind: "composite",
     fn: (x) => gelu(x),
     examples: [
@@ -201,6 +205,7 @@ export const activationSpecs: OpSpec[] = [
   },
   {
     name: "layerNorm",
+    opClass: "reduction",
     kind: "composite",
     fn: (x, weight, bias) => layerNorm(x, weight.shape, weight, bias),
     examples: [

@@ -40,7 +40,7 @@ import {
   tensor,
   where,
 } from "../../src/index.ts";
-import { apart, broadcastInputs, type OpSpec, oneInput } from "./spec.ts";
+import { apart, broadcastInputs, discreteInputs, type OpSpec, oneInput } from "./spec.ts";
 
 const E = Math.E;
 const t = (values: number[]) => tensor(values);
@@ -68,6 +68,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "exp",
+    opClass: "transcendental",
     kind: "primitive",
     fn: exp,
     // e^0 = 1, e^1 = e, e^-1 = 1/e; d e^x = e^x
@@ -78,6 +79,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "log",
+    opClass: "transcendental",
     kind: "primitive",
     fn: log,
     // ln 1 = 0, ln e = 1, ln 0 = -inf; d ln x = 1/x
@@ -90,6 +92,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "log1p",
+    opClass: "transcendental",
     kind: "primitive",
     fn: log1p,
     // ln(1 + x); d = 1/(1 + x)
@@ -99,6 +102,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "sqrt",
+    opClass: "transcendental",
     kind: "primitive",
     fn: sqrt,
     // √4 = 2, √9 = 3; d √x = 1/(2√x): 1/4, 1/6
@@ -108,6 +112,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "tanh",
+    opClass: "transcendental",
     kind: "primitive",
     fn: tanh,
     // tanh 0 = 0, tanh(ln 2) = (2 - 1/2)/(2 + 1/2) = 0.6; d = 1 - tanh²: 1, 0.64
@@ -118,6 +123,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "sigmoid",
+    opClass: "transcendental",
     kind: "primitive",
     fn: sigmoid,
     // σ(0) = 1/2, σ(ln 3) = 3/4; d = σ(1 - σ): 1/4, 3/16; stays finite at ±1000
@@ -130,6 +136,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "erf",
+    opClass: "transcendental",
     kind: "primitive",
     fn: erf,
     // erf 0 = 0, erf(±∞) = ±1, erf 1 = 0.8427007929497149 (tables); d erf = 2/√π·e^{-x²}
@@ -173,6 +180,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "logicalNot",
+    parityInputs: discreteInputs(1, [-1, 0, 0.5, 2]),
     kind: "primitive",
     fn: logicalNot,
     nondifferentiable: true,
@@ -279,6 +287,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "pow",
+    opClass: "transcendental",
     kind: "primitive",
     fn: pow,
     // 2³ = 8, 9^0.5 = 3; d/da = b·a^(b-1) = 12, 1/6; d/db = a^b·ln a = 8 ln 2, 3 ln 9
@@ -370,6 +379,7 @@ export const elementwiseSpecs: OpSpec[] = [
       kind: "primitive",
       fn,
       nondifferentiable: true,
+      parityInputs: discreteInputs(2, [-1, 0, 0.5, 2]),
       // [1,2,3] against 2
       examples: [{ fn: (x) => fn(x, 2), args: [[1, 2, 3]], out: [...out] }],
       errors: [mismatch(fn, name)],
@@ -377,6 +387,7 @@ export const elementwiseSpecs: OpSpec[] = [
   ),
   {
     name: "logicalAnd",
+    parityInputs: discreteInputs(2, [-1, 0, 0.5, 2]),
     kind: "primitive",
     fn: logicalAnd,
     nondifferentiable: true,
@@ -393,6 +404,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "logicalOr",
+    parityInputs: discreteInputs(2, [-1, 0, 0.5, 2]),
     kind: "primitive",
     fn: logicalOr,
     nondifferentiable: true,
@@ -453,6 +465,7 @@ export const elementwiseSpecs: OpSpec[] = [
   },
   {
     name: "rsqrt",
+    opClass: "transcendental",
     kind: "composite",
     fn: rsqrt,
     // 1/√x; d = -1/(2 x^{3/2}): at 4, -1/16

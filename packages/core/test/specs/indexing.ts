@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { embedding, gather, indexSelect, mul, scatterAdd, tensor, topk } from "../../src/index.ts";
 import { shapeArb, valuesArb } from "../../src/testing/index.ts";
-import type { InputData, OpSpec } from "./spec.ts";
+import { discreteInputs, type InputData, type OpSpec } from "./spec.ts";
 
 const f = (values: number[][]) => tensor(values, undefined, "float64");
 const i32 = (values: number[] | number[][]) => tensor(values, undefined, "int32");
@@ -228,6 +228,7 @@ export const indexingSpecs: OpSpec[] = [
   },
   {
     name: "scatterAdd",
+    opClass: "reduction",
     kind: "primitive",
     fn: (base, index, src) => scatterAdd(base, 0, index, src),
     examples: [
@@ -371,6 +372,7 @@ export const indexingSpecs: OpSpec[] = [
     // the registered primitive returns int32 positions and has no gradient; the values exported topk()
     // also returns are a gather, so their gradient is checked here by example and in indexing-laws.test.ts
     name: "topk",
+    parityInputs: discreteInputs(1, [-1, 0, 1, 2], { minRank: 1, minDim: 2 }),
     kind: "primitive",
     fn: (x) => topk(x, 2).indices,
     nondifferentiable: true,
@@ -455,6 +457,7 @@ export const indexingSpecs: OpSpec[] = [
   },
   {
     name: "indexSelect",
+    opClass: "reduction",
     kind: "composite",
     fn: (x, index) => indexSelect(x, 0, index),
     examples: [
@@ -556,6 +559,7 @@ export const indexingSpecs: OpSpec[] = [
   },
   {
     name: "embedding",
+    opClass: "reduction",
     kind: "composite",
     fn: (weight, ids) => embedding(weight, ids),
     examples: [

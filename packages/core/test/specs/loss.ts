@@ -58,6 +58,7 @@ const sameShapeInputs = (lo: number, hi: number): fc.Arbitrary<InputData> =>
 export const lossSpecs: OpSpec[] = [
   {
     name: "crossEntropy",
+    opClass: "reduction",
     kind: "composite",
     fn: (logits, targets) => crossEntropy(logits, targets),
     examples: [
@@ -195,6 +196,7 @@ export const lossSpecs: OpSpec[] = [
   },
   {
     name: "binaryCrossEntropyWithLogits",
+    opClass: "reduction",
     kind: "composite",
     fn: (logits, targets) => binaryCrossEntropyWithLogits(logits, targets),
     examples: [
@@ -311,6 +313,7 @@ export const lossSpecs: OpSpec[] = [
   },
   {
     name: "mse",
+    opClass: "reduction",
     kind: "composite",
     fn: (a, b) => mse(a, b),
     examples: [

@@ -32,6 +32,7 @@ const linearInputs: fc.Arbitrary<InputData> = fc
 export const matmulSpecs: OpSpec[] = [
   {
     name: "matmul",
+    opClass: "matmul",
     kind: "primitive",
     fn: matmul,
     examples: [
@@ -267,6 +268,7 @@ export const matmulSpecs: OpSpec[] = [
   },
   {
     name: "linear",
+    opClass: "matmul",
     kind: "composite",
     fn: (x, weight, bias) => linear(x, weight, bias),
     examples: [

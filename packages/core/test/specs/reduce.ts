@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { type Axes, argmax, argmin, logSumExp, max, mean, min, reshape, std, sum, type Tensor, tensor, variance } from "../../src/index.ts";
 import { sizeOf } from "../../src/shape.ts";
 import { type ShapeOptions, shapeArb, valuesArb } from "../../src/testing/index.ts";
-import { type InputData, type OpSpec, oneInput } from "./spec.ts";
+import { discreteInputs, type InputData, type OpSpec, oneInput } from "./spec.ts";
 
 const LN2 = Math.LN2;
 const LN3 = Math.log(3);
@@ -83,6 +83,7 @@ const duplicate = (call: () => unknown, op: string) => ({
 export const reduceSpecs: OpSpec[] = [
   {
     name: "sum",
+    opClass: "reduction",
     kind: "primitive",
     fn: (x) => sum(x, ...pick(x.shape)),
     examples: [
@@ -284,6 +285,7 @@ export const reduceSpecs: OpSpec[] = [
   },
   {
     name: "argmax",
+    parityInputs: discreteInputs(1, [-1, 0, 1, 2], { minDim: 1 }),
     kind: "primitive",
     fn: (x) => argmax(x, -1),
     nondifferentiable: true,
@@ -386,6 +388,7 @@ export const reduceSpecs: OpSpec[] = [
   },
   {
     name: "argmin",
+    parityInputs: discreteInputs(1, [-1, 0, 1, 2], { minDim: 1 }),
     kind: "primitive",
     fn: (x) => argmin(x, -1),
     nondifferentiable: true,
@@ -425,6 +428,7 @@ export const reduceSpecs: OpSpec[] = [
   // ---- composites ----
   {
     name: "mean",
+    opClass: "reduction",
     kind: "composite",
     fn: (x) => mean(x, ...pick(x.shape)),
     examples: [
@@ -487,6 +491,7 @@ export const reduceSpecs: OpSpec[] = [
   },
   {
     name: "variance",
+    opClass: "reduction",
     kind: "composite",
     fn: (x) => {
       const [axes, keepdims] = pick(x.shape);
@@ -544,6 +549,7 @@ export const reduceSpecs: OpSpec[] = [
   },
   {
     name: "std",
+    opClass: "reduction",
     kind: "composite",
     fn: (x) => {
       const [axes, keepdims] = pick(x.shape);
@@ -580,6 +586,7 @@ export const reduceSpecs: OpSpec[] = [
   },
   {
     name: "logSumExp",
+    opClass: "reduction",
     kind: "composite",
     fn: (x) => logSumExp(x, ...pick(x.shape)),
     examples: [

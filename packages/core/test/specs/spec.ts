@@ -5,9 +5,18 @@
  */
 
 import type fc from "fast-check";
+import fcRuntime from "fast-check";
 import { broadcastShapes, type DType, type NestedArray, type NestedData, sizeOf, type Tensor } from "../../src/index.ts";
 import { broadcastStrides } from "../../src/shape.ts";
-import { broadcastDataArb, type ShapeOptions, tensorDataArb, type ValueOptions } from "../../src/testing/index.ts";
+import {
+  broadcastDataArb,
+  broadcastShapesArb,
+  type OpClass,
+  type ShapeOptions,
+  shapeArb,
+  tensorDataArb,
+  type ValueOptions,
+} from "../../src/testing/index.ts";
 
 export interface Example {
   /** What the example shows, when it is not obvious from the values. */
@@ -45,6 +54,14 @@ export interface OpSpec {
   gradgrad?: boolean;
   /** Use the directional gradcheck (few forward passes) instead of the element-by-element one. */
   directional?: boolean;
+  /**
+   * How rounding accumulates in the op (testing/tolerance.ts): elementwise (the default), transcendental,
+   * reduction or matmul. Backend parity tests pick their tolerance by it and, for reductions and matmul,
+   * scale it by the magnitudes summed.
+   */
+  opClass?: OpClass;
+  /** Inputs for backend parity tests of ops without a gradient (those have no `inputs`). */
+  parityInputs?: fc.Arbitrary<InputData>;
 }
 
 // minDim 0: zero-size tensors are part of every property unless a spec narrows it
@@ -80,4 +97,23 @@ export function apart(margin = 0.05) {
 /** One float input. */
 export function oneInput(values: ValueOptions = {}, shape: ShapeOptions = SMALL): fc.Arbitrary<InputData> {
   return tensorDataArb({ ...SMALL, ...shape }, values).map((d) => [d]);
+}
+
+/**
+ * n inputs whose shapes broadcast together, with values drawn from a few numbers: comparisons, logical
+ * ops and arg-reductions need ties and zeros, which random doubles almost never produce.
+ */
+export function discreteInputs(n: number, values: readonly number[], shape: ShapeOptions = SMALL): fc.Arbitrary<InputData> {
+  const options = { ...SMALL, ...shape };
+  // one operand keeps the shape options exactly (broadcasting would turn some of its axes into 1)
+  const shapes = n === 1 ? shapeArb(options).map((s) => [s]) : broadcastShapesArb(n, options);
+  return shapes.chain((shapes) =>
+    fcRuntime.tuple(
+      ...shapes.map((s) =>
+        fcRuntime
+          .array(fcRuntime.constantFrom(...values), { minLength: sizeOf(s), maxLength: sizeOf(s) })
+          .map((v) => ({ shape: s, values: v })),
+      ),
+    ),
+  );
 }
