@@ -13,9 +13,8 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Generator, noGrad, type Tensor, tensor } from "@tsgrad/core";
+import { Generator, noGrad, tensor } from "@tsgrad/core";
 import { assertArrayClose, checkProperty } from "@tsgrad/core/testing";
-import { Module, MultiHeadAttention } from "@tsgrad/nn";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -29,23 +28,9 @@ import {
   type PeftModel,
 } from "../src/index.ts";
 import { fromFlat, inverse, type Matrix, matmul, maxAbsDiff, rank, transpose } from "./support/host.ts";
-import { inputsFor, MODEL_F32, outputOf, tinyEncoder } from "./support/models.ts";
+import { Attn, inputsFor, MODEL_F32, outputOf, tinyEncoder } from "./support/models.ts";
 import { setParameters } from "./support/params.ts";
 import { withTempDir } from "./support/tmp.ts";
-
-class Attn extends Module {
-  attn: MultiHeadAttention;
-  constructor(
-    readonly d: number,
-    heads: number,
-  ) {
-    super();
-    this.attn = new MultiHeadAttention(d, heads, { dtype: "float64" });
-  }
-  forward(x: Tensor): Tensor {
-    return this.attn.forward(x);
-  }
-}
 
 function randomMatrix(rng: Generator, rows: number, cols: number): Matrix {
   return fromFlat(rng.normal(rows * cols), rows, cols);

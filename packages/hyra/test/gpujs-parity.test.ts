@@ -5,42 +5,14 @@
  * each output mixes many products and has no single magnitude of its own.
  */
 
-import {
-  type Backend,
-  closeBackends,
-  Generator,
-  noGrad,
-  ReferenceBackend,
-  setBackend,
-  sum,
-  type Tensor,
-  tensor,
-  useBackend,
-} from "@tsgrad/core";
-import { assertArrayClose, tolerance } from "@tsgrad/core/testing";
+import { type Backend, Generator, noGrad, ReferenceBackend, sum, type Tensor, tensor, useBackend } from "@tsgrad/core";
+import { assertNormwiseClose, closeBackendsAndExit, parityBackends } from "@tsgrad/core/testing";
 import { suite } from "uvu";
 import { getPeftModel, type PeftConfigInput } from "../src/index.ts";
 import { tinyEncoder } from "./support/models.ts";
 
 const reference = new ReferenceBackend();
-const backends: Backend[] = [];
-for (const mode of ["cpu", "webasm", "webgpu"]) {
-  try {
-    backends.push(await setBackend(`gpujs:${mode}`));
-  } catch (error) {
-    if (mode !== "webgpu" || process.env.CI === "true") throw error;
-    console.log(`SKIPPED gpujs:webgpu adapter parity: ${(error as Error).message}`);
-  }
-}
-
-function normwise(actual: ArrayLike<number>, expected: ArrayLike<number>, backend: Backend, what: string): void {
-  let top = 0;
-  for (let i = 0; i < expected.length; i++) top = Math.max(top, Math.abs(expected[i]));
-  assertArrayClose(actual, expected, tolerance(backend.name, "float32", "matmul"), {
-    what,
-    scale: new Float64Array(expected.length).fill(top),
-  });
-}
+const backends = await parityBackends("adapter parity");
 
 /** The adapted model's output and the gradients of its trainable parameters, on `backend`. */
 async function run(backend: Backend, config: PeftConfigInput) {
@@ -80,16 +52,12 @@ for (const [name, config] of configs) {
     const expected = await run(reference, config);
     for (const backend of backends) {
       const actual = await run(backend, config);
-      normwise(actual.out, expected.out, backend, `${name} output on ${backend.name}`);
+      assertNormwiseClose(actual.out, expected.out, backend, `${name} output on ${backend.name}`);
       actual.grads.forEach(([param, grad], i) => {
-        normwise(grad, expected.grads[i][1], backend, `${name} gradient of ${param} on ${backend.name}`);
+        assertNormwiseClose(grad, expected.grads[i][1], backend, `${name} gradient of ${param} on ${backend.name}`);
       });
     }
   });
 }
-adapters.after(async () => {
-  await closeBackends();
-  // a Dawn device that still holds the process after uvu's summary must not hang the run
-  setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
-});
+adapters.after(closeBackendsAndExit);
 adapters.run();

@@ -7,26 +7,12 @@
 
 import { grad, manualSeed, type Tensor } from "@tsgrad/core";
 import { checkProperty, gradcheck, gradcheckDirectional } from "@tsgrad/core/testing";
-import { functionalCall, Module, MultiHeadAttention } from "@tsgrad/nn";
+import { functionalCall } from "@tsgrad/nn";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { type Activation, getPeftModel, type Mixing, type PeftConfigInput, type PeftModel } from "../src/index.ts";
-import { inputsFor } from "./support/models.ts";
-
-class Attn extends Module {
-  attn: MultiHeadAttention;
-  constructor(
-    readonly d: number,
-    heads: number,
-  ) {
-    super();
-    this.attn = new MultiHeadAttention(d, heads, { dtype: "float64" });
-  }
-  forward(x: Tensor): Tensor {
-    return this.attn.forward(x);
-  }
-}
+import { Attn, inputsFor } from "./support/models.ts";
 
 /** fn(x, ...weights) running the adapted attention with those weights in place of the trainable ones. */
 function asFunction(peft: PeftModel<Attn>): { fn: (x: Tensor, ...ws: Tensor[]) => Tensor; names: string[]; weights: Tensor[] } {

@@ -7,7 +7,7 @@
 
 import { type DType, manualSeed, memory, noGrad, std, type Tensor, tensor, tidy } from "@tsgrad/core";
 import { checkProperty } from "@tsgrad/core/testing";
-import { AdamW, Module, MultiHeadAttention } from "@tsgrad/nn";
+import { AdamW } from "@tsgrad/nn";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -23,24 +23,8 @@ import {
   resolveConfig,
 } from "../src/index.ts";
 import { activate, fromFlat, type Matrix, matmul, maxAbsDiff, scale } from "./support/host.ts";
-import { inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
+import { Attn, inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
 import { setParameters } from "./support/params.ts";
-
-/** One attention module (x (B, T, d) -> (B, T, d)), so adapter paths are attn.q, attn.hyra, ... */
-class Attn extends Module {
-  attn: MultiHeadAttention;
-  constructor(
-    readonly d: number,
-    heads: number,
-    dtype: DType,
-  ) {
-    super();
-    this.attn = new MultiHeadAttention(d, heads, { dtype });
-  }
-  forward(x: Tensor): Tensor {
-    return this.attn.forward(x);
-  }
-}
 
 type HyraInput = Extract<PeftConfigInput, { method: "hyra" }>;
 

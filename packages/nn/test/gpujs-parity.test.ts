@@ -6,41 +6,13 @@
  * output element mixes many products and has no single magnitude of its own.
  */
 
-import {
-  type Backend,
-  closeBackends,
-  crossEntropy,
-  Generator,
-  ReferenceBackend,
-  setBackend,
-  type Tensor,
-  tensor,
-  tidy,
-  useBackend,
-} from "@tsgrad/core";
-import { assertArrayClose, tolerance } from "@tsgrad/core/testing";
+import { type Backend, crossEntropy, Generator, ReferenceBackend, type Tensor, tensor, tidy, useBackend } from "@tsgrad/core";
+import { assertArrayClose, assertNormwiseClose, closeBackendsAndExit, parityBackends, tolerance } from "@tsgrad/core/testing";
 import { suite } from "uvu";
 import { AdamW, Embedding, LayerNorm, Linear, Module, MultiHeadAttention, TransformerBlock } from "../src/index.ts";
 
 const reference = new ReferenceBackend();
-const backends: Backend[] = [];
-for (const mode of ["cpu", "webasm", "webgpu"]) {
-  try {
-    backends.push(await setBackend(`gpujs:${mode}`));
-  } catch (error) {
-    if (mode !== "webgpu" || process.env.CI === "true") throw error;
-    console.log(`SKIPPED gpujs:webgpu layer parity: ${(error as Error).message}`);
-  }
-}
-
-function normwise(actual: ArrayLike<number>, expected: ArrayLike<number>, backend: Backend, what: string): void {
-  let top = 0;
-  for (let i = 0; i < expected.length; i++) top = Math.max(top, Math.abs(expected[i]));
-  assertArrayClose(actual, expected, tolerance(backend.name, "float32", "matmul"), {
-    what,
-    scale: new Float64Array(expected.length).fill(top),
-  });
-}
+const backends = await parityBackends("layer parity");
 
 /** Output, input gradient and parameter gradients of `make()`'s module on `backend` for a fixed input. */
 async function runLayer(backend: Backend, make: () => Module & { forward(x: Tensor): Tensor }, shape: number[], seed: number) {
@@ -76,10 +48,10 @@ for (const [name, make, shape] of cases) {
       const expected = await runLayer(reference, make, shape, seed);
       for (const backend of backends) {
         const actual = await runLayer(backend, make, shape, seed);
-        normwise(actual.out, expected.out, backend, `${name} output on ${backend.name}`);
-        normwise(actual.dx, expected.dx, backend, `${name} input gradient on ${backend.name}`);
+        assertNormwiseClose(actual.out, expected.out, backend, `${name} output on ${backend.name}`);
+        assertNormwiseClose(actual.dx, expected.dx, backend, `${name} input gradient on ${backend.name}`);
         actual.params.forEach(([param, grad], i) => {
-          normwise(grad, expected.params[i][1], backend, `${name} gradient of ${param} on ${backend.name}`);
+          assertNormwiseClose(grad, expected.params[i][1], backend, `${name} gradient of ${param} on ${backend.name}`);
         });
       }
     }
@@ -141,9 +113,5 @@ training("50 AdamW steps", async () => {
     }
   }
 });
-training.after(async () => {
-  await closeBackends();
-  // a Dawn device that still holds the process after uvu's summary must not hang the run
-  setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
-});
+training.after(closeBackendsAndExit);
 training.run();

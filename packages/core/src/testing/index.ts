@@ -5,6 +5,7 @@
 
 export * from "./arbitraries.ts";
 export * from "./assert-close.ts";
+export * from "./backends.ts";
 export * from "./gradcheck.ts";
 export * from "./memory.ts";
 export * from "./property.ts";

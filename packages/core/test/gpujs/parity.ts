@@ -10,19 +10,11 @@
  */
 
 import fc from "fast-check";
-import {
-  type Backend,
-  type DType,
-  Generator,
-  isFloat,
-  ReferenceBackend,
-  setBackend,
-  type Tensor,
-  tensor,
-  tidy,
-  useBackend,
-} from "../../src/index.ts";
+import { type Backend, type DType, Generator, isFloat, ReferenceBackend, type Tensor, tensor, tidy, useBackend } from "../../src/index.ts";
 import { assertArrayClose, checkProperty, type OpClass, tolerance } from "../../src/testing/index.ts";
+
+export { startGpujs } from "../../src/testing/index.ts";
+
 import type { OpSpec } from "../specs/index.ts";
 import type { InputData } from "../specs/spec.ts";
 
@@ -115,15 +107,6 @@ export async function checkSpecParity(spec: OpSpec, backend: Backend, options: P
     { backend: backend.name, numRuns: options.numRuns },
   );
   useBackend(backend);
-}
-
-/** The gpujs backend of a mode, or null with the reason when it cannot start. */
-export async function startGpujs(mode: "webgpu" | "webasm" | "cpu"): Promise<{ backend: Backend | null; reason: string }> {
-  try {
-    return { backend: await setBackend(`gpujs:${mode}`), reason: "" };
-  } catch (error) {
-    return { backend: null, reason: (error as Error).message };
-  }
 }
 
 export { tidy };

@@ -5,8 +5,16 @@
  */
 
 import { suite, type Test } from "uvu";
-import { type Backend, closeBackends, max, sum, tensor, useBackend } from "../../src/index.ts";
-import { assertArrayClose, checkProperty, longReductionShapeArb, numRuns, tolerance, valuesArb } from "../../src/testing/index.ts";
+import { type Backend, max, sum, tensor, useBackend } from "../../src/index.ts";
+import {
+  assertArrayClose,
+  checkProperty,
+  closeBackendsAndExit,
+  longReductionShapeArb,
+  numRuns,
+  tolerance,
+  valuesArb,
+} from "../../src/testing/index.ts";
 import { ALL_SPECS } from "../specs/index.ts";
 import { lossCurve } from "./mlp.ts";
 import { checkSpecParity, reference, startGpujs } from "./parity.ts";
@@ -34,10 +42,7 @@ export async function backendOrSkip(mode: Mode, name: string): Promise<Backend |
  * with uvu's exit code.
  */
 export function closeWhenDone(last: Test): void {
-  last.after(async () => {
-    await closeBackends();
-    setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
-  });
+  last.after(closeBackendsAndExit);
 }
 
 /** Registers and runs the parity suites of `backend`, closing every backend after the last. */

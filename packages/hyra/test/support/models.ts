@@ -1,7 +1,7 @@
 /** @file Test support: tiny models to adapt, seeded inputs, and a few helpers the suites share. */
 
 import { type DType, manualSeed, mean, noGrad, randn, type Tensor } from "@tsgrad/core";
-import { Linear, Module, ModuleList, TransformerBlock } from "@tsgrad/nn";
+import { Linear, Module, ModuleList, MultiHeadAttention, TransformerBlock } from "@tsgrad/nn";
 
 export interface TinyOptions {
   d?: number;
@@ -34,6 +34,22 @@ export class TinyEncoder extends Module {
     let h = x;
     for (const block of this.blocks) h = (block as TransformerBlock).forward(h); // (B, T, d)
     return this.head.forward(mean(h, 1)); // (B, classes)
+  }
+}
+
+/** One attention module (x (B, T, d) -> (B, T, d)), so adapter paths are attn.q, attn.hyra, ... */
+export class Attn extends Module {
+  attn: MultiHeadAttention;
+  constructor(
+    readonly d: number,
+    heads: number,
+    dtype: DType = "float64",
+  ) {
+    super();
+    this.attn = new MultiHeadAttention(d, heads, { dtype });
+  }
+  forward(x: Tensor): Tensor {
+    return this.attn.forward(x);
   }
 }
 
