@@ -96,9 +96,10 @@ async function test(filters) {
   install();
   const jobs = [];
   for (const dir of packages()) {
-    // later packages run on the reference backend in strict-async mode: library code there must never
-    // read tensors back synchronously, because the WebGPU backend cannot
-    const env = dir === "packages/core" ? {} : { TSGRAD_STRICT_ASYNC: "1" };
+    // every suite runs on the reference backend (the oracle) unless it names another with setBackend;
+    // later packages run it in strict-async mode: library code there must never read tensors back
+    // synchronously, because the WebGPU backend cannot
+    const env = { TSGRAD_BACKEND: "reference", ...(dir === "packages/core" ? {} : { TSGRAD_STRICT_ASYNC: "1" }) };
     for (const file of testFiles(dir)) {
       if (filters.length === 0 || filters.some((f) => file.includes(f))) jobs.push({ dir, file, env });
     }

@@ -5,6 +5,8 @@
 
 import { registerBackend, setBackend, setDefaultBackendChooser } from "./backend/backend.ts";
 import { ReferenceBackend } from "./backend/reference/reference-backend.ts";
+import { createWasmBackend } from "./backend/wasm/index.ts";
+import { fail } from "./errors.ts";
 
 export { type BackwardOptions, backward, type GradOptions, grad, sumToShape } from "./autograd.ts";
 export {
@@ -21,6 +23,7 @@ export {
   useBackend,
 } from "./backend/backend.ts";
 export { ReferenceBackend, type ReferenceOptions } from "./backend/reference/reference-backend.ts";
+export { WasmBackend, type WasmOptions } from "./backend/wasm/index.ts";
 export { gelu, logSoftmax, softmax, softplus } from "./composite/activation.ts";
 export { dropout } from "./composite/dropout.ts";
 export {
@@ -96,7 +99,7 @@ export {
   where,
 } from "./ops/elementwise.ts";
 export { checkIndexRange, embedding, gather, indexSelect, scatterAdd, topk } from "./ops/indexing.ts";
-export { linear, matmul } from "./ops/matmul.ts";
+export { linear, type MatmulOptions, matmul } from "./ops/matmul.ts";
 export {
   broadcastTo,
   chunk,
@@ -131,30 +134,47 @@ export { broadcastShapes, broadcastsTo, type Shape, sizeOf } from "./shape.ts";
 export { type GradNode, type NestedArray, Tensor } from "./tensor.ts";
 
 registerBackend("reference", (options) => new ReferenceBackend({ strictAsync: Boolean(options.strictAsync) }));
+registerBackend("wasm", (options) => createWasmBackend(options));
 
 // gpu.js and Dawn load only when a gpujs backend is asked for
 const loadGpujs = () => import("./backend/gpujs/index.ts");
-const GPUJS_FALLBACKS = "reference, gpujs:webasm, gpujs:cpu";
+const GPUJS_FALLBACKS = "wasm, reference, gpujs:webasm, gpujs:cpu";
 registerBackend("gpujs", async (options) => (await loadGpujs()).createGpujsBackend(options, GPUJS_FALLBACKS));
 for (const mode of ["webgpu", "webasm", "cpu"]) {
   registerBackend(`gpujs:${mode}`, async (options) => (await loadGpujs()).createGpujsBackend({ ...options, mode }, GPUJS_FALLBACKS));
 }
 
-setDefaultBackendChooser(() => new ReferenceBackend({ strictAsync: process.env.TSGRAD_STRICT_ASYNC === "1" }));
+/** TSGRAD_THREADS sets the wasm backend's thread count (1 or 2; default 2 where memory can be shared). */
+function wasmOptionsFromEnvironment(): Record<string, unknown> {
+  const threads = process.env.TSGRAD_THREADS;
+  if (threads === undefined || threads === "") return {};
+  if (threads !== "1" && threads !== "2") fail("TSGRAD_THREADS", `must be 1 or 2, got ${JSON.stringify(threads)}`);
+  return { threads: Number(threads) };
+}
 
 /**
- * TSGRAD_BACKEND picks the default backend: a registered name ("gpujs:webgpu", "gpujs:webasm", ...) or
- * "auto", which takes WebGPU only when a hardware adapter exists (lavapipe and other software adapters
- * never count as a GPU) and the reference backend otherwise.
+ * The default backend: the wasm backend, or what TSGRAD_BACKEND names. "reference" is the readable
+ * oracle (strict-async under TSGRAD_STRICT_ASYNC=1, as the test runner sets for most suites); any other
+ * registered name ("gpujs:webgpu", ...) or "auto", which takes WebGPU only when a hardware adapter exists
+ * (lavapipe and other software adapters never count as a GPU) and the wasm backend otherwise.
  */
-async function backendFromEnvironment(value: string): Promise<void> {
+async function chooseDefaultBackend(value: string | undefined): Promise<void> {
+  if (value === undefined || value === "" || value === "wasm") {
+    setDefaultBackendChooser(() => createWasmBackend(wasmOptionsFromEnvironment()));
+    return;
+  }
+  if (value === "reference") {
+    setDefaultBackendChooser(() => new ReferenceBackend({ strictAsync: process.env.TSGRAD_STRICT_ASYNC === "1" }));
+    return;
+  }
   let name = value;
   if (value === "auto") {
     const report = await (await loadGpujs()).probeWebGPU();
-    name = report.available && !report.software ? "gpujs:webgpu" : "reference";
+    if (!(report.available && !report.software)) return chooseDefaultBackend("wasm");
+    name = "gpujs:webgpu";
   }
   const backend = await setBackend(name);
   setDefaultBackendChooser(() => backend);
 }
 
-if (process.env.TSGRAD_BACKEND) await backendFromEnvironment(process.env.TSGRAD_BACKEND);
+await chooseDefaultBackend(process.env.TSGRAD_BACKEND);

@@ -49,7 +49,7 @@ import {
   tanh,
 } from "./ops/elementwise.ts";
 import { gather, indexSelect, topk } from "./ops/indexing.ts";
-import { matmul } from "./ops/matmul.ts";
+import { type MatmulOptions, matmul } from "./ops/matmul.ts";
 import {
   chunk,
   expand,
@@ -479,8 +479,8 @@ export class Tensor {
     return triu(this, k);
   }
 
-  matmul(other: TensorLike): Tensor {
-    return matmul(this, other);
+  matmul(other: TensorLike, options?: MatmulOptions): Tensor {
+    return matmul(this, other, options);
   }
   gather(axis: number, index: Tensor): Tensor {
     return gather(this, axis, index);

@@ -88,8 +88,12 @@ export interface Backend {
   reduce(op: ReduceOp, x: Operand, axes: readonly number[], outDType: DType): Storage;
   /** int32 positions of the first extreme along `axis`; NaN counts as the extreme, as in NumPy. */
   argReduce(op: ArgReduceOp, x: Operand, axis: number): Storage;
-  /** [...batchA, M, K] @ [...batchB, K, N] -> outShape = [...broadcast(batchA, batchB), M, N]. */
-  matmul(a: Operand, b: Operand, outShape: Shape): Storage;
+  /**
+   * op(a)·op(b) for [...batchA, M, K] @ [...batchB, K, N] -> outShape = [...broadcast(batchA, batchB), M, N],
+   * where op(x) is x, or with transposeA (transposeB) the transpose of its last two axes: a is then stored
+   * [..., K, M] (b [..., N, K]) and read in place, so that no transposed copy is made.
+   */
+  matmul(a: Operand, b: Operand, outShape: Shape, transposeA?: boolean, transposeB?: boolean): Storage;
   permute(x: Operand, perm: readonly number[]): Storage;
   expand(x: Operand, shape: Shape): Storage;
   /** The block of `size` elements starting at `begin` on every axis. */

@@ -24,6 +24,12 @@ export const matmulInputs: fc.Arbitrary<InputData> = fc
   .record({ batch: broadcastShapesArb(2, { maxRank: 2, maxDim: 2 }), m: dim, k: inner, n: dim, vecA: rarely, vecB: rarely })
   .chain(({ batch: [ba, bb], m, k, n, vecA, vecB }) => data(vecA ? [k] : [...ba, m, k], vecB ? [k] : [...bb, k, n]));
 
+/** Operands stored for op(A)·op(B) with the given flags: A as [..., K, M] when transposed, B as [..., N, K]. */
+const transposedInputs = (transposeA: boolean, transposeB: boolean): fc.Arbitrary<InputData> =>
+  fc
+    .record({ batch: broadcastShapesArb(2, { maxRank: 2, maxDim: 2 }), m: dim, k: inner, n: dim })
+    .chain(({ batch: [ba, bb], m, k, n }) => data([...ba, ...(transposeA ? [k, m] : [m, k])], [...bb, ...(transposeB ? [n, k] : [k, n])]));
+
 /** x [..., in], weight [out, in], bias [out]. */
 const linearInputs: fc.Arbitrary<InputData> = fc
   .tuple(shapeArb({ maxRank: 2, maxDim: 3 }), dim, dim)
@@ -34,7 +40,7 @@ export const matmulSpecs: OpSpec[] = [
     name: "matmul",
     opClass: "matmul",
     kind: "primitive",
-    fn: matmul,
+    fn: (a, b) => matmul(a, b),
     examples: [
       // [[1·5+2·7, 1·6+2·8], [3·5+4·7, 3·6+4·8]]; dA rows = row sums of B [11, 15]; dB rows = column sums of A [4, 6]
       {
@@ -326,4 +332,100 @@ export const matmulSpecs: OpSpec[] = [
     ],
     inputs: linearInputs,
   },
+  // op(A)·op(B) with an operand read transposed in place. A = [[1,2],[3,4]], B = [[5,6],[7,8]] as in the
+  // first matmul example, so each result is a product of the same matrices transposed:
+  //   Aᵀ·B = [[1·5+3·7, 1·6+3·8], [2·5+4·7, 2·6+4·8]] = [[26, 30], [38, 44]]
+  //   A·Bᵀ = [[1·5+2·6, 1·7+2·8], [3·5+4·6, 3·7+4·8]] = [[17, 23], [39, 53]]
+  //   Aᵀ·Bᵀ = [[1·5+3·6, 1·7+3·8], [2·5+4·6, 2·7+4·8]] = [[23, 31], [34, 46]]
+  // Gradients for ones upstream G: Aᵀ·B gives dA = B·Gᵀ (row sums of B: 11, 15) and dB = A·G (row sums of
+  // A: 3, 7); A·Bᵀ gives dA = G·B (column sums of B: 12, 14) and dB = Gᵀ·A (column sums of A: 4, 6);
+  // Aᵀ·Bᵀ gives dA = Bᵀ·G (dA[i][j] = column sum i of B) and dB = G·Aᵀ (dB[i][j] = row sum j of A).
+  ...(
+    [
+      [
+        true,
+        false,
+        [
+          [26, 30],
+          [38, 44],
+        ],
+        [
+          [11, 11],
+          [15, 15],
+        ],
+        [
+          [3, 3],
+          [7, 7],
+        ],
+      ],
+      [
+        false,
+        true,
+        [
+          [17, 23],
+          [39, 53],
+        ],
+        [
+          [12, 14],
+          [12, 14],
+        ],
+        [
+          [4, 6],
+          [4, 6],
+        ],
+      ],
+      [
+        true,
+        true,
+        [
+          [23, 31],
+          [34, 46],
+        ],
+        [
+          [12, 12],
+          [14, 14],
+        ],
+        [
+          [3, 7],
+          [3, 7],
+        ],
+      ],
+    ] as const
+  ).map(
+    ([transposeA, transposeB, out, gradA, gradB]): OpSpec => ({
+      name: `matmul${transposeA ? " transposeA" : ""}${transposeB ? " transposeB" : ""}`,
+      opClass: "matmul",
+      kind: "composite",
+      fn: (a, b) => matmul(a, b, { transposeA, transposeB }),
+      examples: [
+        {
+          args: [
+            [
+              [1, 2],
+              [3, 4],
+            ],
+            [
+              [5, 6],
+              [7, 8],
+            ],
+          ],
+          out: out.map((r) => [...r]),
+          grads: [gradA.map((r) => [...r]), gradB.map((r) => [...r])],
+        },
+      ],
+      errors: [
+        {
+          call: () => matmul(zeros([2, 3]), zeros([4, 5]), { transposeA, transposeB }),
+          message: new RegExp(`matmul: inner dimensions differ: \\[2,3\\]${transposeA ? "ᵀ" : ""} @ \\[4,5\\]${transposeB ? "ᵀ" : ""}`),
+        },
+        {
+          call: () =>
+            transposeA ? matmul(f([1, 2]), f([[1, 2]]), { transposeA, transposeB }) : matmul(f([[1, 2]]), f([1, 2]), { transposeB }),
+          message: /matmul: a transposed operand needs at least two axes, got \[/,
+        },
+      ],
+      inputs: transposedInputs(transposeA, transposeB),
+      gradgrad: true,
+    }),
+  ),
 ];

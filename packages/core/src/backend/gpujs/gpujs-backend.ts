@@ -312,7 +312,20 @@ export class GpujsBackend implements Backend {
     return this.#run("argReduce", outSize, [store(x.storage), m, op === "argmax" ? 0 : 1, outSize]);
   }
 
-  matmul(a: Operand, b: Operand, outShape: Shape): Storage {
+  matmul(a: Operand, b: Operand, outShape: Shape, transposeA = false, transposeB = false): Storage {
+    if (transposeA || transposeB) {
+      // gpu.js's matmul kernel reads dense operands: transposed ones are copied first
+      const swap = (x: Operand): Operand => {
+        const perm = x.shape.map((_, i) => i);
+        perm.splice(-2, 2, perm.length - 1, perm.length - 2);
+        return { storage: this.permute(x, perm), shape: perm.map((p) => x.shape[p]), dtype: x.dtype };
+      };
+      const [da, db] = [transposeA ? swap(a) : a, transposeB ? swap(b) : b];
+      const out = this.matmul(da, db, outShape);
+      if (transposeA) this.free(da.storage);
+      if (transposeB) this.free(db.storage);
+      return out;
+    }
     const rank = outShape.length;
     const [m, n] = [outShape[rank - 2], outShape[rank - 1]];
     const k = a.shape[a.shape.length - 1];

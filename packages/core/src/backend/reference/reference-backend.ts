@@ -22,6 +22,13 @@ const data = (x: Operand): TypedArray => x.storage as unknown as TypedArray;
 const wrap = (array: TypedArray): Storage => array as unknown as Storage;
 
 /**
+ * A typed array as a storage of this backend, and back: for a backend that runs these kernels on views
+ * of its own memory (the wasm backend does, for the kernels it has no fast version of).
+ */
+export const referenceStorage = wrap;
+export const referenceData = (storage: Storage): TypedArray => storage as unknown as TypedArray;
+
+/**
  * For each index of `shape` in row-major order, the offset Σ index[i]·strides[i] + base: the position
  * of the element to read. One odometer, used by every strided kernel.
  */
@@ -197,12 +204,15 @@ export class ReferenceBackend implements Backend {
     return wrap(out);
   }
 
-  matmul(a: Operand, b: Operand, outShape: Shape): Storage {
+  matmul(a: Operand, b: Operand, outShape: Shape, transposeA = false, transposeB = false): Storage {
     const x = data(a);
     const y = data(b);
     const rank = outShape.length;
     const [m, n] = [outShape[rank - 2], outShape[rank - 1]];
-    const k = a.shape[a.shape.length - 1];
+    const k = a.shape[a.shape.length - (transposeA ? 2 : 1)];
+    // element (i, p) of op(a) is at i·rowA + p·colA, element (p, j) of op(b) at p·rowB + j·colB
+    const [rowA, colA] = transposeA ? [1, m] : [k, 1];
+    const [rowB, colB] = transposeB ? [1, k] : [n, 1];
     const batchShape = outShape.slice(0, -2);
     // the start of each batch's matrix in a and b, with broadcasting over the batch axes
     const batchStarts = (x: Operand) =>
@@ -220,11 +230,11 @@ export class ReferenceBackend implements Backend {
       const c0 = batch * m * n;
       for (let i = 0; i < m; i++) {
         row.fill(0);
-        // i-k-j order streams rows of b; the row accumulates in float64
+        // i-k-j order streams rows of op(b); the row accumulates in float64
         for (let p = 0; p < k; p++) {
-          const aip = x[a0 + i * k + p];
-          const bRow = b0 + p * n;
-          for (let j = 0; j < n; j++) row[j] += aip * y[bRow + j];
+          const aip = x[a0 + i * rowA + p * colA];
+          const bRow = b0 + p * rowB;
+          for (let j = 0; j < n; j++) row[j] += aip * y[bRow + j * colB];
         }
         for (let j = 0; j < n; j++) out[c0 + i * n + j] = row[j];
       }

@@ -1,0 +1,65 @@
+// Float32 reductions over the middle axis of [outer, len, inner]: out[o][i] = op over r of x[o][r][i].
+// A sum accumulates in float64 (as the reference backend does); max and min keep the first NaN they
+// meet, because WebAssembly's min and max propagate NaN.
+
+const SUM = 0, MAX = 1;
+
+@inline function combine(op: i32, acc: f64, v: f64): f64 {
+  if (op == SUM) return acc + v;
+  if (op == MAX) return isNaN(acc) || isNaN(v) ? NaN : max(acc, v);
+  return isNaN(acc) || isNaN(v) ? NaN : min(acc, v);
+}
+
+export function reduceF32(op: i32, x: usize, out: usize, outer: i32, len: i32, inner: i32): void {
+  let start: f64 = op == SUM ? 0 : op == MAX ? -Infinity : Infinity;
+  let rowBytes = <usize>inner << 2;
+  for (let o = 0; o < outer; o++) {
+    let base = x + <usize>o * <usize>len * rowBytes;
+    let dst = out + <usize>o * rowBytes;
+    if (inner == 1) {
+      // contiguous: four lanes, then the tail, combined in float64
+      let i = 0;
+      if (op == SUM) {
+        let lo = f64x2.splat(0), hi = f64x2.splat(0);
+        for (; i + 4 <= len; i += 4) {
+          let v = v128.load(base + (<usize>i << 2));
+          lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+          hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)));
+        }
+        let acc = f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1) + f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1);
+        for (; i < len; i++) acc += <f64>load<f32>(base + (<usize>i << 2));
+        store<f32>(dst, <f32>acc);
+      } else {
+        let acc = start;
+        for (; i < len; i++) acc = combine(op, acc, <f64>load<f32>(base + (<usize>i << 2)));
+        store<f32>(dst, <f32>acc);
+      }
+      continue;
+    }
+    let j = 0;
+    if (op == SUM) {
+      for (; j + 4 <= inner; j += 4) {
+        let lo = f64x2.splat(0), hi = f64x2.splat(0);
+        let p = base + (<usize>j << 2);
+        for (let r = 0; r < len; r++) {
+          let v = v128.load(p);
+          lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+          hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)));
+          p += rowBytes;
+        }
+        let q = dst + (<usize>j << 2);
+        v128.store(q, f32x4.demote_f64x2_zero(lo));
+        v128.store64_lane(q + 8, f32x4.demote_f64x2_zero(hi), 0);
+      }
+    }
+    for (; j < inner; j++) {
+      let acc = start;
+      let p = base + (<usize>j << 2);
+      for (let r = 0; r < len; r++) {
+        acc = combine(op, acc, <f64>load<f32>(p));
+        p += rowBytes;
+      }
+      store<f32>(dst + (<usize>j << 2), <f32>acc);
+    }
+  }
+}

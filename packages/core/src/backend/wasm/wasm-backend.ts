@@ -1,0 +1,485 @@
+/**
+ * @file The wasm backend: tensors live in one WebAssembly.Memory, and float32 kernels are AssemblyScript
+ * compiled to WebAssembly SIMD (assembly/): a packed, register-blocked GEMM that reads transposed
+ * operands in place, elementwise ops with broadcasting, reductions, casts and strided copies.
+ *
+ * Everything else (float64, int32 arithmetic, indexing, topk, ...) runs the reference backend's kernels
+ * on views of this memory, so every op works here and means what it means there; the fast kernels are
+ * checked against those by the parity suites. Matmuls split across the second thread when they are
+ * large enough (threads.ts).
+ *
+ * Memory: storages are blocks of the caching allocator (allocator.ts). `dispose()` and `tidy()` free
+ * them at once; a tensor that is garbage-collected without either is freed by a FinalizationRegistry
+ * later (a safety net: when it runs is up to the garbage collector).
+ */
+
+import { castValue, type DType, type TypedArray } from "../../dtype.ts";
+import { fail } from "../../errors.ts";
+import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
+import {
+  type ArgReduceOp,
+  type Backend,
+  BINARY_OPS,
+  type BinaryOp,
+  type MemoryInfo,
+  type Operand,
+  type ReduceOp,
+  type Storage,
+  UNARY_OPS,
+  type UnaryOp,
+} from "../backend.ts";
+import { gatherOffsets, ReferenceBackend, referenceData, referenceStorage } from "../reference/reference-backend.ts";
+import { Allocator, type AllocatorStats } from "./allocator.ts";
+import { type Build, chooseBuild, type Instance, instantiate, type Kernels } from "./module.ts";
+import { iterationSpace } from "./strided.ts";
+import { CONTROL_BYTES, WorkerThread } from "./threads.ts";
+import { canShareMemory } from "./threads-node.ts";
+
+/** A block of wasm memory holding one tensor's elements. */
+class WasmStorage {
+  constructor(
+    readonly ptr: number,
+    readonly bytes: number,
+  ) {}
+}
+
+const ptrOf = (x: Operand): number => (x.storage as unknown as WasmStorage).ptr;
+const wrap = (s: WasmStorage): Storage => s as unknown as Storage;
+
+const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
+const UNARY_CODE = new Map<UnaryOp, number>(UNARY_OPS.map((op, i) => [op, i]));
+const BINARY_CODE = new Map<BinaryOp, number>(BINARY_OPS.map((op, i) => [op, i]));
+/** Unary ops the float32 kernel has (logicalNot writes bytes and goes through the reference). */
+const FAST_UNARY = new Set<UnaryOp>(UNARY_OPS.filter((op) => op !== "logicalNot"));
+const REDUCE_CODE: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2 };
+const CAST_CODE: Partial<Record<`${DType}>${DType}`, number>> = {
+  "int32>float32": 0,
+  "bool>float32": 1,
+  "float32>bool": 2,
+  "float32>float64": 3,
+  "float64>float32": 4,
+  "float32>int32": 5,
+};
+
+/** The main thread's argument block for strided kernels (sizes and strides, int32s). */
+const META_BYTES = 768;
+
+export interface WasmOptions {
+  /** 1 or 2 (main thread plus one worker). Default 2 where memory can be shared, else 1. */
+  threads?: number;
+  /** Relaxed SIMD (fused multiply-add): "auto" (default) takes it where the engine validates it. */
+  relaxed?: boolean | "auto";
+  /** Multiply-adds (elements, for elementwise kernels) below which a kernel stays on the main thread. */
+  minParallelWork?: number;
+  /** The most bytes of WebAssembly memory to use (default and limit: 4 GiB, what 32-bit addresses reach). */
+  maxMemoryBytes?: number;
+  name?: string;
+}
+
+/** Below this a matmul stays on one thread: posting it to the worker costs about a microsecond. */
+export const DEFAULT_MIN_PARALLEL_WORK = 1 << 15;
+const MIN_PARALLEL_ELEMENTS = 1 << 16;
+
+export class WasmBackend implements Backend {
+  readonly name: string;
+  readonly supportsFloat64 = true;
+  readonly canReadSync = true;
+  readonly threads: number;
+  readonly build: Build;
+  readonly minParallelWork: number;
+  readonly #instance: Instance;
+  readonly #k: Kernels;
+  readonly #allocator: Allocator;
+  readonly #work: number[];
+  readonly #meta: number;
+  #worker: WorkerThread | null = null;
+  readonly #ready: Promise<void>;
+  #closed = false;
+  readonly #reference = new ReferenceBackend();
+  readonly #finalizer: FinalizationRegistry<{ ptr: number; bytes: number }>;
+  #buffers = 0;
+  #bytes = 0;
+  #u8!: Uint8Array;
+  #i32!: Int32Array;
+  #f32!: Float32Array;
+  #f64!: Float64Array;
+
+  private constructor(instance: Instance, threads: number, options: WasmOptions, maximumBytes: number) {
+    this.#instance = instance;
+    this.#k = instance.kernels;
+    this.build = instance.build;
+    this.threads = threads;
+    this.minParallelWork = options.minParallelWork ?? DEFAULT_MIN_PARALLEL_WORK;
+    this.name = options.name ?? "wasm";
+    // the layout above the module's static data: the worker's control block, the argument block, each
+    // thread's scratch, then the heap
+    const control = Math.ceil(this.#k.heapBase() / 64) * 64;
+    this.#meta = control + CONTROL_BYTES;
+    const workBytes = this.#k.workBytes();
+    this.#work = Array.from({ length: threads }, (_, t) => this.#meta + META_BYTES + t * workBytes);
+    this.#allocator = new Allocator(instance.memory, this.#meta + META_BYTES + threads * workBytes, maximumBytes);
+    this.#allocator.onGrow = () => this.#refreshViews();
+    this.#ready =
+      threads === 2
+        ? WorkerThread.start(instance.module, instance.memory, control).then((worker) => {
+            if (this.#closed) worker.close();
+            else this.#worker = worker;
+          })
+        : Promise.resolve();
+    // a worker that cannot start leaves the backend on one thread; `ready` tells why
+    this.#ready.catch(() => {});
+    this.#refreshViews();
+    this.#finalizer = new FinalizationRegistry(({ ptr, bytes }) => this.#release(ptr, bytes));
+  }
+
+  /**
+   * Creates the backend at once; the worker thread starts in the background and takes its share of
+   * the work from the first kernel after it is ready (results do not depend on it: every split gives
+   * the same numbers). `ready` resolves when it has.
+   */
+  static create(options: WasmOptions = {}): WasmBackend {
+    const shared = canShareMemory();
+    const threads = options.threads ?? (shared ? 2 : 1);
+    if (threads !== 1 && threads !== 2) fail("setBackend", `wasm: threads must be 1 or 2, got ${threads}`);
+    if (threads === 2 && !shared) fail("setBackend", "wasm: two threads need SharedArrayBuffer, which this environment lacks");
+    const maximumBytes = Math.min(options.maxMemoryBytes ?? 2 ** 32, 2 ** 32);
+    if (!(maximumBytes >= 2 ** 23)) fail("setBackend", `wasm: maxMemoryBytes must be at least 8 MiB, got ${options.maxMemoryBytes}`);
+    const instance = instantiate(chooseBuild(options.relaxed ?? "auto"), maximumBytes);
+    return new WasmBackend(instance, threads, options, maximumBytes);
+  }
+
+  /** Resolves once every thread is running (at once on one thread). */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  // ---- memory ------------------------------------------------------------------------------------
+
+  #refreshViews(): void {
+    const buffer = this.#instance.memory.buffer;
+    this.#u8 = new Uint8Array(buffer);
+    this.#i32 = new Int32Array(buffer);
+    this.#f32 = new Float32Array(buffer);
+    this.#f64 = new Float64Array(buffer);
+  }
+
+  #alloc(dtype: DType, size: number): WasmStorage {
+    const bytes = size * BYTES[dtype];
+    const storage = new WasmStorage(this.#allocator.alloc(bytes), bytes);
+    this.#buffers++;
+    this.#bytes += bytes;
+    this.#finalizer.register(storage, { ptr: storage.ptr, bytes }, storage);
+    return storage;
+  }
+
+  #release(ptr: number, bytes: number): void {
+    this.#allocator.free(ptr, bytes);
+    this.#buffers--;
+    this.#bytes -= bytes;
+  }
+
+  /** A view of `size` elements of `dtype` at byte offset `ptr` (valid until the memory grows). */
+  #viewAt(ptr: number, size: number, dtype: DType): TypedArray {
+    switch (dtype) {
+      case "float32":
+        return this.#f32.subarray(ptr >> 2, (ptr >> 2) + size);
+      case "float64":
+        return this.#f64.subarray(ptr >> 3, (ptr >> 3) + size);
+      case "int32":
+        return this.#i32.subarray(ptr >> 2, (ptr >> 2) + size);
+      case "bool":
+        return this.#u8.subarray(ptr, ptr + size);
+    }
+  }
+
+  #view(x: Operand): TypedArray {
+    return this.#viewAt(ptrOf(x), sizeOf(x.shape), x.dtype);
+  }
+
+  upload(values: TypedArray, dtype: DType): Storage {
+    const storage = this.#alloc(dtype, values.length);
+    this.#viewAt(storage.ptr, values.length, dtype).set(values);
+    return wrap(storage);
+  }
+
+  async read(x: Operand): Promise<TypedArray> {
+    return this.#view(x).slice();
+  }
+
+  readSync(x: Operand): TypedArray {
+    return this.#view(x).slice();
+  }
+
+  free(storage: Storage): void {
+    const s = storage as unknown as WasmStorage;
+    this.#finalizer.unregister(s);
+    this.#release(s.ptr, s.bytes);
+  }
+
+  memory(): MemoryInfo {
+    return { buffers: this.#buffers, bytes: this.#bytes };
+  }
+
+  /** The allocator's view: live and peak bytes (by size class), bytes cached for reuse, the memory's size. */
+  allocatorStats(): AllocatorStats {
+    return this.#allocator.stats();
+  }
+
+  resetPeakBytes(): void {
+    this.#allocator.resetPeak();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#ready.catch(() => {});
+    this.#worker?.close();
+    this.#worker = null;
+  }
+
+  // ---- the reference kernels, on views of this memory --------------------------------------------
+
+  #ref(x: Operand): Operand {
+    return { storage: referenceStorage(this.#view(x)), shape: x.shape, dtype: x.dtype };
+  }
+
+  /** Copies a reference kernel's result into this memory. */
+  #adopt(result: Storage, dtype: DType): Storage {
+    const values = referenceData(result);
+    const out = this.upload(values, dtype);
+    this.#reference.free(result);
+    return out;
+  }
+
+  #viaReference(dtype: DType, kernel: (ref: ReferenceBackend) => Storage): Storage {
+    return this.#adopt(kernel(this.#reference), dtype);
+  }
+
+  // ---- kernels -----------------------------------------------------------------------------------
+
+  fill(shape: Shape, value: number, dtype: DType): Storage {
+    const out = this.#alloc(dtype, sizeOf(shape));
+    this.#viewAt(out.ptr, sizeOf(shape), dtype).fill(castValue(value, dtype));
+    return wrap(out);
+  }
+
+  cast(x: Operand, dtype: DType): Storage {
+    const code = CAST_CODE[`${x.dtype}>${dtype}`];
+    if (code === undefined) return this.#viaReference(dtype, (ref) => ref.cast(this.#ref(x), dtype));
+    const n = sizeOf(x.shape);
+    const out = this.#alloc(dtype, n);
+    this.#k.castDense(code, ptrOf(x), out.ptr, n);
+    return wrap(out);
+  }
+
+  unary(op: UnaryOp, x: Operand, outDType: DType): Storage {
+    if (x.dtype !== "float32" || outDType !== "float32" || !FAST_UNARY.has(op)) {
+      return this.#viaReference(outDType, (ref) => ref.unary(op, this.#ref(x), outDType));
+    }
+    const n = sizeOf(x.shape);
+    const out = this.#alloc("float32", n);
+    const code = UNARY_CODE.get(op)!;
+    const worker = this.#worker;
+    if (worker && n >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
+      // the worker takes the second half, from a 64-byte boundary
+      const half = Math.ceil(n / 32) * 16;
+      worker.run("unaryF32", [code, ptrOf(x) + half * 4, out.ptr + half * 4, n - half], () =>
+        this.#k.unaryF32(code, ptrOf(x), out.ptr, half),
+      );
+    } else {
+      this.#k.unaryF32(code, ptrOf(x), out.ptr, n);
+    }
+    return wrap(out);
+  }
+
+  /** Writes an iteration space into the argument block; false when it needs more than four axes. */
+  #writeSpace(shape: Shape, operands: readonly Shape[]): boolean {
+    const space = iterationSpace(
+      shape,
+      operands.map((s) => broadcastStrides(s, shape)),
+    );
+    if (!space) return false;
+    const meta = this.#meta >> 2;
+    this.#i32.set(space.sizes, meta);
+    for (const [k, s] of space.strides.entries()) this.#i32.set(s, meta + 4 * (k + 1));
+    return true;
+  }
+
+  binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape, outDType: DType): Storage {
+    const fast = a.dtype === "float32" && b.dtype === "float32" && (outDType === "float32" || outDType === "bool");
+    if (!fast || !this.#writeSpace(outShape, [a.shape, b.shape])) {
+      return this.#viaReference(outDType, (ref) => ref.binary(op, this.#ref(a), this.#ref(b), outShape, outDType));
+    }
+    const out = this.#alloc(outDType, sizeOf(outShape));
+    this.#k.binaryF32(BINARY_CODE.get(op)!, ptrOf(a), ptrOf(b), out.ptr, this.#meta);
+    return wrap(out);
+  }
+
+  where(cond: Operand, a: Operand, b: Operand, outShape: Shape): Storage {
+    if (a.dtype !== "float32" || !this.#writeSpace(outShape, [cond.shape, a.shape, b.shape])) {
+      return this.#viaReference(a.dtype, (ref) => ref.where(this.#ref(cond), this.#ref(a), this.#ref(b), outShape));
+    }
+    const out = this.#alloc("float32", sizeOf(outShape));
+    this.#k.whereF32(ptrOf(cond), ptrOf(a), ptrOf(b), out.ptr, this.#meta);
+    return wrap(out);
+  }
+
+  reduce(op: ReduceOp, x: Operand, axes: readonly number[], outDType: DType): Storage {
+    // the reduced axes must be one run once size-1 axes are dropped: [outer, len, inner]
+    let outer = 1;
+    let len = 1;
+    let inner = 1;
+    let phase = 0; // 0: before the run, 1: in it, 2: after it
+    let oneRun = true;
+    x.shape.forEach((d, i) => {
+      if (d === 1) return;
+      const reduced = axes.includes(i);
+      if (reduced && phase === 2) oneRun = false;
+      if (reduced) phase = 1;
+      else if (phase === 1) phase = 2;
+      if (reduced) len *= d;
+      else if (phase === 0) outer *= d;
+      else inner *= d;
+    });
+    if (x.dtype !== "float32" || outDType !== "float32" || !oneRun) {
+      return this.#viaReference(outDType, (ref) => ref.reduce(op, this.#ref(x), axes, outDType));
+    }
+    const out = this.#alloc("float32", outer * inner);
+    this.#k.reduceF32(REDUCE_CODE[op], ptrOf(x), out.ptr, outer, len, inner);
+    return wrap(out);
+  }
+
+  argReduce(op: ArgReduceOp, x: Operand, axis: number): Storage {
+    return this.#viaReference("int32", (ref) => ref.argReduce(op, this.#ref(x), axis));
+  }
+
+  matmul(a: Operand, b: Operand, outShape: Shape, transposeA = false, transposeB = false): Storage {
+    if (a.dtype !== "float32") {
+      return this.#viaReference(a.dtype, (ref) => ref.matmul(this.#ref(a), this.#ref(b), outShape, transposeA, transposeB));
+    }
+    const rank = outShape.length;
+    const [m, n] = [outShape[rank - 2], outShape[rank - 1]];
+    const k = a.shape[a.shape.length - (transposeA ? 2 : 1)];
+    const batchShape = outShape.slice(0, -2);
+    const batch = sizeOf(batchShape);
+    const out = this.#alloc("float32", batch * m * n);
+    if (batch * m * n === 0) return wrap(out);
+    // element (i, p) of op(A) is at i·rsA + p·csA; element (p, j) of op(B) at p·rsB + j·csB
+    const [rsA, csA] = transposeA ? [1, m] : [k, 1];
+    const [rsB, csB] = transposeB ? [1, k] : [n, 1];
+    const batchA = sizeOf(a.shape.slice(0, -2));
+    const batchB = sizeOf(b.shape.slice(0, -2));
+    if (batch === 1 || (batchB === 1 && batchA === batch && !transposeA)) {
+      // one matrix, or a batch of A's against one B: A's rows stack into one taller matrix
+      this.#gemm(ptrOf(a), ptrOf(b), out.ptr, batch * m, n, k, rsA, csA, rsB, csB);
+      return wrap(out);
+    }
+    const starts = (x: Operand) =>
+      gatherOffsets(
+        batchShape,
+        broadcastStrides(x.shape.slice(0, -2), batchShape).map((s) => s * sizeOf(x.shape.slice(-2))),
+      );
+    const [startsA, startsB] = [starts(a), starts(b)];
+    const table = this.#allocator.alloc(batch * 8);
+    for (let i = 0; i < batch; i++) {
+      this.#i32[(table >> 2) + 2 * i] = startsA[i];
+      this.#i32[(table >> 2) + 2 * i + 1] = startsB[i];
+    }
+    const args = (b0: number, b1: number, work: number) => [ptrOf(a), ptrOf(b), out.ptr, table, b0, b1, m, n, k, rsA, csA, rsB, csB, work];
+    const worker = this.#worker;
+    if (worker && batch * m * n * k >= this.minParallelWork) {
+      const half = Math.ceil(batch / 2);
+      worker.run("gemmBatched", args(half, batch, this.#work[1]), () =>
+        this.#k.gemmBatched(...(args(0, half, this.#work[0]) as Parameters<Kernels["gemmBatched"]>)),
+      );
+    } else {
+      this.#k.gemmBatched(...(args(0, batch, this.#work[0]) as Parameters<Kernels["gemmBatched"]>));
+    }
+    this.#allocator.free(table, batch * 8);
+    return wrap(out);
+  }
+
+  /** One matrix, its rows split between the threads when it is large enough. */
+  #gemm(a: number, b: number, c: number, m: number, n: number, k: number, rsA: number, csA: number, rsB: number, csB: number): void {
+    const worker = this.#worker;
+    if (!worker || m < 8 || m * n * k < this.minParallelWork) {
+      this.#k.gemm(a, b, c, m, n, k, rsA, csA, rsB, csB, this.#work[0]);
+      return;
+    }
+    // the main thread takes the first rows (a multiple of the 4-row tile), the worker the rest
+    const top = Math.ceil(m / 8) * 4;
+    worker.run("gemm", [a + 4 * top * rsA, b, c + 4 * top * n, m - top, n, k, rsA, csA, rsB, csB, this.#work[1]], () =>
+      this.#k.gemm(a, b, c, top, n, k, rsA, csA, rsB, csB, this.#work[0]),
+    );
+  }
+
+  #copy(x: Operand, shape: Shape, strides: readonly number[], offset = 0): Storage {
+    const out = this.#alloc(x.dtype, sizeOf(shape));
+    const space = iterationSpace(shape, [strides]);
+    if (!space) {
+      const offsets = gatherOffsets(shape, strides, offset);
+      const src = this.#view(x);
+      const dst = this.#viewAt(out.ptr, offsets.length, x.dtype);
+      for (let i = 0; i < offsets.length; i++) dst[i] = src[offsets[i]];
+      return wrap(out);
+    }
+    const meta = this.#meta >> 2;
+    this.#i32.set(space.sizes, meta);
+    this.#i32.set(space.strides[0], meta + 4);
+    this.#k.copyStrided(ptrOf(x) + offset * BYTES[x.dtype], out.ptr, this.#meta, BYTES[x.dtype]);
+    return wrap(out);
+  }
+
+  permute(x: Operand, perm: readonly number[]): Storage {
+    const strides = stridesOf(x.shape);
+    return this.#copy(
+      x,
+      perm.map((p) => x.shape[p]),
+      perm.map((p) => strides[p]),
+    );
+  }
+
+  expand(x: Operand, shape: Shape): Storage {
+    return this.#copy(x, shape, broadcastStrides(x.shape, shape));
+  }
+
+  slice(x: Operand, begin: readonly number[], size: readonly number[]): Storage {
+    const strides = stridesOf(x.shape);
+    return this.#copy(
+      x,
+      size,
+      strides,
+      begin.reduce((acc, b, i) => acc + b * strides[i], 0),
+    );
+  }
+
+  pad(x: Operand, before: readonly number[], after: readonly number[], value: number): Storage {
+    return this.#viaReference(x.dtype, (ref) => ref.pad(this.#ref(x), before, after, value));
+  }
+
+  concat(xs: readonly Operand[], axis: number, outShape: Shape): Storage {
+    return this.#viaReference(xs[0].dtype, (ref) =>
+      ref.concat(
+        xs.map((x) => this.#ref(x)),
+        axis,
+        outShape,
+      ),
+    );
+  }
+
+  gather(x: Operand, axis: number, index: Operand): Storage {
+    return this.#viaReference(x.dtype, (ref) => ref.gather(this.#ref(x), axis, this.#ref(index)));
+  }
+
+  scatterAdd(base: Operand, axis: number, index: Operand, src: Operand): Storage {
+    return this.#viaReference(base.dtype, (ref) => ref.scatterAdd(this.#ref(base), axis, this.#ref(index), this.#ref(src)));
+  }
+
+  topk(x: Operand, k: number, largest: boolean): Storage {
+    return this.#viaReference("int32", (ref) => ref.topk(this.#ref(x), k, largest));
+  }
+
+  assign(dst: Operand, src: Operand): void {
+    const bytes = sizeOf(src.shape) * BYTES[src.dtype];
+    this.#u8.copyWithin(ptrOf(dst), ptrOf(src), ptrOf(src) + bytes);
+  }
+}
