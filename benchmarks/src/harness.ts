@@ -20,10 +20,28 @@ const ORACLE = "reference";
 /** SIGSTOP/SIGCONT exist on POSIX only; elsewhere idle workers just wait. */
 const CAN_PAUSE = process.platform !== "win32";
 
-/** Every tsgrad backend registered in this build, then every peer. */
+/**
+ * The wasm backend runs as three participants: one thread, two threads, and two threads with relaxed
+ * SIMD (fused multiply-add), whose process gets the flag Node 20 needs for it.
+ */
+const WASM_PARTICIPANTS: Participant[] = [
+  { id: "wasm:1t", kind: "tsgrad", label: "tsgrad wasm 1 thread", backend: { name: "wasm", options: { threads: 1, relaxed: false } } },
+  { id: "wasm:2t", kind: "tsgrad", label: "tsgrad wasm 2 threads", backend: { name: "wasm", options: { threads: 2, relaxed: false } } },
+  {
+    id: "wasm:2t-relaxed",
+    kind: "tsgrad",
+    label: "tsgrad wasm 2 threads relaxed",
+    backend: { name: "wasm", options: { threads: 2, relaxed: true } },
+    nodeFlags: ["--experimental-wasm-relaxed-simd"],
+  },
+];
+
+/** Every tsgrad backend registered in this build (the wasm backend in three configurations), then every peer. */
 export function allParticipants(): Participant[] {
   return [
-    ...registeredBackends().map((name): Participant => ({ id: name, kind: "tsgrad", label: `tsgrad ${name}` })),
+    ...registeredBackends().flatMap((name): Participant[] =>
+      name === "wasm" ? WASM_PARTICIPANTS : [{ id: name, kind: "tsgrad", label: `tsgrad ${name}` }],
+    ),
     ...Object.entries(PEERS).map(([id, peer]): Participant => ({ id, kind: "peer", label: peer.label })),
   ];
 }
@@ -43,7 +61,11 @@ class WorkerProcess {
   #exited = false;
 
   constructor(readonly participant: Participant) {
-    this.child = fork(WORKER, [participant.kind, participant.id], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    const backend = participant.backend ?? { name: participant.id, options: {} };
+    this.child = fork(WORKER, [participant.kind, participant.id, JSON.stringify(backend)], {
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      execArgv: [...process.execArgv, ...(participant.nodeFlags ?? [])],
+    });
     // libraries print banners; keep the tail for when a worker dies
     const collect = (chunk: Buffer) => {
       this.#output = (this.#output + chunk.toString()).slice(-4000);
@@ -199,7 +221,7 @@ export async function runBenchmarks(options: RunOptions): Promise<RunResult> {
       const worker = startingWorkers[i];
       let reply = replies[i];
       // a name that resolves to another backend (an alias, or a fallback) would measure that one twice
-      if (reply.type === "ready" && participant.kind === "tsgrad" && reply.facts.backend !== participant.id) {
+      if (reply.type === "ready" && participant.kind === "tsgrad" && !participant.backend && reply.facts.backend !== participant.id) {
         reply = {
           type: "unavailable",
           reason: `setBackend("${participant.id}") starts ${reply.facts.backend} on this machine, measured under that name`,

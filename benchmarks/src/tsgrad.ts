@@ -203,8 +203,10 @@ async function backendPeakBytes<T>(backend: Backend, fn: () => Promise<T>): Prom
 }
 
 /** Starts the backend registered as `name`; a tiny computation read back proves it runs here. */
-export async function startTsgrad(name: string): Promise<Library> {
-  const backend = await setBackend(name);
+export async function startTsgrad(name: string, options: Record<string, unknown> = {}): Promise<Library> {
+  const backend = await setBackend(name, options);
+  // a backend with worker threads is measured once they all run
+  await (backend as { ready?: Promise<void> }).ready;
   const probe = tensor(Float32Array.of(1, 2, 3)).mul(2);
   const values = await probe.data();
   probe.dispose();

@@ -113,10 +113,14 @@ export interface RoundResult {
 
 /** Who is measured: a tsgrad backend (by its registered name) or a peer. */
 export interface Participant {
-  /** A registered tsgrad backend name ("reference", "gpujs:webasm") or a peer's id ("tfjs-wasm"). */
+  /** A registered tsgrad backend name ("reference", "gpujs:webasm"), a named configuration of one ("wasm:2t"), or a peer's id ("tfjs-wasm"). */
   id: string;
   kind: "tsgrad" | "peer";
   label: string;
+  /** For a configuration: the registered backend and the options setBackend gets. */
+  backend?: { name: string; options: Record<string, unknown> };
+  /** Node flags of the participant's process (relaxed SIMD needs one on Node 20). */
+  nodeFlags?: string[];
 }
 
 /** What the parent asks a worker, over the IPC channel. */

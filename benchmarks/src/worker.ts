@@ -82,10 +82,11 @@ async function runCase(lib: Library, current: Current | null, request: Extract<W
 }
 
 async function main(): Promise<void> {
-  const [kind, id] = process.argv.slice(2);
+  const [kind, id, backendJson] = process.argv.slice(2);
   let lib: Library;
   try {
-    lib = kind === "tsgrad" ? await startTsgrad(id) : await PEERS[id].start();
+    const backend = JSON.parse(backendJson) as { name: string; options: Record<string, unknown> };
+    lib = kind === "tsgrad" ? await startTsgrad(backend.name, backend.options) : await PEERS[id].start();
   } catch (e) {
     await send({ type: "unavailable", reason: message(e) });
     process.exit(0);
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
         // WebGPU devices and worker pools can keep a process alive: leave explicitly
         process.exit(0);
       }
-      const done = await runCase(lib, current, request, kind === "tsgrad" ? id : null);
+      const done = await runCase(lib, current, request, kind === "tsgrad" ? String(lib.facts().backend) : null);
       current = done.current;
       await send({ type: "result", result: done.result });
     });

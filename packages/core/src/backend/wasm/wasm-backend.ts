@@ -30,7 +30,7 @@ import {
 } from "../backend.ts";
 import { gatherOffsets, ReferenceBackend, referenceData, referenceStorage } from "../reference/reference-backend.ts";
 import { Allocator, type AllocatorStats } from "./allocator.ts";
-import { type Build, chooseBuild, type Instance, instantiate, type Kernels } from "./module.ts";
+import { type Build, chooseBuild, type Instance, instantiate, type Kernels, relaxedSimdAvailable } from "./module.ts";
 import { iterationSpace } from "./strided.ts";
 import { CONTROL_BYTES, WorkerThread } from "./threads.ts";
 import { canShareMemory } from "./threads-node.ts";
@@ -144,6 +144,9 @@ export class WasmBackend implements Backend {
     if (threads === 2 && !shared) fail("setBackend", "wasm: two threads need SharedArrayBuffer, which this environment lacks");
     const maximumBytes = Math.min(options.maxMemoryBytes ?? 2 ** 32, 2 ** 32);
     if (!(maximumBytes >= 2 ** 23)) fail("setBackend", `wasm: maxMemoryBytes must be at least 8 MiB, got ${options.maxMemoryBytes}`);
+    if (options.relaxed === true && !relaxedSimdAvailable()) {
+      fail("setBackend", "wasm: relaxed SIMD is not available in this engine (Node 20 needs --experimental-wasm-relaxed-simd)");
+    }
     const instance = instantiate(chooseBuild(options.relaxed ?? "auto"), maximumBytes);
     return new WasmBackend(instance, threads, options, maximumBytes);
   }
