@@ -39,7 +39,10 @@ test("--backend runs the same demo on a gpujs backend, which then exits on its o
   assert.match(result.stdout, /on gpujs:webasm/);
   const bad = run("--backend", "gpujs:webgl");
   assert.is(bad.status, 2);
-  assert.match(bad.stderr, /unknown backend "gpujs:webgl"; registered backends: reference, wasm, gpujs, gpujs:webgpu, gpujs:webasm, gpujs:cpu/);
+  assert.match(
+    bad.stderr,
+    /unknown backend "gpujs:webgl"; registered backends: reference, wasm, gpujs, gpujs:webgpu, gpujs:webasm, gpujs:cpu/,
+  );
 });
 
 test.run();

@@ -1,5 +1,5 @@
 /**
- * @file Layers on the gpujs backends equal the reference backend: MultiHeadAttention and the transformer
+ * @file Layers on the wasm and gpujs backends equal the reference backend: MultiHeadAttention and the transformer
  * block (outputs, input gradients and every parameter's gradient), and a 50-step training run of a
  * one-block transformer (its loss curve). Layers are compared normwise: max|actual - expected| must stay
  * within atol + rtol·max|expected| of the tensor, with the matmul tolerance of the backend, because each

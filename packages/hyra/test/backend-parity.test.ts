@@ -1,5 +1,5 @@
 /**
- * @file Adapters on the gpujs backends equal the reference backend: LoRA, MH-LoRA and HyRA on q and v
+ * @file Adapters on the wasm and gpujs backends equal the reference backend: LoRA, MH-LoRA and HyRA on q and v
  * of a tiny encoder, with random (non-zero) adapter weights, give the same outputs and the same
  * gradients of every trainable parameter. Compared normwise, as the layer parity in @tsgrad/nn is:
  * each output mixes many products and has no single magnitude of its own.
