@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 /**
  * @file A caching allocator over one WebAssembly.Memory: blocks come from a bump pointer, freed blocks go
  * to a free list per size class and are reused by the next request of that class.

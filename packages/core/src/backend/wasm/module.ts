@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 /**
  * @file Which WebAssembly build to run, and the memory it runs on.
  *

@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 /**
  * @file The second thread: one worker on the same shared WebAssembly.Memory, running the same module,
  * told what to do through a control block of int32s in that memory (Atomics, no messages).
