@@ -12,6 +12,7 @@
 import { fail, fmtShape } from "./errors.ts";
 import { onesLike } from "./factories.ts";
 import { enableGrad, noGrad } from "./grad-mode.ts";
+import { tidy } from "./memory.ts";
 import { cast } from "./ops/cast.ts";
 import { add } from "./ops/elementwise.ts";
 import { reshape } from "./ops/movement.ts";
@@ -87,9 +88,33 @@ function run(where: string, roots: readonly Tensor[], seeds: readonly Tensor[], 
   // a freed node has lost its inputs, so it may lead to any wanted tensor: reaching it must fail, not skip
   const needed = neededSet(order, (t) => wanted(t) || t.node?.released === true);
   const grads = new Map<Tensor, Tensor>();
+  // Without createGraph, a gradient is freed as soon as nothing needs it: an intermediate one once its
+  // node's rule has run, a partial sum once it is added into the next. One gradient tensor can stand for
+  // several tensors (add hands dy to both inputs), so each is counted; the callers' seeds are never freed.
+  const eager = !createGraph;
+  const holders = new Map<Tensor, number>();
+  const seedSet = new Set(seeds);
+  const hold = (g: Tensor) => holders.set(g, (holders.get(g) ?? 0) + 1);
+  const release = (g: Tensor) => {
+    const n = (holders.get(g) ?? 0) - 1;
+    if (n > 0) holders.set(g, n);
+    else {
+      holders.delete(g);
+      if (eager && !seedSet.has(g)) g.dispose();
+    }
+  };
   const accumulate = (t: Tensor, g: Tensor) => {
     const previous = grads.get(t);
-    grads.set(t, previous ? add(previous, g) : g);
+    if (!previous) {
+      grads.set(t, g);
+      hold(g);
+      return;
+    }
+    const sum = add(previous, g);
+    grads.set(t, sum);
+    hold(sum);
+    release(previous);
+    if (eager && !holders.has(g) && !seedSet.has(g)) g.dispose();
   };
   for (const [i, root] of roots.entries()) accumulate(root, seeds[i]);
 
@@ -115,10 +140,17 @@ function run(where: string, roots: readonly Tensor[], seeds: readonly Tensor[], 
       node.inputs.forEach((x, j) => {
         const thunk = thunks[j];
         if (!thunk || !x.requiresGrad || !(needed.has(x) || (!x.node && wanted(x)))) return;
-        let g = sumToShape(thunk(), x.shape);
-        if (g.dtype !== x.dtype) g = cast(g, x.dtype);
-        accumulate(x, g);
+        const gradient = () => {
+          const g = sumToShape(thunk(), x.shape);
+          return g.dtype === x.dtype ? g : cast(g, x.dtype);
+        };
+        // a rule's temporaries are freed at once; with createGraph they are part of the recorded graph
+        accumulate(x, eager ? tidy(gradient) : gradient());
       });
+      if (eager && !wanted(t)) {
+        grads.delete(t);
+        release(dy);
+      }
     }
   };
   if (createGraph) enableGrad(body);
