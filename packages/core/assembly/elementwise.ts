@@ -3,7 +3,8 @@
 //
 // Op codes are positions in UNARY_OPS and BINARY_OPS of src/backend/backend.ts (the JS side checks that
 // every code it sends has a branch here). Transcendental functions are computed in float64 and rounded
-// once, as the reference backend does; +, -, ·, /, sqrt, min and max are exact in float32 already.
+// once, as the reference backend does, except exp and erf, which have SIMD versions within 2 ulp and
+// 1.5e-7 absolute (exp4, erf4) for the full vectors; +, -, ·, /, sqrt, min and max are exact in float32.
 //
 // Strided kernels read a 4-axis iteration space from `meta` (int32s): the sizes d0..d3, then, per
 // operand, its element strides s0..s3 (0 where it is broadcast). The output is dense.
@@ -33,15 +34,59 @@ const EQ = 7, NE = 8, LT = 9, LE = 10, GT = 11, GE = 12, AND = 13, OR = 14;
   }
 }
 
+/**
+ * exp of four float32 lanes, within 2 ulp: n = round(x·log2 e), r = x − n·ln 2 in two parts (Cody and
+ * Waite), Cephes' degree-6 polynomial for exp(r), then ·2^n as two powers of two so that results below
+ * 2^-126 (subnormal) and above 2^127 (overflow to infinity) come out right. NaN stays NaN.
+ */
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.max(f32x4.min(x, f32x4.splat(89)), f32x4.splat(-104));
+  let n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375))), f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  let ni = i32x4.trunc_sat_f32x4_s(n);
+  let half = i32x4.shr_s(ni, 1);
+  // 2^k as float bits: (k + 127) << 23
+  let s1 = i32x4.shl(i32x4.add(half, i32x4.splat(127)), 23);
+  let s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, half), i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(p, s1), s2);
+}
+
+/**
+ * erf of four float32 lanes, within 1.5e-7 absolute (Abramowitz and Stegun 7.1.26):
+ * erf(|x|) = 1 − (a1·t + … + a5·t⁵)·exp(−x²) with t = 1 / (1 + p·|x|), and the sign of x.
+ */
+@inline function erf4(x: v128): v128 {
+  let ax = f32x4.abs(x);
+  let t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.3275911), ax)));
+  let y = f32x4.splat(1.061405429);
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(-1.453152027));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(1.421413741));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(-0.284496736));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(0.254829592));
+  y = f32x4.mul(y, t);
+  let e = f32x4.sub(f32x4.splat(1), f32x4.mul(y, exp4(f32x4.neg(f32x4.mul(ax, ax)))));
+  // the sign bit of x onto |erf|; NaN lanes stay NaN (every step above propagates them)
+  return v128.or(e, v128.and(x, i32x4.splat(0x80000000)));
+}
+
 /** Whether a unary op code has a SIMD branch below (the rest go element by element). */
 @inline function unarySimd(op: i32): bool {
-  return op == NEG || op == SQRT || op == RELU || op == ABS;
+  return op == NEG || op == SQRT || op == RELU || op == ABS || op == EXP || op == ERF;
 }
 
 @inline function unaryVector(op: i32, v: v128): v128 {
   switch (op) {
     case NEG: return f32x4.neg(v);
     case SQRT: return f32x4.sqrt(v);
+    case EXP: return exp4(v);
+    case ERF: return erf4(v);
     // NaN lanes compare false against themselves and are kept; every other lane is max(v, 0)
     case RELU: return v128.bitselect(f32x4.max(v, f32x4.splat(0)), v, f32x4.eq(v, v));
     default: return f32x4.abs(v);
