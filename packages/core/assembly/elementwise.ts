@@ -281,3 +281,39 @@ export function castDense(code: i32, x: usize, out: usize, n: i32): void {
     }
   }
 }
+
+/**
+ * Softmax along rows [r0, r1) of a dense [rows, cols] matrix: exp(x − max) / Σ exp(x − max), the sum in
+ * float64. A row holding NaN gives NaN, as the composite definition does.
+ */
+export function softmaxRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32): void {
+  let rowBytes = <usize>cols << 2;
+  for (let r = r0; r < r1; r++) {
+    let src = x + <usize>r * rowBytes;
+    let dst = out + <usize>r * rowBytes;
+    let j = 0;
+    let m4 = f32x4.splat(-Infinity);
+    for (; j + 4 <= cols; j += 4) m4 = f32x4.max(m4, v128.load(src + (<usize>j << 2)));
+    let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+    for (; j < cols; j++) m = max(m, load<f32>(src + (<usize>j << 2)));
+    let shift = f32x4.splat(m);
+    let lo = f64x2.splat(0), hi = f64x2.splat(0);
+    j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      let e = exp4(f32x4.sub(v128.load(src + (<usize>j << 2)), shift));
+      v128.store(dst + (<usize>j << 2), e);
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 0, 1)));
+    }
+    let sum = f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1) + f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1);
+    for (; j < cols; j++) {
+      let e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(src + (<usize>j << 2)) - m)), 0);
+      store<f32>(dst + (<usize>j << 2), e);
+      sum += <f64>e;
+    }
+    let scale = f32x4.splat(<f32>(1 / sum));
+    j = 0;
+    for (; j + 4 <= cols; j += 4) v128.store(dst + (<usize>j << 2), f32x4.mul(v128.load(dst + (<usize>j << 2)), scale));
+    for (; j < cols; j++) store<f32>(dst + (<usize>j << 2), load<f32>(dst + (<usize>j << 2)) * <f32>(1 / sum));
+  }
+}

@@ -24,7 +24,8 @@ export {
 } from "./backend/backend.ts";
 export { ReferenceBackend, type ReferenceOptions } from "./backend/reference/reference-backend.ts";
 export { WasmBackend, type WasmOptions } from "./backend/wasm/index.ts";
-export { gelu, logSoftmax, softmax, softplus } from "./composite/activation.ts";
+export { gelu, logSoftmax, softplus } from "./composite/activation.ts";
+export { softmax } from "./ops/fused.ts";
 export { dropout } from "./composite/dropout.ts";
 export {
   binaryCrossEntropyWithLogits,

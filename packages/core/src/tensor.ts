@@ -8,7 +8,8 @@
 
 import { type BackwardOptions, backward } from "./autograd.ts";
 import { type Backend, findBackend, getBackend, type Operand } from "./backend/backend.ts";
-import { gelu, logSoftmax, softmax, softplus } from "./composite/activation.ts";
+import { gelu, logSoftmax, softplus } from "./composite/activation.ts";
+import { softmax } from "./ops/fused.ts";
 import { bytesPerElement, type DType, isFloat, type TypedArray } from "./dtype.ts";
 import { fail, fmtShape } from "./errors.ts";
 import { assign, to } from "./inplace.ts";

@@ -33,7 +33,6 @@ export const COMPOSITES = [
   "indexSelect",
   "embedding",
   "linear",
-  "softmax",
   "logSoftmax",
   "softplus",
   "gelu",

@@ -94,6 +94,11 @@ export interface Backend {
    * [..., K, M] (b [..., N, K]) and read in place, so that no transposed copy is made.
    */
   matmul(a: Operand, b: Operand, outShape: Shape, transposeA?: boolean, transposeB?: boolean): Storage;
+  /**
+   * Fused softmax along `axis` of a float tensor: exp(x − max) / Σ exp(x − max), which must equal the
+   * composite definition (composite/activation.ts) within the tolerance table.
+   */
+  softmax(x: Operand, axis: number): Storage;
   permute(x: Operand, perm: readonly number[]): Storage;
   expand(x: Operand, shape: Shape): Storage;
   /** The block of `size` elements starting at `begin` on every axis. */

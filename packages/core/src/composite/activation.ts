@@ -1,4 +1,4 @@
-/** @file Activation composites: softmax, logSoftmax, softplus, gelu. No gradient code: they are built from primitives. */
+/** @file Activation composites: softmax (the fused primitive's definition), logSoftmax, softplus, gelu. No gradient code: they are built from primitives. */
 
 import { fail } from "../errors.ts";
 import { abs, add, div, erf, exp, gt, log1p, maximum, mul, neg, sub, tanh, where } from "../ops/elementwise.ts";
@@ -6,8 +6,11 @@ import { logSumExp, max, sum } from "../ops/reduce.ts";
 import { normalizeAxis } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 
-/** exp(x) / Σ exp(x) along an axis; the row maximum is subtracted first, so ±1e4 inputs stay finite. */
-export function softmax(x: Tensor, axis = -1): Tensor {
+/**
+ * The composite definition of softmax: exp(x) / Σ exp(x) along an axis, the row maximum subtracted
+ * first, so ±1e4 inputs stay finite. `softmax` (ops/fused.ts) is the fused primitive that must equal it.
+ */
+export function composedSoftmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis("softmax", axis, x.rank);
   // NOTE: the shift cancels out of the result, so it is detached rather than differentiated; an empty
   // axis has no maximum to shift by (and nothing to normalise)

@@ -11,3 +11,6 @@ export * from "./memory.ts";
 export * from "./property.ts";
 export * from "./readme.ts";
 export * from "./tolerance.ts";
+
+/** Composite definitions of the fused primitives: the oracles their tests compare them with. */
+export { composedSoftmax } from "../composite/activation.ts";

@@ -66,7 +66,7 @@ export const activationSpecs: OpSpec[] = [
   {
     name: "softmax",
     opClass: "reduction",
-    kind: "composite",
+    kind: "primitive",
     fn: (x) => softmax(x),
     examples: [
       // e^0 : e^{ln 3} = 1 : 3; the outputs sum to 1 whatever x is, so a gradient of ones gives 0

@@ -338,6 +338,18 @@ export class GpujsBackend implements Backend {
     return this.#run("matmul", size, [store(a.storage), store(b.storage), mm, size]);
   }
 
+  softmax(x: Operand, axis: number): Storage {
+    // the composite definition, run on this backend's own kernels: max, subtract, exp, sum, divide
+    const kept = x.shape.map((d, i) => (i === axis ? 1 : d));
+    const max: Operand = { storage: this.reduce("max", x, [axis], x.dtype), shape: kept, dtype: x.dtype };
+    const shifted: Operand = { storage: this.binary("sub", x, max, x.shape, x.dtype), shape: x.shape, dtype: x.dtype };
+    const e: Operand = { storage: this.unary("exp", shifted, x.dtype), shape: x.shape, dtype: x.dtype };
+    const sum: Operand = { storage: this.reduce("sum", e, [axis], x.dtype), shape: kept, dtype: x.dtype };
+    const out = this.binary("div", e, sum, x.shape, x.dtype);
+    for (const t of [max, shifted, e, sum]) this.free(t.storage);
+    return out;
+  }
+
   #strided(where: string, x: Operand, shape: Shape, strides: readonly number[], base = 0): Storage {
     const size = sizeOf(shape);
     const c = coalesce(shape, [strides]);

@@ -242,6 +242,33 @@ export class ReferenceBackend implements Backend {
     return wrap(out);
   }
 
+  softmax(x: Operand, axis: number): Storage {
+    const src = data(x);
+    const out = this.#alloc(x.dtype, src.length);
+    const len = x.shape[axis];
+    const stride = stridesOf(x.shape)[axis];
+    // the first element of every line along `axis`, then each line on its own, in float64
+    const starts = gatherOffsets(
+      x.shape.map((d, i) => (i === axis ? 1 : d)),
+      stridesOf(x.shape),
+    );
+    const line = new Float64Array(len);
+    for (const start of len === 0 ? [] : starts) {
+      let max = -Infinity;
+      for (let k = 0; k < len; k++) {
+        const v = src[start + k * stride];
+        if (Number.isNaN(v) || v > max) max = v; // NaN sticks, as in the max reduction
+      }
+      let sum = 0;
+      for (let k = 0; k < len; k++) {
+        line[k] = Math.exp(src[start + k * stride] - max);
+        sum += line[k];
+      }
+      for (let k = 0; k < len; k++) out[start + k * stride] = line[k] / sum;
+    }
+    return wrap(out);
+  }
+
   #copy(x: Operand, offsets: Int32Array): Storage {
     const src = data(x);
     const out = this.#alloc(x.dtype, offsets.length);

@@ -415,6 +415,23 @@ export class WasmBackend implements Backend {
     );
   }
 
+  softmax(x: Operand, axis: number): Storage {
+    const cols = x.shape[axis];
+    const rows = sizeOf(x.shape) / Math.max(cols, 1);
+    if (x.dtype !== "float32" || axis !== x.shape.length - 1 || cols === 0) {
+      return this.#viaReference(x.dtype, (ref) => ref.softmax(this.#ref(x), axis));
+    }
+    const out = this.#alloc("float32", rows * cols);
+    const worker = this.#worker;
+    if (worker && rows >= 2 && rows * cols >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
+      const half = Math.ceil(rows / 2);
+      worker.run("softmaxRows", [ptrOf(x), out.ptr, half, rows, cols], () => this.#k.softmaxRows(ptrOf(x), out.ptr, 0, half, cols));
+    } else {
+      this.#k.softmaxRows(ptrOf(x), out.ptr, 0, rows, cols);
+    }
+    return wrap(out);
+  }
+
   #copy(x: Operand, shape: Shape, strides: readonly number[], offset = 0): Storage {
     const out = this.#alloc(x.dtype, sizeOf(shape));
     const space = iterationSpace(shape, [strides]);
