@@ -71,7 +71,11 @@ for (const name of Object.keys(KIND)) {
     try {
       return method.apply(backend, args);
     } finally {
-      if (!nested) add(process.env.PROFILE_OPS && (name === "unary" || name === "binary") ? `${name} ${args[0]}` : KIND[name], performance.now() - start);
+      if (!nested)
+        add(
+          process.env.PROFILE_OPS && (name === "unary" || name === "binary") ? `${name} ${args[0]}` : KIND[name],
+          performance.now() - start,
+        );
       inKernel = nested;
     }
   };
@@ -108,5 +112,7 @@ for (const r of rows.sort((a, b) => b.ms - a.ms)) {
   console.log(`| ${r.kind} | ${r.ms.toFixed(2)} | ${((100 * r.ms) / total).toFixed(0)} % | ${Math.round(r.calls)} |`);
 }
 const rest = total - kernels;
-console.log(`| JavaScript around the kernels (autodiff, tensors, scopes, checks) | ${rest.toFixed(2)} | ${((100 * rest) / total).toFixed(0)} % | |`);
+console.log(
+  `| JavaScript around the kernels (autodiff, tensors, scopes, checks) | ${rest.toFixed(2)} | ${((100 * rest) / total).toFixed(0)} % | |`,
+);
 await backend.close?.();

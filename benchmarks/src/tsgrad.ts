@@ -144,7 +144,7 @@ export function tsgradRunner(spec: CaseSpec, inputs: HostTensors): Runner {
   switch (p.kind) {
     case "matmul": {
       const [a, b] = [upload(inputs.a), upload(inputs.b)];
-      return tensorRunner(() => matmul(a, b), [a, b]);
+      return tensorRunner(() => matmul(a, b, { transposeA: p.transposeA, transposeB: p.transposeB }), [a, b]);
     }
     case "binary": {
       const [a, b] = [upload(inputs.a), upload(inputs.b)];

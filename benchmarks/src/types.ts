@@ -10,7 +10,16 @@ export type HostTensors = Record<string, HostTensor>;
 
 /** What a case computes; each library implements every kind once (src/tsgrad.ts, src/peers/*.ts). */
 export type CaseParams =
-  | { kind: "matmul"; batch: number; m: number; k: number; n: number }
+  | {
+      kind: "matmul";
+      batch: number;
+      m: number;
+      k: number;
+      n: number;
+      /** op(a)·op(b) with a stored [k, m] (b stored [n, k]) and read transposed, as linear layers and their gradients do. */
+      transposeA?: boolean;
+      transposeB?: boolean;
+    }
   | { kind: "binary"; op: "add" | "mul"; size: number }
   | { kind: "unary"; op: "exp" | "gelu"; size: number }
   | { kind: "softmax"; rows: number; cols: number }

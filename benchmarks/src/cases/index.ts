@@ -16,13 +16,23 @@ export type Mode = "quick" | "full" | "smoke";
 const F32 = 4;
 const M = 1 << 20;
 
-function matmulCase(batch: number, m: number, k: number, n: number, quick: boolean, note: string): CaseSpec {
-  const square = batch === 1 && m === k && k === n;
-  const shape = `[${m}×${k}]·[${k}×${n}]`;
+function matmulCase(
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  quick: boolean,
+  note: string,
+  transposeA = false,
+  transposeB = false,
+): CaseSpec {
+  const square = batch === 1 && m === k && k === n && !transposeA && !transposeB;
+  // the stored shapes, with ᵀ on an operand read transposed
+  const shape = `[${transposeA ? `${k}×${m}]ᵀ` : `${m}×${k}]`}·[${transposeB ? `${n}×${k}]ᵀ` : `${k}×${n}]`}`;
   return {
     id: `matmul ${square ? `${n}³` : batch > 1 ? `${batch}×${shape}` : shape}`,
     group: "matmul",
-    params: { kind: "matmul", batch, m, k, n },
+    params: { kind: "matmul", batch, m, k, n, ...(transposeA ? { transposeA } : {}), ...(transposeB ? { transposeB } : {}) },
     quick,
     unit: "GFLOP/s",
     work: 2 * batch * m * k * n,
@@ -47,6 +57,14 @@ export function catalogue(mode: Mode): CaseSpec[] {
   cases.push(matmulCase(1, t, 4 * d, d, tiny, "transformer: MLP down"));
   cases.push(
     tiny ? matmulCase(2, 4, 3, 4, true, "batched attention scores") : matmulCase(32, 64, 32, 64, true, "batched attention scores"),
+  );
+  // what linear layers and attention really compute, with the transposed operand read in place
+  cases.push(matmulCase(1, t, d, 4 * d, true, "linear forward x·Wᵀ (MLP up, W stored [out, in])", false, true));
+  cases.push(matmulCase(1, 4 * d, t, d, tiny, "linear weight gradient dyᵀ·x (MLP up)", true, false));
+  cases.push(
+    tiny
+      ? matmulCase(2, 4, 3, 4, true, "batched attention scores Q·Kᵀ", false, true)
+      : matmulCase(32, 64, 32, 64, true, "batched attention scores Q·Kᵀ (K stored [T, d_h])", false, true),
   );
 
   const size = tiny ? 64 : M;

@@ -7,24 +7,28 @@ import { randomTensor } from "./random.ts";
 
 type Params = Extract<CaseParams, { kind: "matmul" }>;
 
-/** a (batch, m, k) and b (batch, k, n) from N(0, 1); a plain [m, k]·[k, n] when batch is 1. */
+/** a (batch, m, k) and b (batch, k, n) from N(0, 1), each stored transposed where the case says; a plain matrix when batch is 1. */
 export function matmulInputs(p: Params, gen: Generator): HostTensors {
   const lead = p.batch > 1 ? [p.batch] : [];
-  return { a: randomTensor(gen, [...lead, p.m, p.k]), b: randomTensor(gen, [...lead, p.k, p.n]) };
+  return {
+    a: randomTensor(gen, [...lead, ...(p.transposeA ? [p.k, p.m] : [p.m, p.k])]),
+    b: randomTensor(gen, [...lead, ...(p.transposeB ? [p.n, p.k] : [p.k, p.n])]),
+  };
 }
 
-/** Σ_k |a[i,k]|·|b[k,j]| for every output element, in float64 on the host. */
+/** Σ_k |op(a)[i,k]|·|op(b)[k,j]| for every output element, in float64 on the host. */
 function magnitudes(p: Params, a: Float32Array, b: Float32Array): Float32Array {
   const { batch, m, k, n } = p;
+  const at = (s: number, i: number, t: number) => Math.abs(a[s * m * k + (p.transposeA ? t * m + i : i * k + t)]);
+  const bt = (s: number, t: number, j: number) => Math.abs(b[s * k * n + (p.transposeB ? j * k + t : t * n + j)]);
   const out = new Float32Array(batch * m * n);
   const row = new Float64Array(n);
   for (let s = 0; s < batch; s++) {
     for (let i = 0; i < m; i++) {
       row.fill(0);
       for (let t = 0; t < k; t++) {
-        const x = Math.abs(a[(s * m + i) * k + t]);
-        const bRow = (s * k + t) * n;
-        for (let j = 0; j < n; j++) row[j] += x * Math.abs(b[bRow + j]);
+        const x = at(s, i, t);
+        for (let j = 0; j < n; j++) row[j] += x * bt(s, t, j);
       }
       out.set(row, (s * m + i) * n);
     }

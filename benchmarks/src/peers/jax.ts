@@ -216,7 +216,10 @@ function jaxRunner(jax: JaxModule, spec: CaseSpec, inputs: HostTensors): Runner 
   const p = spec.params;
   switch (p.kind) {
     case "matmul":
-      return jitRunner(jax, (a, b) => np.matmul(a, b), [arg("a"), arg("b")]);
+      return jitRunner(jax, (a, b) => np.matmul(p.transposeA ? np.matrixTranspose(a) : a, p.transposeB ? np.matrixTranspose(b) : b), [
+        arg("a"),
+        arg("b"),
+      ]);
     case "binary":
       return jitRunner(jax, (a, b) => (p.op === "add" ? a.add(b) : a.mul(b)), [arg("a"), arg("b")]);
     case "unary":

@@ -181,7 +181,7 @@ function tfjsRunner(tf: Tf, spec: CaseSpec, inputs: HostTensors): Runner {
   switch (p.kind) {
     case "matmul": {
       const [a, b] = [t("a"), t("b")];
-      return tensorRunner(tf, () => tf.matMul(a, b), [a, b]);
+      return tensorRunner(tf, () => tf.matMul(a, b, p.transposeA, p.transposeB), [a, b]);
     }
     case "binary": {
       const [a, b] = [t("a"), t("b")];

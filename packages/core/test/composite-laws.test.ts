@@ -71,7 +71,11 @@ test("the fused softmax equals its composite definition, values and gradients, i
       const x = tensor(values, shape, "float64").requiresGrad_();
       const y = f(x, axis);
       // a weighted sum, so that the gradient is not the trivial zero of a softmax summed along its axis
-      const w = tensor(values.map((_, i) => Math.sin(i + 1)), shape, "float64");
+      const w = tensor(
+        values.map((_, i) => Math.sin(i + 1)),
+        shape,
+        "float64",
+      );
       sum(mul(y, w)).backward();
       return { y: y.dataSync(), g: x.grad!.dataSync() };
     });

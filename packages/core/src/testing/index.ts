@@ -3,6 +3,8 @@
  * run-count profiles with replayable seeds, closeness assertions and the one tolerance table.
  */
 
+/** Composite definitions of the fused primitives: the oracles their tests compare them with. */
+export { composedSoftmax } from "../composite/activation.ts";
 export * from "./arbitraries.ts";
 export * from "./assert-close.ts";
 export * from "./backends.ts";
@@ -11,6 +13,3 @@ export * from "./memory.ts";
 export * from "./property.ts";
 export * from "./readme.ts";
 export * from "./tolerance.ts";
-
-/** Composite definitions of the fused primitives: the oracles their tests compare them with. */
-export { composedSoftmax } from "../composite/activation.ts";
