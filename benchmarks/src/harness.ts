@@ -250,6 +250,7 @@ export async function runBenchmarks(options: RunOptions): Promise<RunResult> {
           const id = worker.participant.id;
           const isOracle = worker === oracle;
           if (round > 1 && (!measured.has(id) || (spent.get(id) ?? 0) >= timing.capMs)) continue;
+          if (spec.tsgradOnly && worker.participant.kind === "peer") continue;
           const key = `${id}\u0000${spec.id}`;
           const entry: CaseResult = results.get(key) ?? {
             participant: id,

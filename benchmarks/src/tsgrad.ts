@@ -3,12 +3,15 @@
 import {
   type Backend,
   closeBackends,
+  crossEntropy,
   exp,
   flatten,
+  Generator,
   gelu,
   layerNorm,
   matmul,
   max,
+  mean,
   mse,
   narrow,
   noGrad,
@@ -20,7 +23,7 @@ import {
   tidy,
 } from "@tsgrad/core";
 import { getPeftModel } from "@tsgrad/hyra";
-import { AdamW, TransformerBlock } from "@tsgrad/nn";
+import { AdamW, Embedding, LayerNorm, LearnedPositionEmbedding, Linear, Module, ModuleList, TransformerBlock } from "@tsgrad/nn";
 import { CHAIN_STEP, chainSteps } from "./cases/chain.ts";
 import { ADAMW, ADAPTER_PREFIX, adapterNames, adapterShape, LN_EPS, parameterNames } from "./cases/encoder.ts";
 import type { CaseSpec, HostTensor, HostTensors, Library, Runner } from "./types.ts";
@@ -108,6 +111,81 @@ function encoderRunner(spec: Extract<CaseSpec["params"], { kind: "encoder" }>, i
   };
 }
 
+/** The study's classifier (cases/finetune.ts), built from @tsgrad/nn with seeded initialisation, so every backend starts from the same weights. */
+class Classifier extends Module {
+  tokens: Embedding;
+  positions: LearnedPositionEmbedding;
+  blocks: ModuleList;
+  norm: LayerNorm;
+  head: Linear;
+
+  constructor(p: Extract<CaseSpec["params"], { kind: "finetune" }>) {
+    super();
+    const g = new Generator(1234);
+    this.tokens = new Embedding(p.vocab, p.dModel, { generator: g });
+    this.positions = new LearnedPositionEmbedding(p.seq, p.dModel, { generator: g });
+    this.blocks = new ModuleList(
+      Array.from({ length: p.layers }, () => new TransformerBlock(p.dModel, p.heads, { hidden: p.hidden, generator: g })),
+    );
+    this.norm = new LayerNorm(p.dModel);
+    this.head = new Linear(p.dModel, p.classes, { generator: g });
+  }
+
+  forward(ids: Tensor): Tensor {
+    let x = this.tokens.forward(ids).add(this.positions.forward(ids.shape[1])); // (B, T, d)
+    for (const block of this.blocks.items) x = (block as TransformerBlock).forward(x);
+    return this.head.forward(mean(this.norm.forward(x), 1)); // (B, classes)
+  }
+}
+
+function finetuneRunner(spec: Extract<CaseSpec["params"], { kind: "finetune" }>, inputs: HostTensors): Runner {
+  const classifier = new Classifier(spec);
+  let model: { forward(x: Tensor): Tensor; parameters(): Tensor[] } = classifier;
+  let trainable: Tensor[] = classifier.parameters();
+  if (spec.method !== "full") {
+    const peft = getPeftModel(classifier, { method: spec.method, r: 8, alpha: 16, targetModules: ["q", "v"], modulesToSave: ["head"] });
+    // non-zero B factors, so that the adapters change the loss from the first step
+    const g = new Generator(99);
+    noGrad(() => {
+      for (const p of peft.trainableParameters()) p.assign(tensor(Array.from(g.normal(p.size, 0, 0.02)), p.shape));
+    });
+    model = peft;
+    trainable = peft.trainableParameters();
+  }
+  const ids = tensor(Int32Array.from(inputs.ids.data), inputs.ids.shape, "int32").keep();
+  const labels = tensor(Int32Array.from(inputs.labels.data), inputs.labels.shape, "int32").keep();
+  const optimizer = new AdamW(trainable, { lr: 1e-3, weightDecay: 1e-2 });
+  let loss: Tensor | null = null;
+  const step = () => {
+    loss?.dispose();
+    loss = tidy(() => {
+      const l = crossEntropy(model.forward(ids), labels);
+      l.backward();
+      optimizer.step();
+      optimizer.zeroGrad();
+      return l;
+    }).keep();
+  };
+  return {
+    call: step,
+    sync: () => touch(loss!),
+    async outputs() {
+      if (!loss) step();
+      const before = (await loss!.data())[0];
+      step();
+      const after = (await loss!.data())[0];
+      return { loss: Float32Array.of(before), lossDelta: Float32Array.of(after - before) };
+    },
+    dispose() {
+      loss?.dispose();
+      ids.dispose();
+      labels.dispose();
+      for (const p of model.parameters()) p.dispose();
+      optimizer.disposeState();
+    },
+  };
+}
+
 function chainRunner(spec: Extract<CaseSpec["params"], { kind: "chain" }>, inputs: HostTensors): Runner {
   const x = upload(inputs.x).requiresGrad_();
   const steps = chainSteps(spec);
@@ -170,6 +248,8 @@ export function tsgradRunner(spec: CaseSpec, inputs: HostTensors): Runner {
       return encoderRunner(p, inputs);
     case "chain":
       return chainRunner(p, inputs);
+    case "finetune":
+      return finetuneRunner(p, inputs);
   }
 }
 

@@ -36,7 +36,20 @@ export type CaseParams =
       heads: number;
       hidden: number;
     }
-  | { kind: "chain"; length: number; size: number };
+  | { kind: "chain"; length: number; size: number }
+  | {
+      kind: "finetune";
+      /** HyRA or LoRA on q and v (plus the head), or every weight trained. */
+      method: "full" | "lora" | "hyra";
+      layers: number;
+      dModel: number;
+      heads: number;
+      hidden: number;
+      batch: number;
+      seq: number;
+      vocab: number;
+      classes: number;
+    };
 
 export type Kind = CaseParams["kind"];
 
@@ -55,6 +68,8 @@ export interface CaseSpec {
   work: number;
   /** One line on what is measured, for the report. */
   note: string;
+  /** A case only tsgrad backends run (its model is tsgrad's own); the peers skip it. */
+  tsgradOnly?: boolean;
 }
 
 /**

@@ -9,6 +9,7 @@ import { chainChecks, chainInputs, chainOps } from "./chain.ts";
 import type { Check } from "./check.ts";
 import { elementwiseChecks, elementwiseInputs } from "./elementwise.ts";
 import { adapterShape, encoderChecks, encoderFlops, encoderInputs } from "./encoder.ts";
+import { finetuneChecks, finetuneFlops, finetuneInputs } from "./finetune.ts";
 import { matmulChecks, matmulInputs } from "./matmul.ts";
 
 export type Mode = "quick" | "full" | "smoke";
@@ -138,6 +139,24 @@ export function catalogue(mode: Mode): CaseSpec[] {
     });
   }
 
+  const study = tiny
+    ? { layers: 1, dModel: 8, heads: 2, hidden: 16, batch: 2, seq: 4, vocab: 10, classes: 2 }
+    : { layers: 2, dModel: 64, heads: 4, hidden: 256, batch: 16, seq: 64, vocab: 96, classes: 2 };
+  for (const method of ["hyra", "lora", "full"] as const) {
+    const params = { kind: "finetune" as const, method, ...study };
+    const what = method === "full" ? "every weight trained" : `${method === "hyra" ? "HyRA" : "LoRA"} on q and v (r 8) and the head`;
+    cases.push({
+      id: `fine-tune step, ${method === "full" ? "full" : method === "hyra" ? "HyRA" : "LoRA"}`,
+      group: "training",
+      params,
+      quick: method === "hyra",
+      unit: "ms",
+      work: finetuneFlops(params),
+      note: `the study's classifier: ${study.layers} layers, d ${study.dModel}, ${study.heads} heads, batch ${study.batch}, sequence ${study.seq}, cross-entropy, AdamW; ${what} (tsgrad only)`,
+      tsgradOnly: true,
+    });
+  }
+
   const chain = { kind: "chain" as const, length: tiny ? 31 : 1000, size: tiny ? 4 : 16 };
   const ops = chainOps(chain);
   cases.push({
@@ -177,6 +196,8 @@ export function caseInputs(spec: CaseSpec): HostTensors {
       return encoderInputs(p, gen);
     case "chain":
       return chainInputs(p, gen);
+    case "finetune":
+      return finetuneInputs(p, gen);
     default:
       return elementwiseInputs(p, gen);
   }
@@ -191,6 +212,8 @@ export function caseChecks(params: CaseParams, inputs: HostTensors, expected: Re
       return encoderChecks(params, expected);
     case "chain":
       return chainChecks(expected);
+    case "finetune":
+      return finetuneChecks(expected);
     default:
       return elementwiseChecks(params, inputs, expected);
   }

@@ -234,6 +234,8 @@ function jaxRunner(jax: JaxModule, spec: CaseSpec, inputs: HostTensors): Runner 
       return encoderRunner(jax, p, inputs, upload);
     case "chain":
       return chainRunner(jax, p, arg("x"));
+    case "finetune":
+      throw new Error("the fine-tune case is tsgrad's own model; peers do not run it");
   }
 }
 

@@ -207,6 +207,8 @@ function tfjsRunner(tf: Tf, spec: CaseSpec, inputs: HostTensors): Runner {
       return encoderRunner(tf, p, inputs);
     case "chain":
       return chainRunner(tf, p, inputs);
+    case "finetune":
+      throw new Error("the fine-tune case is tsgrad's own model; peers do not run it");
   }
 }
 

@@ -317,3 +317,38 @@ export function softmaxRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32): 
     for (; j < cols; j++) store<f32>(dst + (<usize>j << 2), load<f32>(dst + (<usize>j << 2)) * <f32>(1 / sum));
   }
 }
+
+/**
+ * logSoftmax along rows [r0, r1) of a dense [rows, cols] matrix, as (x − m) − log Σ exp(x − m), which
+ * keeps the top classes exact at large logits (x − (m + log Σ ...) would round the sum to m first). An
+ * infinite maximum shifts by 0, as the composite definition does; the last pass runs in float64.
+ */
+export function logSoftmaxRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32): void {
+  let rowBytes = <usize>cols << 2;
+  for (let r = r0; r < r1; r++) {
+    let src = x + <usize>r * rowBytes;
+    let dst = out + <usize>r * rowBytes;
+    let j = 0;
+    let m4 = f32x4.splat(-Infinity);
+    for (; j + 4 <= cols; j += 4) m4 = f32x4.max(m4, v128.load(src + (<usize>j << 2)));
+    let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+    for (; j < cols; j++) m = max(m, load<f32>(src + (<usize>j << 2)));
+    if (!isFinite(m) && !isNaN(m)) m = 0;
+    let shift = f32x4.splat(m);
+    let lo = f64x2.splat(0), hi = f64x2.splat(0);
+    j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      let e = exp4(f32x4.sub(v128.load(src + (<usize>j << 2)), shift));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 0, 1)));
+    }
+    let sum = f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1) + f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1);
+    for (; j < cols; j++) sum += <f64>f32x4.extract_lane(exp4(f32x4.splat(load<f32>(src + (<usize>j << 2)) - m)), 0);
+    let logSum = Math.log(sum);
+    let shift64 = <f64>m;
+    for (j = 0; j < cols; j++) {
+      let o = <usize>j << 2;
+      store<f32>(dst + o, <f32>((<f64>load<f32>(src + o) - shift64) - logSum));
+    }
+  }
+}

@@ -33,6 +33,7 @@ import {
   assertArrayClose,
   assertClose,
   checkProperty,
+  composedLogSoftmax,
   composedSoftmax,
   gradcheck,
   shapeArb,
@@ -62,26 +63,31 @@ const moderate = fc.double({ min: -30, max: 30, noNaN: true });
 // often exactly ±1e4, where exp overflows unless the maximum is taken out first
 const huge = fc.oneof(fc.constantFrom(1e4, -1e4), fc.double({ min: -1e4, max: 1e4, noNaN: true }));
 
-test("the fused softmax equals its composite definition, values and gradients, in float64", async () => {
+test("the fused softmax and logSoftmax equal their composite definitions, values and gradients, in float64", async () => {
   const arb = shapeArb({ minRank: 1, maxRank: 3, maxDim: 5 }).chain((shape) =>
     fc.tuple(fc.constant(shape), valuesArb(shape.reduce((a, b) => a * b, 1)), fc.integer({ min: 0, max: shape.length - 1 })),
   );
   await checkProperty("fused softmax = composite", arb, async ([shape, values, axis]) => {
-    const results = [softmax, composedSoftmax].map((f) => {
-      const x = tensor(values, shape, "float64").requiresGrad_();
-      const y = f(x, axis);
-      // a weighted sum, so that the gradient is not the trivial zero of a softmax summed along its axis
-      const w = tensor(
-        values.map((_, i) => Math.sin(i + 1)),
-        shape,
-        "float64",
-      );
-      sum(mul(y, w)).backward();
-      return { y: y.dataSync(), g: x.grad!.dataSync() };
-    });
-    const tol = tolerance("reference", "float64", "reduction");
-    assertArrayClose(results[0].y, results[1].y, tol, { what: "values" });
-    assertArrayClose(results[0].g, results[1].g, tol, { what: "gradients" });
+    for (const pair of [
+      [softmax, composedSoftmax],
+      [logSoftmax, composedLogSoftmax],
+    ]) {
+      const results = pair.map((f) => {
+        const x = tensor(values, shape, "float64").requiresGrad_();
+        const y = f(x, axis);
+        // a weighted sum, so that the gradient is not the trivial zero of a softmax summed along its axis
+        const w = tensor(
+          values.map((_, i) => Math.sin(i + 1)),
+          shape,
+          "float64",
+        );
+        sum(mul(y, w)).backward();
+        return { y: y.dataSync(), g: x.grad!.dataSync() };
+      });
+      const tol = tolerance("reference", "float64", "reduction");
+      assertArrayClose(results[0].y, results[1].y, tol, { what: "values" });
+      assertArrayClose(results[0].g, results[1].g, tol, { what: "gradients" });
+    }
   });
 });
 

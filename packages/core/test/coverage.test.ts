@@ -33,7 +33,6 @@ export const COMPOSITES = [
   "indexSelect",
   "embedding",
   "linear",
-  "logSoftmax",
   "softplus",
   "gelu",
   "layerNorm",

@@ -99,6 +99,8 @@ export interface Backend {
    * composite definition (composite/activation.ts) within the tolerance table.
    */
   softmax(x: Operand, axis: number): Storage;
+  /** Fused logSoftmax along `axis`: (x − m) − log Σ exp(x − m), m the maximum (0 where it is infinite). */
+  logSoftmax(x: Operand, axis: number): Storage;
   permute(x: Operand, perm: readonly number[]): Storage;
   expand(x: Operand, shape: Shape): Storage;
   /** The block of `size` elements starting at `begin` on every axis. */

@@ -1,4 +1,4 @@
-/** @file Activation composites: softmax (the fused primitive's definition), logSoftmax, softplus, gelu. No gradient code: they are built from primitives. */
+/** @file Activation composites: softmax and logSoftmax (the fused primitives' definitions), softplus, gelu. No gradient code: they are built from primitives. */
 
 import { fail } from "../errors.ts";
 import { abs, add, div, erf, exp, gt, log1p, maximum, mul, neg, sub, tanh, where } from "../ops/elementwise.ts";
@@ -19,8 +19,12 @@ export function composedSoftmax(x: Tensor, axis = -1): Tensor {
   return div(shifted, sum(shifted, a, true));
 }
 
-/** log softmax(x) = x - logΣexp(x) along an axis, stable for large inputs. */
-export function logSoftmax(x: Tensor, axis = -1): Tensor {
+/**
+ * The composite definition of logSoftmax: x − logΣexp(x) along an axis, stable for large inputs.
+ * `logSoftmax` (ops/fused.ts) is the fused primitive that must equal it (and is more precise at large
+ * logits, where this form rounds the sum to its maximum first).
+ */
+export function composedLogSoftmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis("logSoftmax", axis, x.rank);
   return sub(x, logSumExp(x, a, true));
 }

@@ -9,12 +9,12 @@ import { fail, fmtShape } from "../errors.ts";
 import { arange } from "../factories.ts";
 import { cast } from "../ops/cast.ts";
 import { abs, add, div, eq, exp, log1p, maximum, mul, ne, neg, sub, where } from "../ops/elementwise.ts";
+import { logSoftmax } from "../ops/fused.ts";
 import { checkIndexRange } from "../ops/indexing.ts";
 import { unsqueeze } from "../ops/movement.ts";
 import { mean, sum } from "../ops/reduce.ts";
 import { broadcastsTo, sameShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
-import { logSoftmax } from "./activation.ts";
 
 export type Reduction = "mean" | "sum" | "none";
 

@@ -10,7 +10,7 @@ import { fail } from "../errors.ts";
 import { normalizeAxis } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { unify } from "./cast.ts";
-import { mul, sub } from "./elementwise.ts";
+import { exp, mul, sub } from "./elementwise.ts";
 import { reshape } from "./movement.ts";
 import { sum } from "./reduce.ts";
 import { apply, defineOp } from "./registry.ts";
@@ -33,4 +33,25 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   // a rank-0 tensor is a single class
   if (t.rank === 0) return reshape(apply(softmaxDef, [reshape(t, [1])], { axis: 0 }), []);
   return apply(softmaxDef, [t], { axis: a });
+}
+
+const logSoftmaxDef = defineOp<{ axis: number }>({
+  name: "logSoftmax",
+  forward: (be, [x], { axis }) => ({ storage: be.logSoftmax(x, axis), shape: x.shape, dtype: x.dtype }),
+  // y = logSoftmax(x): dx = dy − softmax(x)·Σ dy = dy − exp(y)·Σ dy along the axis
+  backward: ({ output, attrs: { axis } }, dy) => [() => sub(dy, mul(exp(output), sum(dy, axis, true)))],
+});
+
+/**
+ * log softmax(x) along an axis, computed as (x − m) − log Σ exp(x − m) with m the maximum (PyTorch's
+ * form), which keeps the top classes exact at large logits: for [1000, 990] the first is −4.54e-5, where
+ * x − logΣexp(x) would give −6.1e-5 in float32. `composedLogSoftmax` (composite/activation.ts) is its
+ * composite definition.
+ */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  if (!(x instanceof Tensor)) fail("logSoftmax", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
+  const a = normalizeAxis("logSoftmax", axis, x.rank);
+  const [t] = unify("logSoftmax", [x], "float32");
+  if (t.rank === 0) return reshape(apply(logSoftmaxDef, [reshape(t, [1])], { axis: 0 }), []);
+  return apply(logSoftmaxDef, [t], { axis: a });
 }

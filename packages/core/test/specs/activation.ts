@@ -108,7 +108,7 @@ export const activationSpecs: OpSpec[] = [
   {
     name: "logSoftmax",
     opClass: "reduction",
-    kind: "composite",
+    kind: "primitive",
     fn: (x) => logSoftmax(x),
     examples: [
       // ln(1/4), ln(3/4); d/dxⱼ Σᵢ(xᵢ - lse) = 1 - n·sⱼ = [1 - 2/4, 1 - 6/4]
@@ -144,6 +144,14 @@ export const activationSpecs: OpSpec[] = [
         grads: [[1, 0.25, -1.25]],
       },
       { note: "an empty axis", args: [[[], []]], out: [], shape: [2, 0] },
+      // (x − m) − log(1 + e^{-10}): the top class is −log(1 + e^{-10}) = −4.5398899e-5, kept in float32
+      // (rounded once), where 1000 − (1000 + 4.54e-5) would round the sum to 1000 first: 0 or −6.1e-5
+      {
+        note: "exact at large logits, in float32",
+        fn: (x) => logSoftmax(cast(x, "float32")),
+        args: [[1000, 990]],
+        out: [Math.fround(-Math.log1p(Math.exp(-10))), Math.fround(-10 - Math.log1p(Math.exp(-10)))],
+      },
     ],
     errors: [{ call: () => logSoftmax(f([[1, 2]]), -3), message: /logSoftmax: axis -3 is out of range for a tensor of rank 2/ }],
     inputs: oneInput(),

@@ -243,28 +243,48 @@ export class ReferenceBackend implements Backend {
   }
 
   softmax(x: Operand, axis: number): Storage {
+    return this.#alongAxis(x, axis, (line, out) => {
+      let max = -Infinity;
+      for (const v of line) if (Number.isNaN(v) || v > max) max = v; // NaN sticks, as in the max reduction
+      let sum = 0;
+      for (let k = 0; k < line.length; k++) {
+        out[k] = Math.exp(line[k] - max);
+        sum += out[k];
+      }
+      for (let k = 0; k < line.length; k++) out[k] /= sum;
+    });
+  }
+
+  logSoftmax(x: Operand, axis: number): Storage {
+    return this.#alongAxis(x, axis, (line, out) => {
+      let max = -Infinity;
+      for (const v of line) if (Number.isNaN(v) || v > max) max = v;
+      // an infinite maximum shifts by 0, as logSumExp does (a fully masked row stays NaN-free until here)
+      const shift = Number.isFinite(max) || Number.isNaN(max) ? max : 0;
+      let sum = 0;
+      for (const v of line) sum += Math.exp(v - shift);
+      const logSum = Math.log(sum);
+      // (x − m) − log Σ: at large logits the top classes stay exact
+      for (let k = 0; k < line.length; k++) out[k] = line[k] - shift - logSum;
+    });
+  }
+
+  /** Runs `f(line, out)` on every line along `axis` (float64 copies), storing `out` back in x's layout. */
+  #alongAxis(x: Operand, axis: number, f: (line: Float64Array, out: Float64Array) => void): Storage {
     const src = data(x);
     const out = this.#alloc(x.dtype, src.length);
     const len = x.shape[axis];
     const stride = stridesOf(x.shape)[axis];
-    // the first element of every line along `axis`, then each line on its own, in float64
     const starts = gatherOffsets(
       x.shape.map((d, i) => (i === axis ? 1 : d)),
       stridesOf(x.shape),
     );
     const line = new Float64Array(len);
+    const result = new Float64Array(len);
     for (const start of len === 0 ? [] : starts) {
-      let max = -Infinity;
-      for (let k = 0; k < len; k++) {
-        const v = src[start + k * stride];
-        if (Number.isNaN(v) || v > max) max = v; // NaN sticks, as in the max reduction
-      }
-      let sum = 0;
-      for (let k = 0; k < len; k++) {
-        line[k] = Math.exp(src[start + k * stride] - max);
-        sum += line[k];
-      }
-      for (let k = 0; k < len; k++) out[start + k * stride] = line[k] / sum;
+      for (let k = 0; k < len; k++) line[k] = src[start + k * stride];
+      f(line, result);
+      for (let k = 0; k < len; k++) out[start + k * stride] = result[k];
     }
     return wrap(out);
   }

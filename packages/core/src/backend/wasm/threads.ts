@@ -17,7 +17,7 @@ import { fail } from "../../errors.ts";
 import { type SpawnedWorker, spawnWorker } from "./threads-node.ts";
 
 /** Kernels the worker can run, by index: the exports of assembly/index.ts. */
-export const WORKER_KERNELS = ["gemm", "gemmBatched", "unaryF32", "softmaxRows"] as const;
+export const WORKER_KERNELS = ["gemm", "gemmBatched", "unaryF32", "softmaxRows", "logSoftmaxRows"] as const;
 export type WorkerKernel = (typeof WORKER_KERNELS)[number];
 
 export const CONTROL_BYTES = 256;

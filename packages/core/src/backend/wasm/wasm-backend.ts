@@ -416,18 +416,25 @@ export class WasmBackend implements Backend {
   }
 
   softmax(x: Operand, axis: number): Storage {
+    return this.#rows("softmaxRows", x, axis, (ref) => ref.softmax(this.#ref(x), axis));
+  }
+
+  logSoftmax(x: Operand, axis: number): Storage {
+    return this.#rows("logSoftmaxRows", x, axis, (ref) => ref.logSoftmax(this.#ref(x), axis));
+  }
+
+  /** A kernel over the rows of a float32 tensor along its last axis, split across the threads; else the reference kernel. */
+  #rows(kernel: "softmaxRows" | "logSoftmaxRows", x: Operand, axis: number, reference: (ref: ReferenceBackend) => Storage): Storage {
     const cols = x.shape[axis];
-    const rows = sizeOf(x.shape) / Math.max(cols, 1);
-    if (x.dtype !== "float32" || axis !== x.shape.length - 1 || cols === 0) {
-      return this.#viaReference(x.dtype, (ref) => ref.softmax(this.#ref(x), axis));
-    }
+    if (x.dtype !== "float32" || axis !== x.shape.length - 1 || cols === 0) return this.#viaReference(x.dtype, reference);
+    const rows = sizeOf(x.shape) / cols;
     const out = this.#alloc("float32", rows * cols);
     const worker = this.#worker;
     if (worker && rows >= 2 && rows * cols >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
       const half = Math.ceil(rows / 2);
-      worker.run("softmaxRows", [ptrOf(x), out.ptr, half, rows, cols], () => this.#k.softmaxRows(ptrOf(x), out.ptr, 0, half, cols));
+      worker.run(kernel, [ptrOf(x), out.ptr, half, rows, cols], () => this.#k[kernel](ptrOf(x), out.ptr, 0, half, cols));
     } else {
-      this.#k.softmaxRows(ptrOf(x), out.ptr, 0, rows, cols);
+      this.#k[kernel](ptrOf(x), out.ptr, 0, rows, cols);
     }
     return wrap(out);
   }
