@@ -97,6 +97,18 @@ const EQ = 7, NE = 8, LT = 9, LE = 10, GT = 11, GE = 12, AND = 13, OR = 14;
 export function unaryF32(op: i32, x: usize, out: usize, n: i32): void {
   let i = 0;
   if (unarySimd(op)) {
+    // four independent vectors per step: exp and erf are long dependency chains, which this overlaps
+    for (; i + 16 <= n; i += 16) {
+      let o = <usize>i << 2;
+      let a = unaryVector(op, v128.load(x + o));
+      let b = unaryVector(op, v128.load(x + o, 16));
+      let c = unaryVector(op, v128.load(x + o, 32));
+      let d = unaryVector(op, v128.load(x + o, 48));
+      v128.store(out + o, a);
+      v128.store(out + o, b, 16);
+      v128.store(out + o, c, 32);
+      v128.store(out + o, d, 48);
+    }
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
       v128.store(out + o, unaryVector(op, v128.load(x + o)));
@@ -297,11 +309,24 @@ export function softmaxRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32): 
     let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
     for (; j < cols; j++) m = max(m, load<f32>(src + (<usize>j << 2)));
     let shift = f32x4.splat(m);
-    let lo = f64x2.splat(0), hi = f64x2.splat(0);
     j = 0;
-    for (; j + 4 <= cols; j += 4) {
-      let e = exp4(f32x4.sub(v128.load(src + (<usize>j << 2)), shift));
-      v128.store(dst + (<usize>j << 2), e);
+    for (; j + 16 <= cols; j += 16) {
+      // four independent exps per step (see unaryF32); the sum comes after, in float64
+      let p = src + (<usize>j << 2);
+      let q = dst + (<usize>j << 2);
+      let a = exp4(f32x4.sub(v128.load(p), shift));
+      let b = exp4(f32x4.sub(v128.load(p, 16), shift));
+      let c = exp4(f32x4.sub(v128.load(p, 32), shift));
+      let d = exp4(f32x4.sub(v128.load(p, 48), shift));
+      v128.store(q, a);
+      v128.store(q, b, 16);
+      v128.store(q, c, 32);
+      v128.store(q, d, 48);
+    }
+    for (; j + 4 <= cols; j += 4) v128.store(dst + (<usize>j << 2), exp4(f32x4.sub(v128.load(src + (<usize>j << 2)), shift)));
+    let lo = f64x2.splat(0), hi = f64x2.splat(0);
+    for (let k = 0; k + 4 <= j; k += 4) {
+      let e = v128.load(dst + (<usize>k << 2));
       lo = f64x2.add(lo, f64x2.promote_low_f32x4(e));
       hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 0, 1)));
     }

@@ -30,7 +30,16 @@ export function reduceF32(op: i32, x: usize, out: usize, outer: i32, len: i32, i
         for (; i < len; i++) acc += <f64>load<f32>(base + (<usize>i << 2));
         store<f32>(dst, <f32>acc);
       } else {
+        // WebAssembly's f32x4.max and min propagate NaN, as the reduction must
+        let acc4 = f32x4.splat(<f32>start);
+        for (; i + 4 <= len; i += 4) {
+          let v = v128.load(base + (<usize>i << 2));
+          acc4 = op == MAX ? f32x4.max(acc4, v) : f32x4.min(acc4, v);
+        }
         let acc = start;
+        acc = combine(op, acc, <f64>f32x4.extract_lane(acc4, 0));
+        acc = combine(op, combine(op, acc, <f64>f32x4.extract_lane(acc4, 1)), <f64>f32x4.extract_lane(acc4, 2));
+        acc = combine(op, acc, <f64>f32x4.extract_lane(acc4, 3));
         for (; i < len; i++) acc = combine(op, acc, <f64>load<f32>(base + (<usize>i << 2)));
         store<f32>(dst, <f32>acc);
       }
@@ -50,6 +59,18 @@ export function reduceF32(op: i32, x: usize, out: usize, outer: i32, len: i32, i
         let q = dst + (<usize>j << 2);
         v128.store(q, f32x4.demote_f64x2_zero(lo));
         v128.store64_lane(q + 8, f32x4.demote_f64x2_zero(hi), 0);
+      }
+    }
+    if (op != SUM) {
+      for (; j + 4 <= inner; j += 4) {
+        let acc4 = f32x4.splat(<f32>start);
+        let p = base + (<usize>j << 2);
+        for (let r = 0; r < len; r++) {
+          let v = v128.load(p);
+          acc4 = op == MAX ? f32x4.max(acc4, v) : f32x4.min(acc4, v);
+          p += rowBytes;
+        }
+        v128.store(dst + (<usize>j << 2), acc4);
       }
     }
     for (; j < inner; j++) {
