@@ -59,6 +59,25 @@ const EQ = 7, NE = 8, LT = 9, LE = 10, GT = 11, GE = 12, AND = 13, OR = 14;
 }
 
 /**
+ * exp of four float32 lanes that are ≤ 0 (x − max in softmax), shorter than exp4: no overflow is possible,
+ * and results below 2^-126 (x < −87.34) are 0, which only differs from the subnormal result by < 1.2e-38.
+ * XNNPACK's degree-5 minimax polynomial (its rr2-p5 kernels), within 2 ulp. NaN stays NaN.
+ */
+@inline function expNeg4(x: v128): v128 {
+  let n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let t = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693145751953125))), f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
+  let p = f32x4.splat(8.301110e-3);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(4.1937590e-2));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.6666505e-1));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(4.9999535e-1));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(9.9999994e-1));
+  let scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  let e = f32x4.add(scale, f32x4.mul(f32x4.mul(t, scale), p));
+  // below the smallest normal: 0 (the comparison is false for NaN, which stays)
+  return v128.andnot(e, f32x4.lt(x, f32x4.splat(-87.33654)));
+}
+
+/**
  * erf of four float32 lanes, within 1.5e-7 absolute (Abramowitz and Stegun 7.1.26):
  * erf(|x|) = 1 − (a1·t + … + a5·t⁵)·exp(−x²) with t = 1 / (1 + p·|x|), and the sign of x.
  */
@@ -96,8 +115,34 @@ const EQ = 7, NE = 8, LT = 9, LE = 10, GT = 11, GE = 12, AND = 13, OR = 14;
 /** out[i] = op(x[i]) for n dense float32 elements. */
 export function unaryF32(op: i32, x: usize, out: usize, n: i32): void {
   let i = 0;
+  if (op == EXP) {
+    // exp and erf get loops of their own (no op switch inside): they are long dependency chains, and
+    // four independent vectors per step overlap them
+    for (; i + 16 <= n; i += 16) {
+      let o = <usize>i << 2;
+      let a = exp4(v128.load(x + o));
+      let b = exp4(v128.load(x + o, 16));
+      let c = exp4(v128.load(x + o, 32));
+      let d = exp4(v128.load(x + o, 48));
+      v128.store(out + o, a);
+      v128.store(out + o, b, 16);
+      v128.store(out + o, c, 32);
+      v128.store(out + o, d, 48);
+    }
+  } else if (op == ERF) {
+    for (; i + 16 <= n; i += 16) {
+      let o = <usize>i << 2;
+      let a = erf4(v128.load(x + o));
+      let b = erf4(v128.load(x + o, 16));
+      let c = erf4(v128.load(x + o, 32));
+      let d = erf4(v128.load(x + o, 48));
+      v128.store(out + o, a);
+      v128.store(out + o, b, 16);
+      v128.store(out + o, c, 32);
+      v128.store(out + o, d, 48);
+    }
+  }
   if (unarySimd(op)) {
-    // four independent vectors per step: exp and erf are long dependency chains, which this overlaps
     for (; i + 16 <= n; i += 16) {
       let o = <usize>i << 2;
       let a = unaryVector(op, v128.load(x + o));
@@ -303,44 +348,68 @@ export function softmaxRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32): 
   for (let r = r0; r < r1; r++) {
     let src = x + <usize>r * rowBytes;
     let dst = out + <usize>r * rowBytes;
-    let j = 0;
-    let m4 = f32x4.splat(-Infinity);
-    for (; j + 4 <= cols; j += 4) m4 = f32x4.max(m4, v128.load(src + (<usize>j << 2)));
-    let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
-    for (; j < cols; j++) m = max(m, load<f32>(src + (<usize>j << 2)));
+    let m = rowMax(src, cols);
     let shift = f32x4.splat(m);
-    j = 0;
+    // four independent exps per step (see unaryF32), then their sum in float64 over what was stored
+    let j = 0;
     for (; j + 16 <= cols; j += 16) {
-      // four independent exps per step (see unaryF32); the sum comes after, in float64
       let p = src + (<usize>j << 2);
       let q = dst + (<usize>j << 2);
-      let a = exp4(f32x4.sub(v128.load(p), shift));
-      let b = exp4(f32x4.sub(v128.load(p, 16), shift));
-      let c = exp4(f32x4.sub(v128.load(p, 32), shift));
-      let d = exp4(f32x4.sub(v128.load(p, 48), shift));
+      let a = expNeg4(f32x4.sub(v128.load(p), shift));
+      let b = expNeg4(f32x4.sub(v128.load(p, 16), shift));
+      let c = expNeg4(f32x4.sub(v128.load(p, 32), shift));
+      let d = expNeg4(f32x4.sub(v128.load(p, 48), shift));
       v128.store(q, a);
       v128.store(q, b, 16);
       v128.store(q, c, 32);
       v128.store(q, d, 48);
     }
-    for (; j + 4 <= cols; j += 4) v128.store(dst + (<usize>j << 2), exp4(f32x4.sub(v128.load(src + (<usize>j << 2)), shift)));
-    let lo = f64x2.splat(0), hi = f64x2.splat(0);
-    for (let k = 0; k + 4 <= j; k += 4) {
-      let e = v128.load(dst + (<usize>k << 2));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(e));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 0, 1)));
-    }
-    let sum = f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1) + f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1);
-    for (; j < cols; j++) {
-      let e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(src + (<usize>j << 2)) - m)), 0);
-      store<f32>(dst + (<usize>j << 2), e);
-      sum += <f64>e;
-    }
-    let scale = f32x4.splat(<f32>(1 / sum));
+    for (; j + 4 <= cols; j += 4) v128.store(dst + (<usize>j << 2), expNeg4(f32x4.sub(v128.load(src + (<usize>j << 2)), shift)));
+    for (; j < cols; j++) store<f32>(dst + (<usize>j << 2), f32x4.extract_lane(expNeg4(f32x4.splat(load<f32>(src + (<usize>j << 2)) - m)), 0));
+    let sum = rowSum(dst, cols);
+    let inv = <f32>(1 / sum);
+    let scale = f32x4.splat(inv);
     j = 0;
     for (; j + 4 <= cols; j += 4) v128.store(dst + (<usize>j << 2), f32x4.mul(v128.load(dst + (<usize>j << 2)), scale));
-    for (; j < cols; j++) store<f32>(dst + (<usize>j << 2), load<f32>(dst + (<usize>j << 2)) * <f32>(1 / sum));
+    for (; j < cols; j++) store<f32>(dst + (<usize>j << 2), load<f32>(dst + (<usize>j << 2)) * inv);
   }
+}
+
+/** The sum of n float32s in float64, with four independent pairs of accumulators. */
+@inline function rowSum(src: usize, n: i32): f64 {
+  let s0 = f64x2.splat(0), s1 = s0, s2 = s0, s3 = s0;
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    let p = src + (<usize>j << 2);
+    let a = v128.load(p);
+    let b = v128.load(p, 16);
+    s0 = f64x2.add(s0, f64x2.promote_low_f32x4(a));
+    s1 = f64x2.add(s1, f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)));
+    s2 = f64x2.add(s2, f64x2.promote_low_f32x4(b));
+    s3 = f64x2.add(s3, f64x2.promote_low_f32x4(i32x4.shuffle(b, b, 2, 3, 0, 1)));
+  }
+  let t = f64x2.add(f64x2.add(s0, s1), f64x2.add(s2, s3));
+  let sum = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+  for (; j < n; j++) sum += <f64>load<f32>(src + (<usize>j << 2));
+  return sum;
+}
+
+/** The maximum of n float32s (NaN if any is NaN), with four independent SIMD accumulators. */
+@inline function rowMax(src: usize, n: i32): f32 {
+  let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
+  let j = 0;
+  for (; j + 16 <= n; j += 16) {
+    let p = src + (<usize>j << 2);
+    m0 = f32x4.max(m0, v128.load(p));
+    m1 = f32x4.max(m1, v128.load(p, 16));
+    m2 = f32x4.max(m2, v128.load(p, 32));
+    m3 = f32x4.max(m3, v128.load(p, 48));
+  }
+  for (; j + 4 <= n; j += 4) m0 = f32x4.max(m0, v128.load(src + (<usize>j << 2)));
+  let m4 = f32x4.max(f32x4.max(m0, m1), f32x4.max(m2, m3));
+  let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  for (; j < n; j++) m = max(m, load<f32>(src + (<usize>j << 2)));
+  return m;
 }
 
 /**
@@ -353,12 +422,9 @@ export function logSoftmaxRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32
   for (let r = r0; r < r1; r++) {
     let src = x + <usize>r * rowBytes;
     let dst = out + <usize>r * rowBytes;
-    let j = 0;
-    let m4 = f32x4.splat(-Infinity);
-    for (; j + 4 <= cols; j += 4) m4 = f32x4.max(m4, v128.load(src + (<usize>j << 2)));
-    let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
-    for (; j < cols; j++) m = max(m, load<f32>(src + (<usize>j << 2)));
+    let m = rowMax(src, cols);
     if (!isFinite(m) && !isNaN(m)) m = 0;
+    let j = 0;
     let shift = f32x4.splat(m);
     let lo = f64x2.splat(0), hi = f64x2.splat(0);
     j = 0;
