@@ -443,3 +443,34 @@ export function logSoftmaxRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32
     }
   }
 }
+
+/**
+ * GELU of n dense float32s: x·Φ(x) = 0.5·x·(1 + erf(x/√2)), or with `tanhForm` the GPT-2 form
+ * 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as x·σ(2u) (the same function, without the
+ * cancellation of 1 + tanh u at large negative u).
+ */
+export function geluF32(tanhForm: bool, x: usize, out: usize, n: i32): void {
+  let i = 0;
+  let half = f32x4.splat(0.5);
+  let one = f32x4.splat(1);
+  for (; i + 4 <= n; i += 4) {
+    let o = <usize>i << 2;
+    let v = v128.load(x + o);
+    let g: v128;
+    if (tanhForm) {
+      let u = f32x4.mul(f32x4.splat(0.7978845608028654), f32x4.add(v, f32x4.mul(f32x4.splat(0.044715), f32x4.mul(v, f32x4.mul(v, v)))));
+      g = f32x4.div(v, f32x4.add(one, exp4(f32x4.mul(f32x4.splat(-2), u))));
+    } else {
+      g = f32x4.mul(f32x4.mul(half, v), f32x4.add(one, erf4(f32x4.mul(v, f32x4.splat(0.7071067811865476)))));
+    }
+    v128.store(out + o, g);
+  }
+  for (; i < n; i++) {
+    let o = <usize>i << 2;
+    let v = <f64>load<f32>(x + o);
+    let g: f64;
+    if (tanhForm) g = v / (1 + Math.exp(-2 * 0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    else g = 0.5 * v * (1 + erf64(v * 0.7071067811865476));
+    store<f32>(out + o, <f32>g);
+  }
+}

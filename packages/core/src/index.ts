@@ -24,7 +24,7 @@ export {
 } from "./backend/backend.ts";
 export { ReferenceBackend, type ReferenceOptions } from "./backend/reference/reference-backend.ts";
 export { WasmBackend, type WasmOptions } from "./backend/wasm/index.ts";
-export { gelu, softplus } from "./composite/activation.ts";
+export { softplus } from "./composite/activation.ts";
 export { dropout } from "./composite/dropout.ts";
 export {
   binaryCrossEntropyWithLogits,
@@ -98,7 +98,7 @@ export {
   tanh,
   where,
 } from "./ops/elementwise.ts";
-export { logSoftmax, softmax } from "./ops/fused.ts";
+export { gelu, logSoftmax, softmax } from "./ops/fused.ts";
 export { checkIndexRange, embedding, gather, indexSelect, scatterAdd, topk } from "./ops/indexing.ts";
 export { linear, type MatmulOptions, matmul } from "./ops/matmul.ts";
 export {

@@ -8,7 +8,7 @@
 
 import { type BackwardOptions, backward } from "./autograd.ts";
 import { type Backend, findBackend, getBackend, type Operand } from "./backend/backend.ts";
-import { gelu, softplus } from "./composite/activation.ts";
+import { softplus } from "./composite/activation.ts";
 import { bytesPerElement, type DType, isFloat, type TypedArray } from "./dtype.ts";
 import { fail, fmtShape } from "./errors.ts";
 import { assign, to } from "./inplace.ts";
@@ -48,7 +48,7 @@ import {
   sub,
   tanh,
 } from "./ops/elementwise.ts";
-import { logSoftmax, softmax } from "./ops/fused.ts";
+import { gelu, logSoftmax, softmax } from "./ops/fused.ts";
 import { gather, indexSelect, topk } from "./ops/indexing.ts";
 import { type MatmulOptions, matmul } from "./ops/matmul.ts";
 import {

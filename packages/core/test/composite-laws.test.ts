@@ -33,6 +33,7 @@ import {
   assertArrayClose,
   assertClose,
   checkProperty,
+  composedGelu,
   composedLogSoftmax,
   composedSoftmax,
   gradcheck,
@@ -63,7 +64,7 @@ const moderate = fc.double({ min: -30, max: 30, noNaN: true });
 // often exactly ±1e4, where exp overflows unless the maximum is taken out first
 const huge = fc.oneof(fc.constantFrom(1e4, -1e4), fc.double({ min: -1e4, max: 1e4, noNaN: true }));
 
-test("the fused softmax and logSoftmax equal their composite definitions, values and gradients, in float64", async () => {
+test("the fused softmax, logSoftmax and both GELU forms equal their composite definitions, values and gradients, in float64", async () => {
   const arb = shapeArb({ minRank: 1, maxRank: 3, maxDim: 5 }).chain((shape) =>
     fc.tuple(fc.constant(shape), valuesArb(shape.reduce((a, b) => a * b, 1)), fc.integer({ min: 0, max: shape.length - 1 })),
   );
@@ -71,7 +72,9 @@ test("the fused softmax and logSoftmax equal their composite definitions, values
     for (const pair of [
       [softmax, composedSoftmax],
       [logSoftmax, composedLogSoftmax],
-    ]) {
+      [(x: Tensor) => gelu(x), (x: Tensor) => composedGelu(x)],
+      [(x: Tensor) => gelu(x, { approximate: "tanh" }), (x: Tensor) => composedGelu(x, { approximate: "tanh" })],
+    ] as ((x: Tensor, axis: number) => Tensor)[][]) {
       const results = pair.map((f) => {
         const x = tensor(values, shape, "float64").requiresGrad_();
         const y = f(x, axis);

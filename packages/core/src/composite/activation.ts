@@ -1,4 +1,4 @@
-/** @file Activation composites: softmax and logSoftmax (the fused primitives' definitions), softplus, gelu. No gradient code: they are built from primitives. */
+/** @file Activation composites: softmax, logSoftmax and gelu (the fused primitives' definitions), softplus. No gradient code: they are built from primitives. */
 
 import { fail } from "../errors.ts";
 import { abs, add, div, erf, exp, gt, log1p, maximum, mul, neg, sub, tanh, where } from "../ops/elementwise.ts";
@@ -43,10 +43,11 @@ export function softplus(x: Tensor, options: { beta?: number; threshold?: number
 }
 
 /**
- * Gaussian error linear unit. `approximate: "none"` (the default, as PyTorch) is x·Φ(x) with the exact
+ * The composite definition of GELU, which the fused primitives `gelu` and `geluTanh` (ops/fused.ts)
+ * must equal. Gaussian error linear unit. `approximate: "none"` (the default, as PyTorch) is x·Φ(x) with the exact
  * erf; `"tanh"` is the GPT-2 form 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
  */
-export function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
+export function composedGelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
   const { approximate = "none" } = options;
   if (approximate === "none") return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
   if (approximate === "tanh") {

@@ -10,7 +10,7 @@ import { fail } from "../errors.ts";
 import { normalizeAxis } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { unify } from "./cast.ts";
-import { exp, mul, sub } from "./elementwise.ts";
+import { add, erf, exp, mul, sigmoid, sub } from "./elementwise.ts";
 import { reshape } from "./movement.ts";
 import { sum } from "./reduce.ts";
 import { apply, defineOp } from "./registry.ts";
@@ -54,4 +54,54 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const [t] = unify("logSoftmax", [x], "float32");
   if (t.rank === 0) return reshape(apply(logSoftmaxDef, [reshape(t, [1])], { axis: 0 }), []);
   return apply(logSoftmaxDef, [t], { axis: a });
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** d gelu / dx, exact form: Φ(x) + x·φ(x), with Φ = (1 + erf(x/√2))/2 and φ(x) = exp(−x²/2)/√(2π). */
+function geluSlope(x: Tensor): Tensor {
+  const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
+  const pdf = mul(exp(mul(mul(x, x), -0.5)), INV_SQRT_2PI);
+  return add(cdf, mul(x, pdf));
+}
+
+/**
+ * d gelu / dx, tanh form. With u = √(2/π)·(x + 0.044715·x³) the form is x·σ(2u) (0.5·(1 + tanh u) =
+ * σ(2u)), so the slope is s + x·s·(1 − s)·2u′ with s = σ(2u) and u′ = √(2/π)·(1 + 3·0.044715·x²).
+ */
+function geluTanhSlope(x: Tensor): Tensor {
+  const x2 = mul(x, x);
+  const s = sigmoid(mul(mul(add(x, mul(mul(x2, x), 0.044715)), SQRT_2_OVER_PI), 2));
+  const du = mul(add(mul(x2, 3 * 0.044715), 1), 2 * SQRT_2_OVER_PI);
+  return add(s, mul(mul(x, mul(s, sub(1, s))), du));
+}
+
+const geluDef = defineOp({
+  name: "gelu",
+  forward: (be, [x]) => ({ storage: be.gelu(x, false), shape: x.shape, dtype: x.dtype }),
+  // d gelu(x) = (Φ(x) + x·φ(x))·dy
+  backward: ({ inputs: [x] }, dy) => [() => mul(dy, geluSlope(x))],
+});
+
+const geluTanhDef = defineOp({
+  name: "geluTanh",
+  forward: (be, [x]) => ({ storage: be.gelu(x, true), shape: x.shape, dtype: x.dtype }),
+  // d gelu_tanh(x) = (s + x·s·(1 − s)·2u′)·dy, s = σ(2u) (see geluTanhSlope)
+  backward: ({ inputs: [x] }, dy) => [() => mul(dy, geluTanhSlope(x))],
+});
+
+/**
+ * Gaussian error linear unit. `approximate: "none"` (the default, as PyTorch) is x·Φ(x) with the exact
+ * erf; `"tanh"` is the GPT-2 form 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). Each form is a fused
+ * primitive ("gelu", "geluTanh"); `composedGelu` (composite/activation.ts) is their composite definition.
+ */
+export function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
+  const { approximate = "none" } = options;
+  if (!(x instanceof Tensor)) fail("gelu", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
+  if (approximate !== "none" && approximate !== "tanh") {
+    fail("gelu", `approximate must be "none" or "tanh", got ${JSON.stringify(approximate)}`);
+  }
+  const [t] = unify("gelu", [x], "float32");
+  return apply(approximate === "none" ? geluDef : geluTanhDef, [t], undefined);
 }

@@ -4,7 +4,7 @@
  */
 
 /** Composite definitions of the fused primitives: the oracles their tests compare them with. */
-export { composedLogSoftmax, composedSoftmax } from "../composite/activation.ts";
+export { composedGelu, composedLogSoftmax, composedSoftmax } from "../composite/activation.ts";
 export * from "./arbitraries.ts";
 export * from "./assert-close.ts";
 export * from "./backends.ts";

@@ -188,7 +188,7 @@ export const activationSpecs: OpSpec[] = [
   {
     name: "gelu",
     opClass: "transcendental",
-    kind: "composite",
+    kind: "primitive",
     fn: (x) => gelu(x),
     examples: [
       // x·Φ(x): 0, Φ(1), -Φ(-1) = -(1 - Φ(1)); slope Φ(x) + x·φ(x): 1/2, Φ(1) + φ(1), 1 - Φ(1) - φ(1)
@@ -209,6 +209,21 @@ export const activationSpecs: OpSpec[] = [
         message: /gelu: approximate must be "none" or "tanh", got "fast"/,
       },
     ],
+    inputs: oneInput(),
+  },
+  {
+    // the tanh form is a primitive of its own (gelu with approximate: "tanh" calls it)
+    name: "geluTanh",
+    opClass: "transcendental",
+    kind: "primitive",
+    fn: (x) => gelu(x, { approximate: "tanh" }),
+    examples: [
+      // (1 + tanh u)/2 at x = 1 and -(1 - tanh u)/2 at x = -1 (tanh is odd); slope 1/2 at 0
+      { args: [[0, 1, -1]], out: [0, 0.5 * (1 + T1), -0.5 * (1 - T1)], grads: [[0.5, 0.5 * (1 + T1) + DT1, 0.5 * (1 - T1) - DT1]] },
+      // far out the form is x (u = 14.5, so 1 + tanh u is 2 to float64 precision) and 0 at -10 (as x·σ(2u))
+      { note: "saturated", args: [[10, -10]], out: [10, -10 / (1 + Math.exp(2 * Math.sqrt(2 / Math.PI) * (10 + 0.044715 * 1000)))] },
+    ],
+    errors: [{ call: () => gelu("x" as unknown as Tensor, { approximate: "tanh" }), message: /gelu: expected a Tensor, got string/ }],
     inputs: oneInput(),
   },
   {

@@ -350,6 +350,34 @@ export class GpujsBackend implements Backend {
     return out;
   }
 
+  gelu(x: Operand, tanhForm: boolean): Storage {
+    // the composite definition on this backend's own kernels
+    const op = (storage: Storage, shape: Shape = x.shape): Operand => ({ storage, shape, dtype: x.dtype });
+    const temporaries: Operand[] = [];
+    const constant = (v: number) => {
+      const c = op(this.fill([], v, x.dtype), []);
+      temporaries.push(c);
+      return c;
+    };
+    const binary = (name: BinaryOp, a: Operand, b: Operand) => {
+      const r = op(this.binary(name, a, b, x.shape, x.dtype));
+      temporaries.push(r);
+      return r;
+    };
+    let inner: Operand;
+    if (tanhForm) {
+      const cube = binary("mul", binary("mul", x, x), x);
+      const u = binary("mul", binary("add", x, binary("mul", cube, constant(0.044715))), constant(Math.sqrt(2 / Math.PI)));
+      inner = op(this.unary("tanh", u, x.dtype));
+    } else {
+      inner = op(this.unary("erf", binary("mul", x, constant(Math.SQRT1_2)), x.dtype));
+    }
+    temporaries.push(inner);
+    const out = this.binary("mul", binary("mul", x, constant(0.5)), binary("add", inner, constant(1)), x.shape, x.dtype);
+    for (const t of temporaries) this.free(t.storage);
+    return out;
+  }
+
   logSoftmax(x: Operand, axis: number): Storage {
     // the definition on this backend's own kernels: m the maximum (0 where infinite), then
     // (x − m) − log Σ exp(x − m)

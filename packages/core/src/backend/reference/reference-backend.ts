@@ -15,6 +15,7 @@ import { castValue, type DType, type TypedArray, typedArrayFor } from "../../dty
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
 import type { ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
+import { erf } from "./erf.ts";
 import { BINARY, UNARY } from "./scalar-ops.ts";
 
 /** The storage of this backend is just the typed array. */
@@ -267,6 +268,17 @@ export class ReferenceBackend implements Backend {
       // (x − m) − log Σ: at large logits the top classes stay exact
       for (let k = 0; k < line.length; k++) out[k] = line[k] - shift - logSum;
     });
+  }
+
+  gelu(x: Operand, tanhForm: boolean): Storage {
+    const src = data(x);
+    const out = this.#alloc(x.dtype, src.length);
+    const c = Math.sqrt(2 / Math.PI);
+    for (let i = 0; i < src.length; i++) {
+      const v = src[i];
+      out[i] = tanhForm ? 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v))) : 0.5 * v * (1 + erf(v * Math.SQRT1_2));
+    }
+    return wrap(out);
   }
 
   /** Runs `f(line, out)` on every line along `axis` (float64 copies), storing `out` back in x's layout. */

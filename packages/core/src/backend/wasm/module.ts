@@ -78,6 +78,7 @@ export interface Kernels {
   reduceF32(op: number, x: number, out: number, outer: number, len: number, inner: number): void;
   softmaxRows(x: number, out: number, r0: number, r1: number, cols: number): void;
   logSoftmaxRows(x: number, out: number, r0: number, r1: number, cols: number): void;
+  geluF32(tanhForm: number, x: number, out: number, n: number): void;
 }
 
 export interface Instance {

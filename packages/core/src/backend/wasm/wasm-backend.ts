@@ -419,6 +419,14 @@ export class WasmBackend implements Backend {
     return this.#rows("softmaxRows", x, axis, (ref) => ref.softmax(this.#ref(x), axis));
   }
 
+  gelu(x: Operand, tanhForm: boolean): Storage {
+    if (x.dtype !== "float32") return this.#viaReference(x.dtype, (ref) => ref.gelu(this.#ref(x), tanhForm));
+    const n = sizeOf(x.shape);
+    const out = this.#alloc("float32", n);
+    this.#k.geluF32(tanhForm ? 1 : 0, ptrOf(x), out.ptr, n);
+    return wrap(out);
+  }
+
   logSoftmax(x: Operand, axis: number): Storage {
     return this.#rows("logSoftmaxRows", x, axis, (ref) => ref.logSoftmax(this.#ref(x), axis));
   }
