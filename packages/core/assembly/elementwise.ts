@@ -474,3 +474,47 @@ export function geluF32(tanhForm: bool, x: usize, out: usize, n: i32): void {
     store<f32>(out + o, <f32>g);
   }
 }
+
+/**
+ * Layer normalisation of rows [r0, r1) of a dense [rows, cols] matrix: (x − mean) / √(var + eps), the
+ * biased variance. Everything runs in float64 (two lanes at a time) and rounds once on store, as the
+ * reference backend does: a nearly constant row would lose its digits to a float32 mean.
+ */
+export function layerNormRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32, eps: f64): void {
+  let rowBytes = <usize>cols << 2;
+  for (let r = r0; r < r1; r++) {
+    let src = x + <usize>r * rowBytes;
+    let dst = out + <usize>r * rowBytes;
+    let mean = rowSum(src, cols) / <f64>cols;
+    let m2 = f64x2.splat(mean);
+    let s0 = f64x2.splat(0), s1 = s0;
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      let v = v128.load(src + (<usize>j << 2));
+      let lo = f64x2.sub(f64x2.promote_low_f32x4(v), m2);
+      let hi = f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)), m2);
+      s0 = f64x2.add(s0, f64x2.mul(lo, lo));
+      s1 = f64x2.add(s1, f64x2.mul(hi, hi));
+    }
+    let t = f64x2.add(s0, s1);
+    let squares = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+    for (; j < cols; j++) {
+      let d = <f64>load<f32>(src + (<usize>j << 2)) - mean;
+      squares += d * d;
+    }
+    let rstd = 1 / Math.sqrt(squares / <f64>cols + eps);
+    let r2 = f64x2.splat(rstd);
+    j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      let o = <usize>j << 2;
+      let v = v128.load(src + o);
+      let lo = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(v), m2), r2));
+      let hi = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)), m2), r2));
+      v128.store(dst + o, i32x4.shuffle(lo, hi, 0, 1, 4, 5));
+    }
+    for (; j < cols; j++) {
+      let o = <usize>j << 2;
+      store<f32>(dst + o, <f32>((<f64>load<f32>(src + o) - mean) * rstd));
+    }
+  }
+}

@@ -33,7 +33,6 @@ export {
   mse,
   type Reduction,
 } from "./composite/loss.ts";
-export { layerNorm } from "./composite/normalization.ts";
 export { type DType, type FloatDType, isFloat, promoteTypes, type TypedArray } from "./dtype.ts";
 export { fail, fmtShape, TsgradError } from "./errors.ts";
 export {
@@ -98,7 +97,7 @@ export {
   tanh,
   where,
 } from "./ops/elementwise.ts";
-export { gelu, logSoftmax, softmax } from "./ops/fused.ts";
+export { gelu, layerNorm, logSoftmax, softmax } from "./ops/fused.ts";
 export { checkIndexRange, embedding, gather, indexSelect, scatterAdd, topk } from "./ops/indexing.ts";
 export { linear, type MatmulOptions, matmul } from "./ops/matmul.ts";
 export {

@@ -34,6 +34,7 @@ import {
   assertClose,
   checkProperty,
   composedGelu,
+  composedLayerNorm,
   composedLogSoftmax,
   composedSoftmax,
   gradcheck,
@@ -64,7 +65,7 @@ const moderate = fc.double({ min: -30, max: 30, noNaN: true });
 // often exactly ±1e4, where exp overflows unless the maximum is taken out first
 const huge = fc.oneof(fc.constantFrom(1e4, -1e4), fc.double({ min: -1e4, max: 1e4, noNaN: true }));
 
-test("the fused softmax, logSoftmax and both GELU forms equal their composite definitions, values and gradients, in float64", async () => {
+test("the fused softmax, logSoftmax, layerNorm and both GELU forms equal their composite definitions, values and gradients, in float64", async () => {
   const arb = shapeArb({ minRank: 1, maxRank: 3, maxDim: 5 }).chain((shape) =>
     fc.tuple(fc.constant(shape), valuesArb(shape.reduce((a, b) => a * b, 1)), fc.integer({ min: 0, max: shape.length - 1 })),
   );
@@ -74,6 +75,11 @@ test("the fused softmax, logSoftmax and both GELU forms equal their composite de
       [logSoftmax, composedLogSoftmax],
       [(x: Tensor) => gelu(x), (x: Tensor) => composedGelu(x)],
       [(x: Tensor) => gelu(x, { approximate: "tanh" }), (x: Tensor) => composedGelu(x, { approximate: "tanh" })],
+      // normalised over the axes from `axis` on
+      [
+        (x: Tensor, axis: number) => layerNorm(x, x.shape.slice(axis)),
+        (x: Tensor, axis: number) => composedLayerNorm(x, x.shape.slice(axis)),
+      ],
     ] as ((x: Tensor, axis: number) => Tensor)[][]) {
       const results = pair.map((f) => {
         const x = tensor(values, shape, "float64").requiresGrad_();

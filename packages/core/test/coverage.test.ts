@@ -34,7 +34,6 @@ export const COMPOSITES = [
   "embedding",
   "linear",
   "softplus",
-  "layerNorm",
   "crossEntropy",
   "binaryCrossEntropyWithLogits",
   "mse",

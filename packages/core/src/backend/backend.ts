@@ -99,6 +99,8 @@ export interface Backend {
    * composite definition (composite/activation.ts) within the tolerance table.
    */
   softmax(x: Operand, axis: number): Storage;
+  /** Fused layer normalisation over the last `axes` axes: (x − mean) / √(var + eps), biased variance. */
+  layerNorm(x: Operand, axes: number, eps: number): Storage;
   /** Fused GELU, elementwise: x·Φ(x), or with `tanhForm` 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
   gelu(x: Operand, tanhForm: boolean): Storage;
   /** Fused logSoftmax along `axis`: (x − m) − log Σ exp(x − m), m the maximum (0 where it is infinite). */

@@ -6,13 +6,14 @@
  * gradients of gradients work.
  */
 
+import { checkLayerNorm } from "../composite/normalization.ts";
 import { fail } from "../errors.ts";
 import { normalizeAxis } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { unify } from "./cast.ts";
-import { add, erf, exp, mul, sigmoid, sub } from "./elementwise.ts";
+import { add, erf, exp, mul, rsqrt, sigmoid, sub } from "./elementwise.ts";
 import { reshape } from "./movement.ts";
-import { sum } from "./reduce.ts";
+import { mean, sum } from "./reduce.ts";
 import { apply, defineOp } from "./registry.ts";
 
 const softmaxDef = defineOp<{ axis: number }>({
@@ -104,4 +105,33 @@ export function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {})
   }
   const [t] = unify("gelu", [x], "float32");
   return apply(approximate === "none" ? geluDef : geluTanhDef, [t], undefined);
+}
+
+const layerNormDef = defineOp<{ axes: number; eps: number }>({
+  name: "layerNorm",
+  forward: (be, [x], { axes, eps }) => ({ storage: be.layerNorm(x, axes, eps), shape: x.shape, dtype: x.dtype }),
+  // y = (x − μ)·r with r = 1/√(var + eps) over the trailing axes: dx = r·(dy − mean(dy) − y·mean(dy·y))
+  backward: ({ inputs: [x], output, attrs: { axes, eps } }, dy) => [
+    () => {
+      const over = Array.from({ length: axes }, (_, i) => x.rank - axes + i);
+      const centered = sub(x, mean(x, over, true));
+      const r = rsqrt(add(mean(mul(centered, centered), over, true), eps));
+      return mul(sub(sub(dy, mean(dy, over, true)), mul(output, mean(mul(dy, output), over, true))), r);
+    },
+  ],
+});
+
+/**
+ * (x - mean) / √(var + eps) over the trailing axes given by `normalizedShape` (biased variance, as
+ * PyTorch), then ·weight + bias when given (each of shape normalizedShape). The normalisation is a fused
+ * primitive; `composedLayerNorm` (composite/normalization.ts) is its composite definition.
+ */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
+  if (!(x instanceof Tensor)) fail("layerNorm", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
+  const axes = checkLayerNorm(x, normalizedShape, weight, bias, eps);
+  const [t] = unify("layerNorm", [x], "float32");
+  let out = apply(layerNormDef, [t], { axes, eps });
+  if (weight) out = mul(out, weight);
+  if (bias) out = add(out, bias);
+  return out;
 }

@@ -229,7 +229,7 @@ export const activationSpecs: OpSpec[] = [
   {
     name: "layerNorm",
     opClass: "reduction",
-    kind: "composite",
+    kind: "primitive",
     fn: (x, weight, bias) => layerNorm(x, weight.shape, weight, bias),
     examples: [
       // rows [1,3] and [0,4]: centred [-1,1] (variance 1) and [-2,2] (variance 4); each normalised row sums
@@ -285,6 +285,14 @@ export const activationSpecs: OpSpec[] = [
       { note: "constant row", fn: (x, w, b) => layerNorm(x, [2], w, b), args: [[[5, 5]], [2, 3], [1, -1]], out: [[1, -1]] },
     ],
     errors: [
+      {
+        call: () => layerNorm(f([[1, 2]]), [2], undefined, undefined, -1),
+        message: /layerNorm: eps must be a non-negative finite number, got -1/,
+      },
+      {
+        call: () => layerNorm(f([[1, 2]]), [2], undefined, undefined, Number.NaN),
+        message: /layerNorm: eps must be a non-negative finite number, got NaN/,
+      },
       {
         call: () => layerNorm(f([[1, 2]]), [3]),
         message: /layerNorm: normalizedShape \[3\] must be the trailing axes of the input \[1,2\]/,

@@ -350,6 +350,29 @@ export class GpujsBackend implements Backend {
     return out;
   }
 
+  layerNorm(x: Operand, axes: number, eps: number): Storage {
+    // the composite definition on this backend's own kernels: the mean and the biased variance of the
+    // trailing axes, then (x − mean)·rsqrt(var + eps)
+    const rank = x.shape.length;
+    const reduced = Array.from({ length: axes }, (_, i) => rank - axes + i);
+    const kept = x.shape.map((d, i) => (i >= rank - axes ? 1 : d));
+    const cols = sizeOf(x.shape.slice(rank - axes));
+    const op = (storage: Storage, shape: Shape): Operand => ({ storage, shape, dtype: x.dtype });
+    const count = op(this.fill([], cols, x.dtype), []);
+    const total = op(this.reduce("sum", x, reduced, x.dtype), kept);
+    const mean = op(this.binary("div", total, count, kept, x.dtype), kept);
+    const centered = op(this.binary("sub", x, mean, x.shape, x.dtype), x.shape);
+    const squares = op(this.binary("mul", centered, centered, x.shape, x.dtype), x.shape);
+    const sumSquares = op(this.reduce("sum", squares, reduced, x.dtype), kept);
+    const variance = op(this.binary("div", sumSquares, count, kept, x.dtype), kept);
+    const epsilon = op(this.fill([], eps, x.dtype), []);
+    const shifted = op(this.binary("add", variance, epsilon, kept, x.dtype), kept);
+    const std = op(this.unary("sqrt", shifted, x.dtype), kept);
+    const out = this.binary("div", centered, std, x.shape, x.dtype);
+    for (const t of [count, total, mean, centered, squares, sumSquares, variance, epsilon, shifted, std]) this.free(t.storage);
+    return out;
+  }
+
   gelu(x: Operand, tanhForm: boolean): Storage {
     // the composite definition on this backend's own kernels
     const op = (storage: Storage, shape: Shape = x.shape): Operand => ({ storage, shape, dtype: x.dtype });

@@ -270,6 +270,22 @@ export class ReferenceBackend implements Backend {
     });
   }
 
+  layerNorm(x: Operand, axes: number, eps: number): Storage {
+    const src = data(x);
+    const out = this.#alloc(x.dtype, src.length);
+    const cols = sizeOf(x.shape.slice(x.shape.length - axes));
+    for (let start = 0; cols > 0 && start < src.length; start += cols) {
+      let mean = 0;
+      for (let k = 0; k < cols; k++) mean += src[start + k];
+      mean /= cols;
+      let squares = 0;
+      for (let k = 0; k < cols; k++) squares += (src[start + k] - mean) ** 2;
+      const rstd = 1 / Math.sqrt(squares / cols + eps);
+      for (let k = 0; k < cols; k++) out[start + k] = (src[start + k] - mean) * rstd;
+    }
+    return wrap(out);
+  }
+
   gelu(x: Operand, tanhForm: boolean): Storage {
     const src = data(x);
     const out = this.#alloc(x.dtype, src.length);

@@ -79,6 +79,7 @@ export interface Kernels {
   softmaxRows(x: number, out: number, r0: number, r1: number, cols: number): void;
   logSoftmaxRows(x: number, out: number, r0: number, r1: number, cols: number): void;
   geluF32(tanhForm: number, x: number, out: number, n: number): void;
+  layerNormRows(x: number, out: number, r0: number, r1: number, cols: number, eps: number): void;
 }
 
 export interface Instance {

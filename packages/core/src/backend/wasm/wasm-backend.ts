@@ -419,6 +419,15 @@ export class WasmBackend implements Backend {
     return this.#rows("softmaxRows", x, axis, (ref) => ref.softmax(this.#ref(x), axis));
   }
 
+  layerNorm(x: Operand, axes: number, eps: number): Storage {
+    const cols = sizeOf(x.shape.slice(x.shape.length - axes));
+    if (x.dtype !== "float32" || cols === 0) return this.#viaReference(x.dtype, (ref) => ref.layerNorm(this.#ref(x), axes, eps));
+    const rows = sizeOf(x.shape) / cols;
+    const out = this.#alloc("float32", rows * cols);
+    this.#k.layerNormRows(ptrOf(x), out.ptr, 0, rows, cols, eps);
+    return wrap(out);
+  }
+
   gelu(x: Operand, tanhForm: boolean): Storage {
     if (x.dtype !== "float32") return this.#viaReference(x.dtype, (ref) => ref.gelu(this.#ref(x), tanhForm));
     const n = sizeOf(x.shape);
