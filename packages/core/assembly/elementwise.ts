@@ -518,3 +518,67 @@ export function layerNormRows(x: usize, out: usize, r0: i32, r1: i32, cols: i32,
     }
   }
 }
+
+/**
+ * One AdamW update of n float32 parameters in place, operation by operation as @tsgrad/nn's composite
+ * (each step rounded to float32, as the op-by-op version rounds every op): p ← p·decay (if applyDecay), m ← m + (g − m)·(1 − β1), v ← v·β2 + g²·(1 − β2), v̂ ← max(v̂, v) with amsgrad (vMax ≠ 0), then
+ * p ← p + (m / (√v̂ / bc2 + eps))·(−stepSize). Every scalar is a float32 already.
+ */
+export function adamwF32(
+  p: usize,
+  g: usize,
+  m: usize,
+  v: usize,
+  vMax: usize,
+  n: i32,
+  applyDecay: bool,
+  decay: f32,
+  oneMinusBeta1: f32,
+  beta2: f32,
+  oneMinusBeta2: f32,
+  bc2: f32,
+  eps: f32,
+  negStepSize: f32,
+): void {
+  let D = f32x4.splat(decay), B1 = f32x4.splat(oneMinusBeta1), B2 = f32x4.splat(beta2), C2 = f32x4.splat(oneMinusBeta2);
+  let BC = f32x4.splat(bc2), E = f32x4.splat(eps), S = f32x4.splat(negStepSize);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let o = <usize>i << 2;
+    let pv = v128.load(p + o);
+    if (applyDecay) pv = f32x4.mul(pv, D);
+    let gv = v128.load(g + o);
+    let mv = v128.load(m + o);
+    mv = f32x4.add(mv, f32x4.mul(f32x4.sub(gv, mv), B1));
+    let vv = f32x4.add(f32x4.mul(v128.load(v + o), B2), f32x4.mul(f32x4.mul(gv, gv), C2));
+    let second = vv;
+    if (vMax != 0) {
+      second = f32x4.max(v128.load(vMax + o), vv);
+      v128.store(vMax + o, second);
+    }
+    let denom = f32x4.add(f32x4.div(f32x4.sqrt(second), BC), E);
+    pv = f32x4.add(pv, f32x4.mul(f32x4.div(mv, denom), S));
+    v128.store(p + o, pv);
+    v128.store(m + o, mv);
+    v128.store(v + o, vv);
+  }
+  for (; i < n; i++) {
+    let o = <usize>i << 2;
+    let pv = load<f32>(p + o);
+    if (applyDecay) pv = pv * decay;
+    let gv = load<f32>(g + o);
+    let mv = load<f32>(m + o);
+    mv = mv + (gv - mv) * oneMinusBeta1;
+    let vv = load<f32>(v + o) * beta2 + gv * gv * oneMinusBeta2;
+    let second = vv;
+    if (vMax != 0) {
+      second = max(load<f32>(vMax + o), vv);
+      store<f32>(vMax + o, second);
+    }
+    let denom = Mathf.sqrt(second) / bc2 + eps;
+    pv = pv + (mv / denom) * negStepSize;
+    store<f32>(p + o, pv);
+    store<f32>(m + o, mv);
+    store<f32>(v + o, vv);
+  }
+}

@@ -129,6 +129,7 @@ export {
   type OpDef,
   registeredOps,
 } from "./ops/registry.ts";
+export { type AdamWUpdateOptions, adamwUpdate } from "./optimizer-updates.ts";
 export { defaultGenerator, Generator, manualSeed } from "./random.ts";
 export { broadcastShapes, broadcastsTo, type Shape, sizeOf } from "./shape.ts";
 export { type GradNode, type NestedArray, Tensor } from "./tensor.ts";

@@ -53,6 +53,21 @@ export type BinaryOp = (typeof BINARY_OPS)[number];
 export type ReduceOp = "sum" | "max" | "min";
 export type ArgReduceOp = "argmax" | "argmin";
 
+/** The host-side scalars of one AdamW step (optimizer-updates.ts), in float64; kernels round them to the dtype. */
+export interface AdamWScalars {
+  applyDecay: boolean;
+  /** 1 − lr·weightDecay */
+  decay: number;
+  oneMinusBeta1: number;
+  beta2: number;
+  oneMinusBeta2: number;
+  /** √(1 − β2ᵗ) */
+  bc2Sqrt: number;
+  eps: number;
+  /** −lr / (1 − β1ᵗ) */
+  negStepSize: number;
+}
+
 export interface MemoryInfo {
   /** Storages this backend holds right now. */
   buffers: number;
@@ -120,6 +135,11 @@ export interface Backend {
   topk(x: Operand, k: number, largest: boolean): Storage;
   /** Overwrites dst's data with src's (same shape and dtype). */
   assign(dst: Operand, src: Operand): void;
+  /**
+   * One AdamW update in place of p, m, v (and vMax, for AMSGrad), all of one shape and float dtype,
+   * computing exactly what composite/adamw.ts computes op by op: each step rounded to the dtype.
+   */
+  adamw(p: Operand, g: Operand, m: Operand, v: Operand, vMax: Operand | null, h: AdamWScalars): void;
 }
 
 export type BackendFactory = (options: Record<string, unknown>) => Backend | Promise<Backend>;

@@ -5,6 +5,7 @@
 
 /** Composite definitions of the fused primitives: the oracles their tests compare them with. */
 export { composedGelu, composedLogSoftmax, composedSoftmax } from "../composite/activation.ts";
+export { composedAdamwUpdate } from "../composite/adamw.ts";
 export { composedLayerNorm } from "../composite/normalization.ts";
 export * from "./arbitraries.ts";
 export * from "./assert-close.ts";

@@ -3,7 +3,7 @@
  * placement, optional AMSGrad), exactly as torch.optim.AdamW.
  */
 
-import { fail, maximum, type Tensor, zerosLike } from "@tsgrad/core";
+import { adamwUpdate, fail, type Tensor, zerosLike } from "@tsgrad/core";
 import { checkBoolean, checkNumber, checkStateKeys } from "./checks.ts";
 import { type BaseOptions, Optimizer, type ParamGroup, type ParamState, type ParamsInput } from "./optimizer.ts";
 
@@ -22,6 +22,8 @@ export interface AdamWOptions extends BaseOptions {
  *     p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
  *
  * ε is added after the bias correction of √v, where PyTorch adds it (not to √v̂ before dividing).
+ * The update runs as one fused kernel per parameter (core's adamwUpdate); its op-by-op definition is
+ * core's composedAdamwUpdate, which it equals bit for bit.
  */
 export class AdamW extends Optimizer<AdamWOptions> {
   constructor(params: ParamsInput<AdamWOptions>, options: Partial<AdamWOptions> = {}) {
@@ -63,24 +65,14 @@ export class AdamW extends Optimizer<AdamWOptions> {
     if (amsgrad && state.maxExpAvgSq === undefined) state.maxExpAvgSq = zerosLike(p).keep();
     const step = (state.step as number) + 1;
     state.step = step;
-    const m = state.expAvg as Tensor;
-    const v = state.expAvgSq as Tensor;
-
-    if (weightDecay !== 0) p.assign(p.mul(1 - lr * weightDecay));
-    // PyTorch's lerp form of β1·m + (1 − β1)·g
-    m.assign(m.add(grad.sub(m).mul(1 - beta1)));
-    v.assign(v.mul(beta2).add(grad.mul(grad).mul(1 - beta2)));
-
-    // host float64: the step count is known here, so no device work and no readback
-    const stepSize = lr / (1 - beta1 ** step);
-    const bc2Sqrt = Math.sqrt(1 - beta2 ** step);
-    let second = v;
-    if (amsgrad) {
-      const vMax = state.maxExpAvgSq as Tensor;
-      vMax.assign(maximum(vMax, v));
-      second = vMax;
-    }
-    const denom = second.sqrt().div(bc2Sqrt).add(eps);
-    p.assign(p.add(m.div(denom).mul(-stepSize)));
+    // one fused kernel per parameter, equal bit for bit to core's op-by-op composedAdamwUpdate
+    adamwUpdate(p, grad, state.expAvg as Tensor, state.expAvgSq as Tensor, amsgrad ? (state.maxExpAvgSq as Tensor) : null, {
+      lr,
+      beta1,
+      beta2,
+      eps,
+      weightDecay,
+      step,
+    });
   }
 }

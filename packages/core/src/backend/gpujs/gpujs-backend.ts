@@ -11,7 +11,7 @@
 import { castValue, type DType, type TypedArray, typedArrayFor } from "../../dtype.ts";
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
-import type { ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
+import type { AdamWScalars, ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
 import { KernelCache, type KernelName, type KernelStats, type Mode } from "./kernel-cache.ts";
 import { BINARY_CODES, UNARY_CODES } from "./kernels/elementwise.ts";
 import { KIND, SPECIAL_VALUES } from "./kernels/kernel-this.ts";
@@ -348,6 +348,33 @@ export class GpujsBackend implements Backend {
     const out = this.binary("div", e, sum, x.shape, x.dtype);
     for (const t of [max, shifted, e, sum]) this.free(t.storage);
     return out;
+  }
+
+  adamw(p: Operand, g: Operand, m: Operand, v: Operand, vMax: Operand | null, h: AdamWScalars): void {
+    // composite/adamw.ts on this backend's own kernels, each op rounding its result as there
+    const temporaries: Operand[] = [];
+    const keep = (storage: Storage): Operand => {
+      const t = { storage, shape: p.shape, dtype: p.dtype };
+      temporaries.push(t);
+      return t;
+    };
+    const scalar = (value: number): Operand => {
+      const t = { storage: this.fill([], value, p.dtype), shape: [] as number[], dtype: p.dtype };
+      temporaries.push(t);
+      return t;
+    };
+    const bin = (op: BinaryOp, a: Operand, b: Operand) => keep(this.binary(op, a, b, p.shape, p.dtype));
+    const decayed = h.applyDecay ? bin("mul", p, scalar(h.decay)) : p;
+    const mNext = bin("add", m, bin("mul", bin("sub", g, m), scalar(h.oneMinusBeta1)));
+    const vNext = bin("add", bin("mul", v, scalar(h.beta2)), bin("mul", bin("mul", g, g), scalar(h.oneMinusBeta2)));
+    const second = vMax ? bin("maximum", vMax, vNext) : vNext;
+    const denom = bin("add", bin("div", keep(this.unary("sqrt", second, p.dtype)), scalar(h.bc2Sqrt)), scalar(h.eps));
+    const pNext = bin("add", decayed, bin("mul", bin("div", mNext, denom), scalar(h.negStepSize)));
+    this.assign(p, pNext);
+    this.assign(m, mNext);
+    this.assign(v, vNext);
+    if (vMax) this.assign(vMax, second);
+    for (const t of temporaries) this.free(t.storage);
   }
 
   layerNorm(x: Operand, axes: number, eps: number): Storage {

@@ -14,7 +14,7 @@
 import { castValue, type DType, type TypedArray, typedArrayFor } from "../../dtype.ts";
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
-import type { ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
+import type { AdamWScalars, ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
 import { erf } from "./erf.ts";
 import { BINARY, UNARY } from "./scalar-ops.ts";
 
@@ -415,5 +415,31 @@ export class ReferenceBackend implements Backend {
 
   assign(dst: Operand, src: Operand): void {
     data(dst).set(data(src));
+  }
+
+  adamw(p: Operand, g: Operand, m: Operand, v: Operand, vMax: Operand | null, h: AdamWScalars): void {
+    // every intermediate rounded to the dtype, as each op of the composite rounds its result
+    const r = p.dtype === "float32" ? Math.fround : (x: number) => x;
+    const [P, G, M, V] = [data(p), data(g), data(m), data(v)];
+    const VM = vMax ? data(vMax) : null;
+    const [decay, b1, b2, c2, bc2, eps, step] = [h.decay, h.oneMinusBeta1, h.beta2, h.oneMinusBeta2, h.bc2Sqrt, h.eps, h.negStepSize].map(
+      r,
+    );
+    for (let i = 0; i < P.length; i++) {
+      let pv = P[i];
+      if (h.applyDecay) pv = r(pv * decay);
+      const gv = G[i];
+      const mv = r(M[i] + r(r(gv - M[i]) * b1));
+      const vv = r(r(V[i] * b2) + r(r(gv * gv) * c2));
+      let second = vv;
+      if (VM) {
+        second = Math.max(VM[i], vv);
+        VM[i] = second;
+      }
+      const denom = r(r(r(Math.sqrt(second)) / bc2) + eps);
+      P[i] = r(pv + r(r(mv / denom) * step));
+      M[i] = mv;
+      V[i] = vv;
+    }
   }
 }

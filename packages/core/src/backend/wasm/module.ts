@@ -80,6 +80,22 @@ export interface Kernels {
   logSoftmaxRows(x: number, out: number, r0: number, r1: number, cols: number): void;
   geluF32(tanhForm: number, x: number, out: number, n: number): void;
   layerNormRows(x: number, out: number, r0: number, r1: number, cols: number, eps: number): void;
+  adamwF32(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    vMax: number,
+    n: number,
+    applyDecay: number,
+    decay: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    bc2: number,
+    eps: number,
+    negStepSize: number,
+  ): void;
 }
 
 export interface Instance {

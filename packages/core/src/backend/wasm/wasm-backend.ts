@@ -17,6 +17,7 @@ import { castValue, type DType, type TypedArray } from "../../dtype.ts";
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
 import {
+  type AdamWScalars,
   type ArgReduceOp,
   type Backend,
   BINARY_OPS,
@@ -520,6 +521,30 @@ export class WasmBackend implements Backend {
 
   topk(x: Operand, k: number, largest: boolean): Storage {
     return this.#viaReference("int32", (ref) => ref.topk(this.#ref(x), k, largest));
+  }
+
+  adamw(p: Operand, g: Operand, m: Operand, v: Operand, vMax: Operand | null, h: AdamWScalars): void {
+    if (p.dtype !== "float32") {
+      this.#reference.adamw(this.#ref(p), this.#ref(g), this.#ref(m), this.#ref(v), vMax ? this.#ref(vMax) : null, h);
+      return;
+    }
+    const f = Math.fround;
+    this.#k.adamwF32(
+      ptrOf(p),
+      ptrOf(g),
+      ptrOf(m),
+      ptrOf(v),
+      vMax ? ptrOf(vMax) : 0,
+      sizeOf(p.shape),
+      h.applyDecay ? 1 : 0,
+      f(h.decay),
+      f(h.oneMinusBeta1),
+      f(h.beta2),
+      f(h.oneMinusBeta2),
+      f(h.bc2Sqrt),
+      f(h.eps),
+      f(h.negStepSize),
+    );
   }
 
   assign(dst: Operand, src: Operand): void {
