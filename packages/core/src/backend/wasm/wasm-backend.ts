@@ -295,33 +295,58 @@ export class WasmBackend implements Backend {
     return wrap(out);
   }
 
-  /** Writes an iteration space into the argument block; false when it needs more than four axes. */
-  #writeSpace(shape: Shape, operands: readonly Shape[]): boolean {
-    const space = iterationSpace(
+  /** The merged iteration space of a kernel, or null when it needs more than four axes. */
+  #space(shape: Shape, operands: readonly Shape[]): { sizes: number[]; strides: number[][] } | null {
+    return iterationSpace(
       shape,
       operands.map((s) => broadcastStrides(s, shape)),
     );
-    if (!space) return false;
-    const meta = this.#meta >> 2;
+  }
+
+  /** Writes an iteration space into an argument block (the main thread's, or the worker's after it). */
+  #writeSpace(space: { sizes: number[]; strides: number[][] }, block = this.#meta): void {
+    const meta = block >> 2;
     this.#i32.set(space.sizes, meta);
     for (const [k, s] of space.strides.entries()) this.#i32.set(s, meta + 4 * (k + 1));
-    return true;
   }
 
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape, outDType: DType): Storage {
     const fast = a.dtype === "float32" && b.dtype === "float32" && (outDType === "float32" || outDType === "bool");
-    if (!fast || !this.#writeSpace(outShape, [a.shape, b.shape])) {
-      return this.#viaReference(outDType, (ref) => ref.binary(op, this.#ref(a), this.#ref(b), outShape, outDType));
+    const space = fast ? this.#space(outShape, [a.shape, b.shape]) : null;
+    if (!space) return this.#viaReference(outDType, (ref) => ref.binary(op, this.#ref(a), this.#ref(b), outShape, outDType));
+    const size = sizeOf(outShape);
+    const out = this.#alloc(outDType, size);
+    const code = BINARY_CODE.get(op)!;
+    const worker = this.#worker;
+    // the worker takes the second half of the outermost axis of the iteration space
+    const axis = space.sizes.findIndex((d) => d > 1);
+    if (worker && axis >= 0 && size >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
+      const whole = space.sizes[axis];
+      const half = Math.ceil(whole / 2);
+      const inner = sizeOf(space.sizes.slice(axis + 1));
+      const outBytes = BYTES[outDType];
+      const mine = { sizes: space.sizes.map((d, i) => (i === axis ? half : d)), strides: space.strides };
+      const theirs = { sizes: space.sizes.map((d, i) => (i === axis ? whole - half : d)), strides: space.strides };
+      const workerMeta = this.#meta + META_BYTES / 2;
+      this.#writeSpace(mine);
+      this.#writeSpace(theirs, workerMeta);
+      const [sa, sb] = [space.strides[0][axis], space.strides[1][axis]];
+      worker.run(
+        "binaryF32",
+        [code, ptrOf(a) + 4 * half * sa, ptrOf(b) + 4 * half * sb, out.ptr + outBytes * half * inner, workerMeta],
+        () => this.#k.binaryF32(code, ptrOf(a), ptrOf(b), out.ptr, this.#meta),
+      );
+    } else {
+      this.#writeSpace(space);
+      this.#k.binaryF32(code, ptrOf(a), ptrOf(b), out.ptr, this.#meta);
     }
-    const out = this.#alloc(outDType, sizeOf(outShape));
-    this.#k.binaryF32(BINARY_CODE.get(op)!, ptrOf(a), ptrOf(b), out.ptr, this.#meta);
     return wrap(out);
   }
 
   where(cond: Operand, a: Operand, b: Operand, outShape: Shape): Storage {
-    if (a.dtype !== "float32" || !this.#writeSpace(outShape, [cond.shape, a.shape, b.shape])) {
-      return this.#viaReference(a.dtype, (ref) => ref.where(this.#ref(cond), this.#ref(a), this.#ref(b), outShape));
-    }
+    const space = a.dtype === "float32" ? this.#space(outShape, [cond.shape, a.shape, b.shape]) : null;
+    if (!space) return this.#viaReference(a.dtype, (ref) => ref.where(this.#ref(cond), this.#ref(a), this.#ref(b), outShape));
+    this.#writeSpace(space);
     const out = this.#alloc("float32", sizeOf(outShape));
     this.#k.whereF32(ptrOf(cond), ptrOf(a), ptrOf(b), out.ptr, this.#meta);
     return wrap(out);
@@ -425,7 +450,15 @@ export class WasmBackend implements Backend {
     if (x.dtype !== "float32" || cols === 0) return this.#viaReference(x.dtype, (ref) => ref.layerNorm(this.#ref(x), axes, eps));
     const rows = sizeOf(x.shape) / cols;
     const out = this.#alloc("float32", rows * cols);
-    this.#k.layerNormRows(ptrOf(x), out.ptr, 0, rows, cols, eps);
+    const worker = this.#worker;
+    if (worker && rows >= 2 && rows * cols >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
+      const half = Math.ceil(rows / 2);
+      worker.run("layerNormRows", [ptrOf(x), out.ptr, half, rows, cols, eps], () =>
+        this.#k.layerNormRows(ptrOf(x), out.ptr, 0, half, cols, eps),
+      );
+    } else {
+      this.#k.layerNormRows(ptrOf(x), out.ptr, 0, rows, cols, eps);
+    }
     return wrap(out);
   }
 
@@ -433,7 +466,16 @@ export class WasmBackend implements Backend {
     if (x.dtype !== "float32") return this.#viaReference(x.dtype, (ref) => ref.gelu(this.#ref(x), tanhForm));
     const n = sizeOf(x.shape);
     const out = this.#alloc("float32", n);
-    this.#k.geluF32(tanhForm ? 1 : 0, ptrOf(x), out.ptr, n);
+    const form = tanhForm ? 1 : 0;
+    const worker = this.#worker;
+    if (worker && n >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
+      const half = Math.ceil(n / 32) * 16;
+      worker.run("geluF32", [form, ptrOf(x) + half * 4, out.ptr + half * 4, n - half], () =>
+        this.#k.geluF32(form, ptrOf(x), out.ptr, half),
+      );
+    } else {
+      this.#k.geluF32(form, ptrOf(x), out.ptr, n);
+    }
     return wrap(out);
   }
 
