@@ -3,6 +3,7 @@
 import type { CaseResult, ParticipantRecord } from "./harness.ts";
 import type { MachineFacts } from "./machine.ts";
 import { higherIsBetter, median, type Ratio, type Summary } from "./stats.ts";
+import { targetsMarkdown } from "./targets.ts";
 import type { CaseSpec, Timing } from "./types.ts";
 
 export const SCHEMA = "tsgrad-bench/1";
@@ -146,6 +147,7 @@ export function markdown(report: Report): string {
   const notes = new Footnotes();
   const results = resultsTable(report, notes);
   const t = report.timing;
+  const targets = targetsMarkdown(report);
   const parts = [
     `# tsgrad benchmarks (${report.mode})`,
     [
@@ -158,6 +160,7 @@ export function markdown(report: Report): string {
         "A call ends when its result is ready (one element is read back at the end of each sample). " +
         "Every result was checked against the reference backend before it was timed.",
     ].join("\n"),
+    ...(targets ? ["## The fast CPU backend's targets", targets] : []),
     "## Participants",
     "Busy cores: CPU time over wall time while sampling, the median over cases (the library's own threads and the driver's count).\n\n" +
       participantsTable(report),
