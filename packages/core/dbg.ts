@@ -1,17 +1,18 @@
-import { exp, randn, setBackend, softmax, tidy, type WasmBackend } from "./src/index.ts";
+import { setBackend, tensor, tidy } from "./src/index.ts";
 
-for (const threads of [1, 2]) {
-  const be = (await setBackend("wasm", { threads })) as WasmBackend;
-  await be.ready;
-  const x = randn([512, 512]).keep();
-  for (const [name, f] of [
-    ["softmax", () => softmax(x)],
-    ["exp", () => exp(x)],
-  ] as const) {
-    for (let i = 0; i < 50; i++) f().dispose();
-    const t0 = performance.now();
-    const n = 400;
-    for (let i = 0; i < n; i++) f().dispose();
-    console.log(threads, name, ((performance.now() - t0) / n).toFixed(3), "ms");
-  }
+const be = await setBackend("wasm", { threads: 1 });
+const x = tensor(new Float32Array(16).fill(0.1)).keep().requiresGrad_();
+const t0 = performance.now();
+for (let r = 0; r < 300; r++) {
+  x.zeroGrad();
+  tidy(() => {
+    let h = x;
+    for (let s = 0; s < 333; s++) {
+      h = h.mul(0.9).add(0.01).tanh();
+    }
+    const y = h.sum();
+    y.backward();
+    return y;
+  }).dispose();
 }
+console.log(((performance.now() - t0) / 300 / 1000) * 1000, "µs per op");

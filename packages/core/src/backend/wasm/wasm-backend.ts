@@ -200,9 +200,26 @@ export class WasmBackend implements Backend {
     return this.#viewAt(ptrOf(x), sizeOf(x.shape), x.dtype);
   }
 
+  /** The whole memory as an array of `dtype`, and where byte offset `ptr` falls in it. */
+  #arrayOf(dtype: DType, ptr: number): [TypedArray, number] {
+    switch (dtype) {
+      case "float32":
+        return [this.#f32, ptr >> 2];
+      case "float64":
+        return [this.#f64, ptr >> 3];
+      case "int32":
+        return [this.#i32, ptr >> 2];
+      case "bool":
+        return [this.#u8, ptr];
+    }
+  }
+
   upload(values: TypedArray, dtype: DType): Storage {
     const storage = this.#alloc(dtype, values.length);
-    this.#viewAt(storage.ptr, values.length, dtype).set(values);
+    // set at an offset: no view object per upload (scalars are uploaded for every op with a JS number)
+    const [array, at] = this.#arrayOf(dtype, storage.ptr);
+    if (values.length === 1) array[at] = values[0];
+    else array.set(values, at);
     return wrap(storage);
   }
 
@@ -310,9 +327,29 @@ export class WasmBackend implements Backend {
     for (const [k, s] of space.strides.entries()) this.#i32.set(s, meta + 4 * (k + 1));
   }
 
+  /**
+   * The iteration space of a binary kernel: one dense run when the operands have the output's size or
+   * one element (the common cases, without the general merge), else the merged space.
+   */
+  #binarySpace(outShape: Shape, a: Operand, b: Operand): { sizes: number[]; strides: number[][] } | null {
+    const size = sizeOf(outShape);
+    const sa = sizeOf(a.shape);
+    const sb = sizeOf(b.shape);
+    if ((sa === size || sa === 1) && (sb === size || sb === 1)) {
+      return {
+        sizes: [1, 1, 1, size],
+        strides: [
+          [0, 0, 0, sa === 1 ? 0 : 1],
+          [0, 0, 0, sb === 1 ? 0 : 1],
+        ],
+      };
+    }
+    return this.#space(outShape, [a.shape, b.shape]);
+  }
+
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape, outDType: DType): Storage {
     const fast = a.dtype === "float32" && b.dtype === "float32" && (outDType === "float32" || outDType === "bool");
-    const space = fast ? this.#space(outShape, [a.shape, b.shape]) : null;
+    const space = fast ? this.#binarySpace(outShape, a, b) : null;
     if (!space) return this.#viaReference(outDType, (ref) => ref.binary(op, this.#ref(a), this.#ref(b), outShape, outDType));
     const size = sizeOf(outShape);
     const out = this.#alloc(outDType, size);
