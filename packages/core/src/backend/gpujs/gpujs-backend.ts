@@ -434,17 +434,17 @@ export class GpujsBackend implements Backend {
     const kept = x.shape.map((d, i) => (i === axis ? 1 : d));
     const op = (storage: Storage, shape: Shape): Operand => ({ storage, shape, dtype: x.dtype });
     const max = op(this.reduce("max", x, [axis], x.dtype), kept);
-    const magnitude = op(this.unary("abs", max, x.dtype), kept);
-    const infinity = op(this.fill([], Number.POSITIVE_INFINITY, x.dtype), []);
-    const finite = { storage: this.binary("lt", magnitude, infinity, kept, "bool"), shape: kept, dtype: "bool" as const };
+    // m − m is 0 exactly when m is finite (NaN for ±∞), so no infinite constant has to reach a kernel
+    const difference = op(this.binary("sub", max, max, kept, x.dtype), kept);
     const zero = op(this.fill([], 0, x.dtype), []);
+    const finite = { storage: this.binary("eq", difference, zero, kept, "bool"), shape: kept, dtype: "bool" as const };
     const shift = op(this.where(finite, max, zero, kept), kept);
     const shifted = op(this.binary("sub", x, shift, x.shape, x.dtype), x.shape);
     const e = op(this.unary("exp", shifted, x.dtype), x.shape);
     const sum = op(this.reduce("sum", e, [axis], x.dtype), kept);
     const logSum = op(this.unary("log", sum, x.dtype), kept);
     const out = this.binary("sub", shifted, logSum, x.shape, x.dtype);
-    for (const t of [max, magnitude, infinity, finite, zero, shift, shifted, e, sum, logSum]) this.free(t.storage);
+    for (const t of [max, difference, zero, finite, shift, shifted, e, sum, logSum]) this.free(t.storage);
     return out;
   }
 
