@@ -32,7 +32,7 @@ Options:
   --lr X        learning rate of SGD with momentum 0.9 (default 0.3)
   --points N    points per spiral (default 100)
   --seed N      seed of the data and the initialisation (default 0)
-  --backend B   reference, gpujs:webasm, gpujs:cpu or gpujs:webgpu (default: $TSGRAD_BACKEND, else reference)
+  --backend B   wasm, reference, gpujs:webasm, gpujs:cpu or gpujs:webgpu (default: $TSGRAD_BACKEND, else wasm)
   -h, --help    show this text`;
 
 const { values: args } = parseArgs({
