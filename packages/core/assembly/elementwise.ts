@@ -293,7 +293,12 @@ export function copyStrided(x: usize, out: usize, meta: usize, elementBytes: i32
     for (let i1 = 0; i1 < d1; i1++) {
       for (let i2 = 0; i2 < d2; i2++) {
         let p = x + <usize>(i0 * s0 + i1 * s1 + i2 * s2) * size;
-        if (s3 == 1) {
+        if (s3 == 1 && size == 4) {
+          // short contiguous runs (a head's 16 features, say): vectors, not a memory.copy call per run
+          let i = 0;
+          for (; i + 4 <= d3; i += 4) v128.store(o + (<usize>i << 2), v128.load(p + (<usize>i << 2)));
+          for (; i < d3; i++) store<u32>(o + (<usize>i << 2), load<u32>(p + (<usize>i << 2)));
+        } else if (s3 == 1) {
           memory.copy(o, p, <usize>d3 * size);
         } else if (size == 4) {
           let step = <usize>s3 << 2;
@@ -580,5 +585,32 @@ export function adamwF32(
     store<f32>(p + o, pv);
     store<f32>(m + o, mv);
     store<f32>(v + o, vv);
+  }
+}
+
+/**
+ * PyTorch's gather along axis 0 of a float32 matrix [rows, cols] with int32 indices [n, cols] (every
+ * index already checked to be in range): out[i][j] = x[index[i][j]][j]. The embedding lookup's kernel.
+ */
+export function gatherRowsF32(x: usize, index: usize, out: usize, n: i32, cols: i32): void {
+  let total = n * cols;
+  for (let i = 0; i < total; i++) {
+    let j = i % cols;
+    let row = load<i32>(index + (<usize>i << 2));
+    store<f32>(out + (<usize>i << 2), load<f32>(x + (<usize>(row * cols + j) << 2)));
+  }
+}
+
+/**
+ * scatterAdd along axis 0: out = base, then out[index[i][j]][j] += src[i][j] for every (i, j) in order
+ * (one thread, so the sums are the same on every run). The embedding's backward.
+ */
+export function scatterAddRowsF32(base: usize, index: usize, src: usize, out: usize, rows: i32, n: i32, cols: i32): void {
+  memory.copy(out, base, <usize>(rows * cols) << 2);
+  let total = n * cols;
+  for (let i = 0; i < total; i++) {
+    let j = i % cols;
+    let dst = out + (<usize>(load<i32>(index + (<usize>i << 2)) * cols + j) << 2);
+    store<f32>(dst, load<f32>(dst) + load<f32>(src + (<usize>i << 2)));
   }
 }

@@ -10,7 +10,11 @@ const SUM = 0, MAX = 1;
   return isNaN(acc) || isNaN(v) ? NaN : min(acc, v);
 }
 
-export function reduceF32(op: i32, x: usize, out: usize, outer: i32, len: i32, inner: i32): void {
+/**
+ * `work` is scratch for `inner` float64 accumulators (the thread's GEMM scratch); 0 when it is too small,
+ * and then sums walk each group of four columns down the rows instead of streaming the rows once.
+ */
+export function reduceF32(op: i32, x: usize, out: usize, outer: i32, len: i32, inner: i32, work: usize): void {
   let start: f64 = op == SUM ? 0 : op == MAX ? -Infinity : Infinity;
   let rowBytes = <usize>inner << 2;
   for (let o = 0; o < outer; o++) {
@@ -46,6 +50,26 @@ export function reduceF32(op: i32, x: usize, out: usize, outer: i32, len: i32, i
       continue;
     }
     let j = 0;
+    if (op == SUM && work != 0) {
+      // stream the rows once, adding each into float64 accumulators (a column walk would stride through memory)
+      memory.fill(work, 0, <usize>inner << 3);
+      for (let r = 0; r < len; r++) {
+        let p = base + <usize>r * rowBytes;
+        let k = 0;
+        for (; k + 4 <= inner; k += 4) {
+          let v = v128.load(p + (<usize>k << 2));
+          let q = work + (<usize>k << 3);
+          v128.store(q, f64x2.add(v128.load(q), f64x2.promote_low_f32x4(v)));
+          v128.store(q, f64x2.add(v128.load(q, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
+        }
+        for (; k < inner; k++) {
+          let q = work + (<usize>k << 3);
+          store<f64>(q, load<f64>(q) + <f64>load<f32>(p + (<usize>k << 2)));
+        }
+      }
+      for (let k = 0; k < inner; k++) store<f32>(dst + (<usize>k << 2), <f32>load<f64>(work + (<usize>k << 3)));
+      continue;
+    }
     if (op == SUM) {
       for (; j + 4 <= inner; j += 4) {
         let lo = f64x2.splat(0), hi = f64x2.splat(0);

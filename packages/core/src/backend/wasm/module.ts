@@ -75,7 +75,9 @@ export interface Kernels {
   whereF32(cond: number, a: number, b: number, out: number, meta: number): void;
   copyStrided(x: number, out: number, meta: number, elementBytes: number): void;
   castDense(code: number, x: number, out: number, n: number): void;
-  reduceF32(op: number, x: number, out: number, outer: number, len: number, inner: number): void;
+  reduceF32(op: number, x: number, out: number, outer: number, len: number, inner: number, work: number): void;
+  gatherRowsF32(x: number, index: number, out: number, n: number, cols: number): void;
+  scatterAddRowsF32(base: number, index: number, src: number, out: number, rows: number, n: number, cols: number): void;
   softmaxRows(x: number, out: number, r0: number, r1: number, cols: number): void;
   logSoftmaxRows(x: number, out: number, r0: number, r1: number, cols: number): void;
   geluF32(tanhForm: number, x: number, out: number, n: number): void;

@@ -410,7 +410,9 @@ export class WasmBackend implements Backend {
       return this.#viaReference(outDType, (ref) => ref.reduce(op, this.#ref(x), axes, outDType));
     }
     const out = this.#alloc("float32", outer * inner);
-    this.#k.reduceF32(REDUCE_CODE[op], ptrOf(x), out.ptr, outer, len, inner);
+    // the GEMM scratch holds the float64 accumulators of a sum over leading rows, when they fit
+    const work = inner > 1 && inner * 8 <= this.#k.workBytes() ? this.#work[0] : 0;
+    this.#k.reduceF32(REDUCE_CODE[op], ptrOf(x), out.ptr, outer, len, inner, work);
     return wrap(out);
   }
 
@@ -590,12 +592,27 @@ export class WasmBackend implements Backend {
     );
   }
 
+  /** Whether a gather or scatterAdd is the embedding's: along axis 0 of a float32 matrix, whole rows of indices. */
+  #rowIndexed(x: Operand, axis: number, index: Operand): boolean {
+    return x.dtype === "float32" && axis === 0 && x.shape.length === 2 && index.shape.length === 2 && index.shape[1] === x.shape[1];
+  }
+
   gather(x: Operand, axis: number, index: Operand): Storage {
-    return this.#viaReference(x.dtype, (ref) => ref.gather(this.#ref(x), axis, this.#ref(index)));
+    if (!this.#rowIndexed(x, axis, index)) return this.#viaReference(x.dtype, (ref) => ref.gather(this.#ref(x), axis, this.#ref(index)));
+    const [n, cols] = index.shape;
+    const out = this.#alloc("float32", n * cols);
+    this.#k.gatherRowsF32(ptrOf(x), ptrOf(index), out.ptr, n, cols);
+    return wrap(out);
   }
 
   scatterAdd(base: Operand, axis: number, index: Operand, src: Operand): Storage {
-    return this.#viaReference(base.dtype, (ref) => ref.scatterAdd(this.#ref(base), axis, this.#ref(index), this.#ref(src)));
+    if (!this.#rowIndexed(base, axis, index)) {
+      return this.#viaReference(base.dtype, (ref) => ref.scatterAdd(this.#ref(base), axis, this.#ref(index), this.#ref(src)));
+    }
+    const [rows, cols] = base.shape;
+    const out = this.#alloc("float32", rows * cols);
+    this.#k.scatterAddRowsF32(ptrOf(base), ptrOf(index), ptrOf(src), out.ptr, rows, index.shape[0], cols);
+    return wrap(out);
   }
 
   topk(x: Operand, k: number, largest: boolean): Storage {
