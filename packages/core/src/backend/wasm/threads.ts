@@ -54,7 +54,8 @@ for (;;) {
   const kernel = ctrl[2];
   if (kernel < 0) break;
   try {
-    fns[kernel](...args.subarray(0, ctrl[3]));
+    // unused trailing arguments are ignored by WebAssembly exports; no spread, no iterator per job
+    fns[kernel](args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], args[13], args[14], args[15]);
   } catch (error) {
     Atomics.store(ctrl, 4, 1);
   }
