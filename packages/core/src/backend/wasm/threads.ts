@@ -11,7 +11,8 @@
  * the thread count, never on timing, so results are the same on every run. The worker is unref'ed: it never keeps a finished process alive.
  *
  * Control block (int32 slots): 0 job number (main bumps it), 1 finished job number (the worker), 2 kernel
- * index (-1: exit), 3 argument count, 4 error flag; arguments are float64s from byte 64 on.
+ * index (-1: exit), 3 argument count, 4 a kernel failed, 5 the worker's loop stopped; arguments are
+ * float64s from byte 64 on.
  */
 
 import { fail } from "../../errors.ts";
@@ -42,6 +43,7 @@ const args = new Float64Array(memory.buffer, control + 64, ${MAX_ARGS});
 const fns = kernels.map((name) => k[name]);
 let seen = 0;
 ready();
+try {
 for (;;) {
   if (Atomics.load(ctrl, 0) === seen) {
     const until = performance.now() + spinMs;
@@ -60,6 +62,12 @@ for (;;) {
     Atomics.store(ctrl, 4, 1);
   }
   Atomics.store(ctrl, 1, seen);
+  Atomics.notify(ctrl, 1);
+}
+} catch (error) {
+  // the loop itself failed: say so, so that a main thread waiting for a job does not wait forever
+  Atomics.store(ctrl, 5, 1);
+  Atomics.store(ctrl, 1, Atomics.load(ctrl, 0));
   Atomics.notify(ctrl, 1);
 }
 `;
@@ -103,6 +111,7 @@ export class WorkerThread {
         if (++n > 100_000) Atomics.wait(ctrl, 1, job - 1, 1);
       }
     }
+    if (ctrl[5] !== 0) fail("wasm", `the worker thread stopped (in ${kernel}); start a new backend`);
     if (ctrl[4] !== 0) {
       ctrl[4] = 0;
       fail("wasm", `the worker thread failed in ${kernel}`);
