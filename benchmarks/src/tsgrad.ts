@@ -82,11 +82,26 @@ function encoderRunner(spec: Extract<CaseSpec["params"], { kind: "encoder" }>, i
   }
   const { lr, beta1, beta2, eps, weightDecay } = ADAMW;
   const optimizer = new AdamW(trainable, { lr, betas: [beta1, beta2], eps, weightDecay });
+  return trainingRunner(
+    () => mse(model.forward(x), target),
+    optimizer,
+    () => {
+      for (const t of keep) t.dispose();
+      for (const p of model.parameters()) p.dispose();
+    },
+  );
+}
+
+/**
+ * A runner whose call is one training step (the loss, backward, the optimiser's step); its outputs are
+ * the loss before a step and the change that step made, which checks the gradients and the optimiser.
+ */
+function trainingRunner(lossOf: () => Tensor, optimizer: AdamW, release: () => void): Runner {
   let loss: Tensor | null = null;
   const step = () => {
     loss?.dispose();
     loss = tidy(() => {
-      const l = mse(model.forward(x), target);
+      const l = lossOf();
       l.backward();
       optimizer.step();
       optimizer.zeroGrad();
@@ -97,6 +112,7 @@ function encoderRunner(spec: Extract<CaseSpec["params"], { kind: "encoder" }>, i
     call: step,
     sync: () => touch(loss!),
     async outputs() {
+      if (!loss) step();
       const before = (await loss!.data())[0];
       step();
       const after = (await loss!.data())[0];
@@ -104,8 +120,7 @@ function encoderRunner(spec: Extract<CaseSpec["params"], { kind: "encoder" }>, i
     },
     dispose() {
       loss?.dispose();
-      for (const t of keep) t.dispose();
-      for (const p of model.parameters()) p.dispose();
+      release();
       optimizer.disposeState();
     },
   };
@@ -155,35 +170,15 @@ function finetuneRunner(spec: Extract<CaseSpec["params"], { kind: "finetune" }>,
   const ids = tensor(Int32Array.from(inputs.ids.data), inputs.ids.shape, "int32").keep();
   const labels = tensor(Int32Array.from(inputs.labels.data), inputs.labels.shape, "int32").keep();
   const optimizer = new AdamW(trainable, { lr: 1e-3, weightDecay: 1e-2 });
-  let loss: Tensor | null = null;
-  const step = () => {
-    loss?.dispose();
-    loss = tidy(() => {
-      const l = crossEntropy(model.forward(ids), labels);
-      l.backward();
-      optimizer.step();
-      optimizer.zeroGrad();
-      return l;
-    }).keep();
-  };
-  return {
-    call: step,
-    sync: () => touch(loss!),
-    async outputs() {
-      if (!loss) step();
-      const before = (await loss!.data())[0];
-      step();
-      const after = (await loss!.data())[0];
-      return { loss: Float32Array.of(before), lossDelta: Float32Array.of(after - before) };
-    },
-    dispose() {
-      loss?.dispose();
+  return trainingRunner(
+    () => crossEntropy(model.forward(ids), labels),
+    optimizer,
+    () => {
       ids.dispose();
       labels.dispose();
       for (const p of model.parameters()) p.dispose();
-      optimizer.disposeState();
     },
-  };
+  );
 }
 
 function chainRunner(spec: Extract<CaseSpec["params"], { kind: "chain" }>, inputs: HostTensors): Runner {
