@@ -40,6 +40,17 @@ const { module, memory, control, kernels, spinMs } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(memory.buffer, control, 16);
 const args = new Float64Array(memory.buffer, control + 64, ${MAX_ARGS});
+// a call with exactly the export's arity (a mismatched count takes V8's slow generic wrapper)
+const call = (f, a, n) => {
+  switch (n) {
+    case 4: return f(a[0], a[1], a[2], a[3]);
+    case 5: return f(a[0], a[1], a[2], a[3], a[4]);
+    case 6: return f(a[0], a[1], a[2], a[3], a[4], a[5]);
+    case 11: return f(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+    case 14: return f(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]);
+    default: return f(...a.subarray(0, n));
+  }
+};
 const fns = kernels.map((name) => k[name]);
 let seen = 0;
 ready();
@@ -56,8 +67,7 @@ for (;;) {
   const kernel = ctrl[2];
   if (kernel < 0) break;
   try {
-    // unused trailing arguments are ignored by WebAssembly exports; no spread, no iterator per job
-    fns[kernel](args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], args[13], args[14], args[15]);
+    call(fns[kernel], args, ctrl[3]);
   } catch (error) {
     Atomics.store(ctrl, 4, 1);
   }
