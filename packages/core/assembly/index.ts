@@ -2,6 +2,8 @@
 // nothing here allocates, every argument is a byte offset or a count.
 
 export * from "./elementwise";
+export * from "./fused";
+export * from "./indexing";
 export * from "./gemm";
 export * from "./reduce";
 

@@ -12,6 +12,7 @@ import { castValue, type DType, type TypedArray, typedArrayFor } from "../../dty
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
 import type { AdamWScalars, ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
+import { composedAdamw, composedGelu, composedLayerNorm, composedLogSoftmax, composedSoftmax } from "./fused.ts";
 import { KernelCache, type KernelName, type KernelStats, type Mode } from "./kernel-cache.ts";
 import { BINARY_CODES, UNARY_CODES } from "./kernels/elementwise.ts";
 import { KIND, SPECIAL_VALUES } from "./kernels/kernel-this.ts";
@@ -339,113 +340,23 @@ export class GpujsBackend implements Backend {
   }
 
   softmax(x: Operand, axis: number): Storage {
-    // the composite definition, run on this backend's own kernels: max, subtract, exp, sum, divide
-    const kept = x.shape.map((d, i) => (i === axis ? 1 : d));
-    const max: Operand = { storage: this.reduce("max", x, [axis], x.dtype), shape: kept, dtype: x.dtype };
-    const shifted: Operand = { storage: this.binary("sub", x, max, x.shape, x.dtype), shape: x.shape, dtype: x.dtype };
-    const e: Operand = { storage: this.unary("exp", shifted, x.dtype), shape: x.shape, dtype: x.dtype };
-    const sum: Operand = { storage: this.reduce("sum", e, [axis], x.dtype), shape: kept, dtype: x.dtype };
-    const out = this.binary("div", e, sum, x.shape, x.dtype);
-    for (const t of [max, shifted, e, sum]) this.free(t.storage);
-    return out;
+    return composedSoftmax(this, x, axis);
   }
 
   adamw(p: Operand, g: Operand, m: Operand, v: Operand, vMax: Operand | null, h: AdamWScalars): void {
-    // composite/adamw.ts on this backend's own kernels, each op rounding its result as there
-    const temporaries: Operand[] = [];
-    const keep = (storage: Storage): Operand => {
-      const t = { storage, shape: p.shape, dtype: p.dtype };
-      temporaries.push(t);
-      return t;
-    };
-    const scalar = (value: number): Operand => {
-      const t = { storage: this.fill([], value, p.dtype), shape: [] as number[], dtype: p.dtype };
-      temporaries.push(t);
-      return t;
-    };
-    const bin = (op: BinaryOp, a: Operand, b: Operand) => keep(this.binary(op, a, b, p.shape, p.dtype));
-    const decayed = h.applyDecay ? bin("mul", p, scalar(h.decay)) : p;
-    const mNext = bin("add", m, bin("mul", bin("sub", g, m), scalar(h.oneMinusBeta1)));
-    const vNext = bin("add", bin("mul", v, scalar(h.beta2)), bin("mul", bin("mul", g, g), scalar(h.oneMinusBeta2)));
-    const second = vMax ? bin("maximum", vMax, vNext) : vNext;
-    const denom = bin("add", bin("div", keep(this.unary("sqrt", second, p.dtype)), scalar(h.bc2Sqrt)), scalar(h.eps));
-    const pNext = bin("add", decayed, bin("mul", bin("div", mNext, denom), scalar(h.negStepSize)));
-    this.assign(p, pNext);
-    this.assign(m, mNext);
-    this.assign(v, vNext);
-    if (vMax) this.assign(vMax, second);
-    for (const t of temporaries) this.free(t.storage);
+    composedAdamw(this, p, g, m, v, vMax, h);
   }
 
   layerNorm(x: Operand, axes: number, eps: number): Storage {
-    // the composite definition on this backend's own kernels: the mean and the biased variance of the
-    // trailing axes, then (x − mean)·rsqrt(var + eps)
-    const rank = x.shape.length;
-    const reduced = Array.from({ length: axes }, (_, i) => rank - axes + i);
-    const kept = x.shape.map((d, i) => (i >= rank - axes ? 1 : d));
-    const cols = sizeOf(x.shape.slice(rank - axes));
-    const op = (storage: Storage, shape: Shape): Operand => ({ storage, shape, dtype: x.dtype });
-    const count = op(this.fill([], cols, x.dtype), []);
-    const total = op(this.reduce("sum", x, reduced, x.dtype), kept);
-    const mean = op(this.binary("div", total, count, kept, x.dtype), kept);
-    const centered = op(this.binary("sub", x, mean, x.shape, x.dtype), x.shape);
-    const squares = op(this.binary("mul", centered, centered, x.shape, x.dtype), x.shape);
-    const sumSquares = op(this.reduce("sum", squares, reduced, x.dtype), kept);
-    const variance = op(this.binary("div", sumSquares, count, kept, x.dtype), kept);
-    const epsilon = op(this.fill([], eps, x.dtype), []);
-    const shifted = op(this.binary("add", variance, epsilon, kept, x.dtype), kept);
-    const std = op(this.unary("sqrt", shifted, x.dtype), kept);
-    const out = this.binary("div", centered, std, x.shape, x.dtype);
-    for (const t of [count, total, mean, centered, squares, sumSquares, variance, epsilon, shifted, std]) this.free(t.storage);
-    return out;
+    return composedLayerNorm(this, x, axes, eps);
   }
 
   gelu(x: Operand, tanhForm: boolean): Storage {
-    // the composite definition on this backend's own kernels
-    const op = (storage: Storage, shape: Shape = x.shape): Operand => ({ storage, shape, dtype: x.dtype });
-    const temporaries: Operand[] = [];
-    const constant = (v: number) => {
-      const c = op(this.fill([], v, x.dtype), []);
-      temporaries.push(c);
-      return c;
-    };
-    const binary = (name: BinaryOp, a: Operand, b: Operand) => {
-      const r = op(this.binary(name, a, b, x.shape, x.dtype));
-      temporaries.push(r);
-      return r;
-    };
-    let inner: Operand;
-    if (tanhForm) {
-      const cube = binary("mul", binary("mul", x, x), x);
-      const u = binary("mul", binary("add", x, binary("mul", cube, constant(0.044715))), constant(Math.sqrt(2 / Math.PI)));
-      inner = op(this.unary("tanh", u, x.dtype));
-    } else {
-      inner = op(this.unary("erf", binary("mul", x, constant(Math.SQRT1_2)), x.dtype));
-    }
-    temporaries.push(inner);
-    const out = this.binary("mul", binary("mul", x, constant(0.5)), binary("add", inner, constant(1)), x.shape, x.dtype);
-    for (const t of temporaries) this.free(t.storage);
-    return out;
+    return composedGelu(this, x, tanhForm);
   }
 
   logSoftmax(x: Operand, axis: number): Storage {
-    // the definition on this backend's own kernels: m the maximum (0 where infinite), then
-    // (x − m) − log Σ exp(x − m)
-    const kept = x.shape.map((d, i) => (i === axis ? 1 : d));
-    const op = (storage: Storage, shape: Shape): Operand => ({ storage, shape, dtype: x.dtype });
-    const max = op(this.reduce("max", x, [axis], x.dtype), kept);
-    // m − m is 0 exactly when m is finite (NaN for ±∞), so no infinite constant has to reach a kernel
-    const difference = op(this.binary("sub", max, max, kept, x.dtype), kept);
-    const zero = op(this.fill([], 0, x.dtype), []);
-    const finite = { storage: this.binary("eq", difference, zero, kept, "bool"), shape: kept, dtype: "bool" as const };
-    const shift = op(this.where(finite, max, zero, kept), kept);
-    const shifted = op(this.binary("sub", x, shift, x.shape, x.dtype), x.shape);
-    const e = op(this.unary("exp", shifted, x.dtype), x.shape);
-    const sum = op(this.reduce("sum", e, [axis], x.dtype), kept);
-    const logSum = op(this.unary("log", sum, x.dtype), kept);
-    const out = this.binary("sub", shifted, logSum, x.shape, x.dtype);
-    for (const t of [max, difference, zero, finite, shift, shifted, e, sum, logSum]) this.free(t.storage);
-    return out;
+    return composedLogSoftmax(this, x, axis);
   }
 
   #strided(where: string, x: Operand, shape: Shape, strides: readonly number[], base = 0): Storage {
