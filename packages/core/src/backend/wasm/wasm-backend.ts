@@ -1,16 +1,14 @@
 /**
  * @file The wasm backend: tensors live in one WebAssembly.Memory, and float32 kernels are AssemblyScript
  * compiled to WebAssembly SIMD (assembly/): a packed, register-blocked GEMM that reads transposed
- * operands in place, elementwise ops with broadcasting, reductions, casts and strided copies.
+ * operands in place, elementwise ops with broadcasting, reductions, casts, strided copies, the fused
+ * kernels and the embedding's gather and scatterAdd.
  *
  * Everything else (float64, int32 arithmetic, indexing, topk, ...) runs the reference backend's kernels
  * on views of this memory, so every op works here and means what it means there; the fast kernels are
- * checked against those by the parity suites. Matmuls split across the second thread when they are
- * large enough (threads.ts).
+ * checked against those by the parity suites. Large kernels split across the second thread (threads.ts).
  *
- * Memory: storages are blocks of the caching allocator (allocator.ts). `dispose()` and `tidy()` free
- * them at once; a tensor that is garbage-collected without either is freed by a FinalizationRegistry
- * later (a safety net: when it runs is up to the garbage collector).
+ * Memory (storages, views, live counts, the FinalizationRegistry net) is heap.ts over allocator.ts.
  */
 
 import { castValue, type DType, type TypedArray } from "../../dtype.ts";
@@ -30,24 +28,13 @@ import {
   type UnaryOp,
 } from "../backend.ts";
 import { gatherOffsets, ReferenceBackend, referenceData, referenceStorage } from "../reference/reference-backend.ts";
-import { Allocator, type AllocatorStats } from "./allocator.ts";
+import type { AllocatorStats } from "./allocator.ts";
+import { BYTES, ptrOf, WasmHeap, type WasmStorage, wrap } from "./heap.ts";
 import { type Build, chooseBuild, type Instance, instantiate, type Kernels, relaxedSimdAvailable } from "./module.ts";
 import { iterationSpace } from "./strided.ts";
 import { CONTROL_BYTES, WorkerThread } from "./threads.ts";
 import { canShareMemory } from "./threads-node.ts";
 
-/** A block of wasm memory holding one tensor's elements. */
-class WasmStorage {
-  constructor(
-    readonly ptr: number,
-    readonly bytes: number,
-  ) {}
-}
-
-const ptrOf = (x: Operand): number => (x.storage as unknown as WasmStorage).ptr;
-const wrap = (s: WasmStorage): Storage => s as unknown as Storage;
-
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
 const UNARY_CODE = new Map<UnaryOp, number>(UNARY_OPS.map((op, i) => [op, i]));
 const BINARY_CODE = new Map<BinaryOp, number>(BINARY_OPS.map((op, i) => [op, i]));
 /** Unary ops the float32 kernel has (logicalNot writes bytes and goes through the reference). */
@@ -90,20 +77,13 @@ export class WasmBackend implements Backend {
   readonly minParallelWork: number;
   readonly #instance: Instance;
   readonly #k: Kernels;
-  readonly #allocator: Allocator;
+  readonly #heap: WasmHeap;
   readonly #work: number[];
   readonly #meta: number;
   #worker: WorkerThread | null = null;
   readonly #ready: Promise<void>;
   #closed = false;
   readonly #reference = new ReferenceBackend();
-  readonly #finalizer: FinalizationRegistry<{ ptr: number; bytes: number }>;
-  #buffers = 0;
-  #bytes = 0;
-  #u8!: Uint8Array;
-  #i32!: Int32Array;
-  #f32!: Float32Array;
-  #f64!: Float64Array;
 
   private constructor(instance: Instance, threads: number, options: WasmOptions, maximumBytes: number) {
     this.#instance = instance;
@@ -118,8 +98,7 @@ export class WasmBackend implements Backend {
     this.#meta = control + CONTROL_BYTES;
     const workBytes = this.#k.workBytes();
     this.#work = Array.from({ length: threads }, (_, t) => this.#meta + META_BYTES + t * workBytes);
-    this.#allocator = new Allocator(instance.memory, this.#meta + META_BYTES + threads * workBytes, maximumBytes);
-    this.#allocator.onGrow = () => this.#refreshViews();
+    this.#heap = new WasmHeap(instance.memory, this.#meta + META_BYTES + threads * workBytes, maximumBytes);
     this.#ready =
       threads === 2
         ? WorkerThread.start(instance.module, instance.memory, control).then((worker) => {
@@ -129,8 +108,6 @@ export class WasmBackend implements Backend {
         : Promise.resolve();
     // a worker that cannot start leaves the backend on one thread; `ready` tells why
     this.#ready.catch(() => {});
-    this.#refreshViews();
-    this.#finalizer = new FinalizationRegistry(({ ptr, bytes }) => this.#release(ptr, bytes));
   }
 
   /**
@@ -159,65 +136,18 @@ export class WasmBackend implements Backend {
 
   // ---- memory ------------------------------------------------------------------------------------
 
-  #refreshViews(): void {
-    const buffer = this.#instance.memory.buffer;
-    this.#u8 = new Uint8Array(buffer);
-    this.#i32 = new Int32Array(buffer);
-    this.#f32 = new Float32Array(buffer);
-    this.#f64 = new Float64Array(buffer);
-  }
-
   #alloc(dtype: DType, size: number): WasmStorage {
-    const bytes = size * BYTES[dtype];
-    const storage = new WasmStorage(this.#allocator.alloc(bytes), bytes);
-    this.#buffers++;
-    this.#bytes += bytes;
-    this.#finalizer.register(storage, { ptr: storage.ptr, bytes }, storage);
-    return storage;
-  }
-
-  #release(ptr: number, bytes: number): void {
-    this.#allocator.free(ptr, bytes);
-    this.#buffers--;
-    this.#bytes -= bytes;
-  }
-
-  /** A view of `size` elements of `dtype` at byte offset `ptr` (valid until the memory grows). */
-  #viewAt(ptr: number, size: number, dtype: DType): TypedArray {
-    switch (dtype) {
-      case "float32":
-        return this.#f32.subarray(ptr >> 2, (ptr >> 2) + size);
-      case "float64":
-        return this.#f64.subarray(ptr >> 3, (ptr >> 3) + size);
-      case "int32":
-        return this.#i32.subarray(ptr >> 2, (ptr >> 2) + size);
-      case "bool":
-        return this.#u8.subarray(ptr, ptr + size);
-    }
+    return this.#heap.alloc(dtype, size);
   }
 
   #view(x: Operand): TypedArray {
-    return this.#viewAt(ptrOf(x), sizeOf(x.shape), x.dtype);
-  }
-
-  /** The whole memory as an array of `dtype`, and where byte offset `ptr` falls in it. */
-  #arrayOf(dtype: DType, ptr: number): [TypedArray, number] {
-    switch (dtype) {
-      case "float32":
-        return [this.#f32, ptr >> 2];
-      case "float64":
-        return [this.#f64, ptr >> 3];
-      case "int32":
-        return [this.#i32, ptr >> 2];
-      case "bool":
-        return [this.#u8, ptr];
-    }
+    return this.#heap.view(ptrOf(x), sizeOf(x.shape), x.dtype);
   }
 
   upload(values: TypedArray, dtype: DType): Storage {
     const storage = this.#alloc(dtype, values.length);
     // set at an offset: no view object per upload (scalars are uploaded for every op with a JS number)
-    const [array, at] = this.#arrayOf(dtype, storage.ptr);
+    const [array, at] = this.#heap.arrayOf(dtype, storage.ptr);
     if (values.length === 1) array[at] = values[0];
     else array.set(values, at);
     return wrap(storage);
@@ -232,22 +162,20 @@ export class WasmBackend implements Backend {
   }
 
   free(storage: Storage): void {
-    const s = storage as unknown as WasmStorage;
-    this.#finalizer.unregister(s);
-    this.#release(s.ptr, s.bytes);
+    this.#heap.free(storage as unknown as WasmStorage);
   }
 
   memory(): MemoryInfo {
-    return { buffers: this.#buffers, bytes: this.#bytes };
+    return this.#heap.memory();
   }
 
   /** The allocator's view: live and peak bytes (by size class), bytes cached for reuse, the memory's size. */
   allocatorStats(): AllocatorStats {
-    return this.#allocator.stats();
+    return this.#heap.stats();
   }
 
   resetPeakBytes(): void {
-    this.#allocator.resetPeak();
+    this.#heap.resetPeak();
   }
 
   async close(): Promise<void> {
@@ -279,7 +207,7 @@ export class WasmBackend implements Backend {
 
   fill(shape: Shape, value: number, dtype: DType): Storage {
     const out = this.#alloc(dtype, sizeOf(shape));
-    this.#viewAt(out.ptr, sizeOf(shape), dtype).fill(castValue(value, dtype));
+    this.#heap.view(out.ptr, sizeOf(shape), dtype).fill(castValue(value, dtype));
     return wrap(out);
   }
 
@@ -323,8 +251,8 @@ export class WasmBackend implements Backend {
   /** Writes an iteration space into an argument block (the main thread's, or the worker's after it). */
   #writeSpace(space: { sizes: number[]; strides: number[][] }, block = this.#meta): void {
     const meta = block >> 2;
-    this.#i32.set(space.sizes, meta);
-    for (const [k, s] of space.strides.entries()) this.#i32.set(s, meta + 4 * (k + 1));
+    this.#heap.i32.set(space.sizes, meta);
+    for (const [k, s] of space.strides.entries()) this.#heap.i32.set(s, meta + 4 * (k + 1));
   }
 
   /**
@@ -447,10 +375,10 @@ export class WasmBackend implements Backend {
         broadcastStrides(x.shape.slice(0, -2), batchShape).map((s) => s * sizeOf(x.shape.slice(-2))),
       );
     const [startsA, startsB] = [starts(a), starts(b)];
-    const table = this.#allocator.alloc(batch * 8);
+    const table = this.#heap.scratch(batch * 8);
     for (let i = 0; i < batch; i++) {
-      this.#i32[(table >> 2) + 2 * i] = startsA[i];
-      this.#i32[(table >> 2) + 2 * i + 1] = startsB[i];
+      this.#heap.i32[(table >> 2) + 2 * i] = startsA[i];
+      this.#heap.i32[(table >> 2) + 2 * i + 1] = startsB[i];
     }
     const args = (b0: number, b1: number, work: number) => [ptrOf(a), ptrOf(b), out.ptr, table, b0, b1, m, n, k, rsA, csA, rsB, csB, work];
     const worker = this.#worker;
@@ -462,7 +390,7 @@ export class WasmBackend implements Backend {
     } else {
       this.#k.gemmBatched(...(args(0, batch, this.#work[0]) as Parameters<Kernels["gemmBatched"]>));
     }
-    this.#allocator.free(table, batch * 8);
+    this.#heap.freeScratch(table, batch * 8);
     return wrap(out);
   }
 
@@ -544,13 +472,13 @@ export class WasmBackend implements Backend {
     if (!space) {
       const offsets = gatherOffsets(shape, strides, offset);
       const src = this.#view(x);
-      const dst = this.#viewAt(out.ptr, offsets.length, x.dtype);
+      const dst = this.#heap.view(out.ptr, offsets.length, x.dtype);
       for (let i = 0; i < offsets.length; i++) dst[i] = src[offsets[i]];
       return wrap(out);
     }
     const meta = this.#meta >> 2;
-    this.#i32.set(space.sizes, meta);
-    this.#i32.set(space.strides[0], meta + 4);
+    this.#heap.i32.set(space.sizes, meta);
+    this.#heap.i32.set(space.strides[0], meta + 4);
     this.#k.copyStrided(ptrOf(x) + offset * BYTES[x.dtype], out.ptr, this.#meta, BYTES[x.dtype]);
     return wrap(out);
   }
@@ -645,6 +573,6 @@ export class WasmBackend implements Backend {
 
   assign(dst: Operand, src: Operand): void {
     const bytes = sizeOf(src.shape) * BYTES[src.dtype];
-    this.#u8.copyWithin(ptrOf(dst), ptrOf(src), ptrOf(src) + bytes);
+    this.#heap.u8.copyWithin(ptrOf(dst), ptrOf(src), ptrOf(src) + bytes);
   }
 }
