@@ -75,7 +75,6 @@ export class WasmBackend implements Backend {
   readonly threads: number;
   readonly build: Build;
   readonly minParallelWork: number;
-  readonly #instance: Instance;
   readonly #k: Kernels;
   readonly #heap: WasmHeap;
   readonly #work: number[];
@@ -86,7 +85,6 @@ export class WasmBackend implements Backend {
   readonly #reference = new ReferenceBackend();
 
   private constructor(instance: Instance, threads: number, options: WasmOptions, maximumBytes: number) {
-    this.#instance = instance;
     this.#k = instance.kernels;
     this.build = instance.build;
     this.threads = threads;
