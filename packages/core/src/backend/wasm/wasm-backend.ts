@@ -78,6 +78,10 @@ export class WasmBackend implements Backend {
   readonly #k: Kernels;
   readonly #heap: WasmHeap;
   readonly #work: number[];
+  /** Scratch bytes of each thread (its GEMM packing buffers). */
+  readonly #workBytes: number;
+  /** Elements from which an elementwise or row kernel splits across the threads. */
+  readonly #parallelElements: number;
   readonly #meta: number;
   #worker: WorkerThread | null = null;
   readonly #ready: Promise<void>;
@@ -95,6 +99,8 @@ export class WasmBackend implements Backend {
     const control = Math.ceil(this.#k.heapBase() / 64) * 64;
     this.#meta = control + CONTROL_BYTES;
     const workBytes = this.#k.workBytes();
+    this.#workBytes = workBytes;
+    this.#parallelElements = Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1));
     this.#work = Array.from({ length: threads }, (_, t) => this.#meta + META_BYTES + t * workBytes);
     this.#heap = new WasmHeap(instance.memory, this.#meta + META_BYTES + threads * workBytes, maximumBytes);
     this.#ready =
@@ -224,17 +230,7 @@ export class WasmBackend implements Backend {
     }
     const n = sizeOf(x.shape);
     const out = this.#alloc("float32", n);
-    const code = UNARY_CODE.get(op)!;
-    const worker = this.#worker;
-    if (worker && n >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
-      // the worker takes the second half, from a 64-byte boundary
-      const half = Math.ceil(n / 32) * 16;
-      worker.run("unaryF32", [code, ptrOf(x) + half * 4, out.ptr + half * 4, n - half], () =>
-        this.#k.unaryF32(code, ptrOf(x), out.ptr, half),
-      );
-    } else {
-      this.#k.unaryF32(code, ptrOf(x), out.ptr, n);
-    }
+    this.#flat("unaryF32", UNARY_CODE.get(op)!, ptrOf(x), out.ptr, n);
     return wrap(out);
   }
 
@@ -283,7 +279,7 @@ export class WasmBackend implements Backend {
     const worker = this.#worker;
     // the worker takes the second half of the outermost axis of the iteration space
     const axis = space.sizes.findIndex((d) => d > 1);
-    if (worker && axis >= 0 && size >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
+    if (worker && axis >= 0 && this.#splits(size)) {
       const whole = space.sizes[axis];
       const half = Math.ceil(whole / 2);
       const inner = sizeOf(space.sizes.slice(axis + 1));
@@ -337,7 +333,7 @@ export class WasmBackend implements Backend {
     }
     const out = this.#alloc("float32", outer * inner);
     // the GEMM scratch holds the float64 accumulators of a sum over leading rows, when they fit
-    const work = inner > 1 && inner * 8 <= this.#k.workBytes() ? this.#work[0] : 0;
+    const work = inner > 1 && inner * 8 <= this.#workBytes ? this.#work[0] : 0;
     this.#k.reduceF32(REDUCE_CODE[op], ptrOf(x), out.ptr, outer, len, inner, work);
     return wrap(out);
   }
@@ -415,15 +411,7 @@ export class WasmBackend implements Backend {
     if (x.dtype !== "float32" || cols === 0) return this.#viaReference(x.dtype, (ref) => ref.layerNorm(this.#ref(x), axes, eps));
     const rows = sizeOf(x.shape) / cols;
     const out = this.#alloc("float32", rows * cols);
-    const worker = this.#worker;
-    if (worker && rows >= 2 && rows * cols >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
-      const half = Math.ceil(rows / 2);
-      worker.run("layerNormRows", [ptrOf(x), out.ptr, half, rows, cols, eps], () =>
-        this.#k.layerNormRows(ptrOf(x), out.ptr, 0, half, cols, eps),
-      );
-    } else {
-      this.#k.layerNormRows(ptrOf(x), out.ptr, 0, rows, cols, eps);
-    }
+    this.#byRows("layerNormRows", ptrOf(x), out.ptr, rows, cols, eps);
     return wrap(out);
   }
 
@@ -431,16 +419,7 @@ export class WasmBackend implements Backend {
     if (x.dtype !== "float32") return this.#viaReference(x.dtype, (ref) => ref.gelu(this.#ref(x), tanhForm));
     const n = sizeOf(x.shape);
     const out = this.#alloc("float32", n);
-    const form = tanhForm ? 1 : 0;
-    const worker = this.#worker;
-    if (worker && n >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
-      const half = Math.ceil(n / 32) * 16;
-      worker.run("geluF32", [form, ptrOf(x) + half * 4, out.ptr + half * 4, n - half], () =>
-        this.#k.geluF32(form, ptrOf(x), out.ptr, half),
-      );
-    } else {
-      this.#k.geluF32(form, ptrOf(x), out.ptr, n);
-    }
+    this.#flat("geluF32", tanhForm ? 1 : 0, ptrOf(x), out.ptr, n);
     return wrap(out);
   }
 
@@ -454,14 +433,41 @@ export class WasmBackend implements Backend {
     if (x.dtype !== "float32" || axis !== x.shape.length - 1 || cols === 0) return this.#viaReference(x.dtype, reference);
     const rows = sizeOf(x.shape) / cols;
     const out = this.#alloc("float32", rows * cols);
-    const worker = this.#worker;
-    if (worker && rows >= 2 && rows * cols >= Math.min(MIN_PARALLEL_ELEMENTS, Math.max(this.minParallelWork, 1))) {
-      const half = Math.ceil(rows / 2);
-      worker.run(kernel, [ptrOf(x), out.ptr, half, rows, cols], () => this.#k[kernel](ptrOf(x), out.ptr, 0, half, cols));
-    } else {
-      this.#k[kernel](ptrOf(x), out.ptr, 0, rows, cols);
-    }
+    this.#byRows(kernel, ptrOf(x), out.ptr, rows, cols);
     return wrap(out);
+  }
+
+  /** Whether an elementwise or row kernel over `elements` is large enough to split across the threads. */
+  #splits(elements: number): boolean {
+    return this.#worker !== null && elements >= this.#parallelElements;
+  }
+
+  /** kernel(first, x, out, n) over n dense elements; the worker takes the second half, from a 64-byte boundary. */
+  #flat(kernel: "unaryF32" | "geluF32", first: number, x: number, out: number, n: number): void {
+    if (!this.#splits(n)) {
+      this.#k[kernel](first, x, out, n);
+      return;
+    }
+    const half = Math.ceil(n / 32) * 16;
+    this.#worker!.run(kernel, [first, x + half * 4, out + half * 4, n - half], () => this.#k[kernel](first, x, out, half));
+  }
+
+  /** kernel(x, out, r0, r1, cols, ...extra) over rows [0, rows); the worker takes the second half of the rows. */
+  #byRows(
+    kernel: "softmaxRows" | "logSoftmaxRows" | "layerNormRows",
+    x: number,
+    out: number,
+    rows: number,
+    cols: number,
+    ...extra: number[]
+  ): void {
+    const run = this.#k[kernel] as (...args: number[]) => void;
+    if (rows < 2 || !this.#splits(rows * cols)) {
+      run(x, out, 0, rows, cols, ...extra);
+      return;
+    }
+    const half = Math.ceil(rows / 2);
+    this.#worker!.run(kernel, [x, out, half, rows, cols, ...extra], () => run(x, out, 0, half, cols, ...extra));
   }
 
   #copy(x: Operand, shape: Shape, strides: readonly number[], offset = 0): Storage {
