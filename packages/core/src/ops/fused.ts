@@ -14,7 +14,21 @@ import { unify } from "./cast.ts";
 import { add, erf, exp, mul, rsqrt, sigmoid, sub } from "./elementwise.ts";
 import { reshape } from "./movement.ts";
 import { mean, sum } from "./reduce.ts";
-import { apply, defineOp } from "./registry.ts";
+import { apply, defineOp, type OpDef } from "./registry.ts";
+
+/** The fused ops take a tensor, not a JS number: refused by name, as every op refuses bad operands. */
+function checkTensor(op: string, x: unknown): asserts x is Tensor {
+  if (!(x instanceof Tensor)) fail(op, `expected a Tensor, got ${x === null ? "null" : typeof x}`);
+}
+
+/** Applies a primitive along one axis of x (promoted to float); a rank-0 tensor is a single class. */
+function alongAxis(op: string, def: OpDef<{ axis: number }>, x: Tensor, axis: number): Tensor {
+  checkTensor(op, x);
+  const a = normalizeAxis(op, axis, x.rank);
+  const [t] = unify(op, [x], "float32");
+  if (t.rank === 0) return reshape(apply(def, [reshape(t, [1])], { axis: 0 }), []);
+  return apply(def, [t], { axis: a });
+}
 
 const softmaxDef = defineOp<{ axis: number }>({
   name: "softmax",
@@ -28,12 +42,7 @@ const softmaxDef = defineOp<{ axis: number }>({
  * The composite definition it must equal is `composedSoftmax` (composite/activation.ts).
  */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  if (!(x instanceof Tensor)) fail("softmax", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
-  const a = normalizeAxis("softmax", axis, x.rank);
-  const [t] = unify("softmax", [x], "float32");
-  // a rank-0 tensor is a single class
-  if (t.rank === 0) return reshape(apply(softmaxDef, [reshape(t, [1])], { axis: 0 }), []);
-  return apply(softmaxDef, [t], { axis: a });
+  return alongAxis("softmax", softmaxDef, x, axis);
 }
 
 const logSoftmaxDef = defineOp<{ axis: number }>({
@@ -50,11 +59,7 @@ const logSoftmaxDef = defineOp<{ axis: number }>({
  * composite definition.
  */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  if (!(x instanceof Tensor)) fail("logSoftmax", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
-  const a = normalizeAxis("logSoftmax", axis, x.rank);
-  const [t] = unify("logSoftmax", [x], "float32");
-  if (t.rank === 0) return reshape(apply(logSoftmaxDef, [reshape(t, [1])], { axis: 0 }), []);
-  return apply(logSoftmaxDef, [t], { axis: a });
+  return alongAxis("logSoftmax", logSoftmaxDef, x, axis);
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -99,7 +104,7 @@ const geluTanhDef = defineOp({
  */
 export function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
   const { approximate = "none" } = options;
-  if (!(x instanceof Tensor)) fail("gelu", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
+  checkTensor("gelu", x);
   if (approximate !== "none" && approximate !== "tanh") {
     fail("gelu", `approximate must be "none" or "tanh", got ${JSON.stringify(approximate)}`);
   }
@@ -127,7 +132,7 @@ const layerNormDef = defineOp<{ axes: number; eps: number }>({
  * primitive; `composedLayerNorm` (composite/normalization.ts) is its composite definition.
  */
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
-  if (!(x instanceof Tensor)) fail("layerNorm", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
+  checkTensor("layerNorm", x);
   const axes = checkLayerNorm(x, normalizedShape, weight, bias, eps);
   const [t] = unify("layerNorm", [x], "float32");
   let out = apply(layerNormDef, [t], { axes, eps });

@@ -18,16 +18,14 @@ import type { AdamWScalars, ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand,
 import { erf } from "./erf.ts";
 import { BINARY, UNARY } from "./scalar-ops.ts";
 
-/** The storage of this backend is just the typed array. */
-const data = (x: Operand): TypedArray => x.storage as unknown as TypedArray;
-const wrap = (array: TypedArray): Storage => array as unknown as Storage;
-
 /**
- * A typed array as a storage of this backend, and back: for a backend that runs these kernels on views
- * of its own memory (the wasm backend does, for the kernels it has no fast version of).
+ * The storage of this backend is just the typed array. Exported both ways for a backend that runs these
+ * kernels on views of its own memory (the wasm backend does, for the kernels it has no fast version of).
  */
-export const referenceStorage = wrap;
 export const referenceData = (storage: Storage): TypedArray => storage as unknown as TypedArray;
+export const referenceStorage = (array: TypedArray): Storage => array as unknown as Storage;
+const data = (x: Operand): TypedArray => referenceData(x.storage);
+const wrap = referenceStorage;
 
 /**
  * For each index of `shape` in row-major order, the offset Σ index[i]·strides[i] + base: the position
