@@ -30,7 +30,7 @@ Options:
   --full             every size and more, longer samples (takes several minutes)
   --smoke            every case once at tiny sizes (checks that the harness works, not speed)
   --case <text>      only cases whose name contains the text (repeatable, or comma-separated)
-  --backend <text>   only participants whose name contains the text, e.g. reference, gpujs, tfjs, jax
+  --backend <text>   only participants whose name contains the text, e.g. wasm, wasm:2t, reference, gpujs, tfjs, jax
                      (repeatable, or comma-separated)
   --rounds <n>       interleaved rounds per case (default: 3 quick, 5 full)
   --out <dir>        where report.json, report.md and report.svg go (default: benchmarks/results)

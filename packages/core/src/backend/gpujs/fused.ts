@@ -4,116 +4,130 @@
  * to the reference backend's fused kernels.
  */
 
+import type { DType } from "../../dtype.ts";
 import type { Shape } from "../../shape.ts";
 import { sizeOf } from "../../shape.ts";
-import type { AdamWScalars, Backend, BinaryOp, Operand, Storage } from "../backend.ts";
+import type { AdamWScalars, Backend, BinaryOp, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
 
-export function composedSoftmax(be: Backend, x: Operand, axis: number): Storage {
-  // the composite definition, run on this backend's own kernels: max, subtract, exp, sum, divide
-  const kept = x.shape.map((d, i) => (i === axis ? 1 : d));
-  const max: Operand = { storage: be.reduce("max", x, [axis], x.dtype), shape: kept, dtype: x.dtype };
-  const shifted: Operand = { storage: be.binary("sub", x, max, x.shape, x.dtype), shape: x.shape, dtype: x.dtype };
-  const e: Operand = { storage: be.unary("exp", shifted, x.dtype), shape: x.shape, dtype: x.dtype };
-  const sum: Operand = { storage: be.reduce("sum", e, [axis], x.dtype), shape: kept, dtype: x.dtype };
-  const out = be.binary("div", e, sum, x.shape, x.dtype);
-  for (const t of [max, shifted, e, sum]) be.free(t.storage);
-  return out;
-}
+/** Kernel calls on one dtype whose results are temporaries, all freed by `free()` except what is `take`n. */
+class Scratch {
+  readonly #temporaries: Operand[] = [];
 
-export function composedAdamw(be: Backend, p: Operand, g: Operand, m: Operand, v: Operand, vMax: Operand | null, h: AdamWScalars): void {
-  // composite/adamw.ts on this backend's own kernels, each op rounding its result as there
-  const temporaries: Operand[] = [];
-  const keep = (storage: Storage): Operand => {
-    const t = { storage, shape: p.shape, dtype: p.dtype };
-    temporaries.push(t);
+  constructor(
+    readonly be: Backend,
+    readonly dtype: DType,
+  ) {}
+
+  #keep(storage: Storage, shape: Shape, dtype: DType = this.dtype): Operand {
+    const t = { storage, shape, dtype };
+    this.#temporaries.push(t);
     return t;
-  };
-  const scalar = (value: number): Operand => {
-    const t = { storage: be.fill([], value, p.dtype), shape: [] as number[], dtype: p.dtype };
-    temporaries.push(t);
-    return t;
-  };
-  const bin = (op: BinaryOp, a: Operand, b: Operand) => keep(be.binary(op, a, b, p.shape, p.dtype));
-  const decayed = h.applyDecay ? bin("mul", p, scalar(h.decay)) : p;
-  const mNext = bin("add", m, bin("mul", bin("sub", g, m), scalar(h.oneMinusBeta1)));
-  const vNext = bin("add", bin("mul", v, scalar(h.beta2)), bin("mul", bin("mul", g, g), scalar(h.oneMinusBeta2)));
-  const second = vMax ? bin("maximum", vMax, vNext) : vNext;
-  const denom = bin("add", bin("div", keep(be.unary("sqrt", second, p.dtype)), scalar(h.bc2Sqrt)), scalar(h.eps));
-  const pNext = bin("add", decayed, bin("mul", bin("div", mNext, denom), scalar(h.negStepSize)));
-  be.assign(p, pNext);
-  be.assign(m, mNext);
-  be.assign(v, vNext);
-  if (vMax) be.assign(vMax, second);
-  for (const t of temporaries) be.free(t.storage);
-}
-
-export function composedLayerNorm(be: Backend, x: Operand, axes: number, eps: number): Storage {
-  // the composite definition on this backend's own kernels: the mean and the biased variance of the
-  // trailing axes, then (x − mean)·rsqrt(var + eps)
-  const rank = x.shape.length;
-  const reduced = Array.from({ length: axes }, (_, i) => rank - axes + i);
-  const kept = x.shape.map((d, i) => (i >= rank - axes ? 1 : d));
-  const cols = sizeOf(x.shape.slice(rank - axes));
-  const op = (storage: Storage, shape: Shape): Operand => ({ storage, shape, dtype: x.dtype });
-  const count = op(be.fill([], cols, x.dtype), []);
-  const total = op(be.reduce("sum", x, reduced, x.dtype), kept);
-  const mean = op(be.binary("div", total, count, kept, x.dtype), kept);
-  const centered = op(be.binary("sub", x, mean, x.shape, x.dtype), x.shape);
-  const squares = op(be.binary("mul", centered, centered, x.shape, x.dtype), x.shape);
-  const sumSquares = op(be.reduce("sum", squares, reduced, x.dtype), kept);
-  const variance = op(be.binary("div", sumSquares, count, kept, x.dtype), kept);
-  const epsilon = op(be.fill([], eps, x.dtype), []);
-  const shifted = op(be.binary("add", variance, epsilon, kept, x.dtype), kept);
-  const std = op(be.unary("sqrt", shifted, x.dtype), kept);
-  const out = be.binary("div", centered, std, x.shape, x.dtype);
-  for (const t of [count, total, mean, centered, squares, sumSquares, variance, epsilon, shifted, std]) be.free(t.storage);
-  return out;
-}
-
-export function composedGelu(be: Backend, x: Operand, tanhForm: boolean): Storage {
-  // the composite definition on this backend's own kernels
-  const op = (storage: Storage, shape: Shape = x.shape): Operand => ({ storage, shape, dtype: x.dtype });
-  const temporaries: Operand[] = [];
-  const constant = (v: number) => {
-    const c = op(be.fill([], v, x.dtype), []);
-    temporaries.push(c);
-    return c;
-  };
-  const binary = (name: BinaryOp, a: Operand, b: Operand) => {
-    const r = op(be.binary(name, a, b, x.shape, x.dtype));
-    temporaries.push(r);
-    return r;
-  };
-  let inner: Operand;
-  if (tanhForm) {
-    const cube = binary("mul", binary("mul", x, x), x);
-    const u = binary("mul", binary("add", x, binary("mul", cube, constant(0.044715))), constant(Math.sqrt(2 / Math.PI)));
-    inner = op(be.unary("tanh", u, x.dtype));
-  } else {
-    inner = op(be.unary("erf", binary("mul", x, constant(Math.SQRT1_2)), x.dtype));
   }
-  temporaries.push(inner);
-  const out = be.binary("mul", binary("mul", x, constant(0.5)), binary("add", inner, constant(1)), x.shape, x.dtype);
-  for (const t of temporaries) be.free(t.storage);
-  return out;
+
+  constant(value: number): Operand {
+    return this.#keep(this.be.fill([], value, this.dtype), []);
+  }
+
+  unary(op: UnaryOp, x: Operand): Operand {
+    return this.#keep(this.be.unary(op, x, this.dtype), x.shape);
+  }
+
+  binary(op: BinaryOp, a: Operand, b: Operand, shape: Shape, dtype: DType = this.dtype): Operand {
+    return this.#keep(this.be.binary(op, a, b, shape, dtype), shape, dtype);
+  }
+
+  /** op over `axes`, kept as size-1 axes so that it broadcasts back against x. */
+  reduce(op: ReduceOp, x: Operand, axes: readonly number[]): Operand {
+    return this.#keep(
+      this.be.reduce(op, x, axes, this.dtype),
+      x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+    );
+  }
+
+  where(cond: Operand, a: Operand, b: Operand, shape: Shape): Operand {
+    return this.#keep(this.be.where(cond, a, b, shape), shape);
+  }
+
+  /** The storage of a temporary, no longer freed here: the kernel's result. */
+  take(t: Operand): Storage {
+    this.#temporaries.splice(this.#temporaries.indexOf(t), 1);
+    return t.storage;
+  }
+
+  free(): void {
+    for (const t of this.#temporaries) this.be.free(t.storage);
+  }
 }
 
-export function composedLogSoftmax(be: Backend, x: Operand, axis: number): Storage {
-  // the definition on this backend's own kernels: m the maximum (0 where infinite), then
-  // (x − m) − log Σ exp(x − m)
-  const kept = x.shape.map((d, i) => (i === axis ? 1 : d));
-  const op = (storage: Storage, shape: Shape): Operand => ({ storage, shape, dtype: x.dtype });
-  const max = op(be.reduce("max", x, [axis], x.dtype), kept);
-  // m − m is 0 exactly when m is finite (NaN for ±∞), so no infinite constant has to reach a kernel
-  const difference = op(be.binary("sub", max, max, kept, x.dtype), kept);
-  const zero = op(be.fill([], 0, x.dtype), []);
-  const finite = { storage: be.binary("eq", difference, zero, kept, "bool"), shape: kept, dtype: "bool" as const };
-  const shift = op(be.where(finite, max, zero, kept), kept);
-  const shifted = op(be.binary("sub", x, shift, x.shape, x.dtype), x.shape);
-  const e = op(be.unary("exp", shifted, x.dtype), x.shape);
-  const sum = op(be.reduce("sum", e, [axis], x.dtype), kept);
-  const logSum = op(be.unary("log", sum, x.dtype), kept);
-  const out = be.binary("sub", shifted, logSum, x.shape, x.dtype);
-  for (const t of [max, difference, zero, finite, shift, shifted, e, sum, logSum]) be.free(t.storage);
-  return out;
+/** Runs `body` on a Scratch and frees its temporaries, whatever body returns. */
+function withScratch<T>(be: Backend, dtype: DType, body: (s: Scratch) => T): T {
+  const s = new Scratch(be, dtype);
+  try {
+    return body(s);
+  } finally {
+    s.free();
+  }
+}
+
+/** The composite softmax: max, subtract, exp, sum, divide. */
+export function fusedSoftmax(be: Backend, x: Operand, axis: number): Storage {
+  return withScratch(be, x.dtype, (s) => {
+    const e = s.unary("exp", s.binary("sub", x, s.reduce("max", x, [axis]), x.shape));
+    return s.take(s.binary("div", e, s.reduce("sum", e, [axis]), x.shape));
+  });
+}
+
+/** (x − m) − log Σ exp(x − m), m the maximum where it is finite and 0 where not. */
+export function fusedLogSoftmax(be: Backend, x: Operand, axis: number): Storage {
+  return withScratch(be, x.dtype, (s) => {
+    const max = s.reduce("max", x, [axis]);
+    // m − m is 0 exactly when m is finite (NaN for ±∞), so no infinite constant has to reach a kernel
+    const zero = s.constant(0);
+    const finite = s.binary("eq", s.binary("sub", max, max, max.shape), zero, max.shape, "bool");
+    const shifted = s.binary("sub", x, s.where(finite, max, zero, max.shape), x.shape);
+    const logSum = s.unary("log", s.reduce("sum", s.unary("exp", shifted), [axis]));
+    return s.take(s.binary("sub", shifted, logSum, x.shape));
+  });
+}
+
+/** The composite layerNorm: the mean and the biased variance of the trailing axes, then (x − mean) / √(var + eps). */
+export function fusedLayerNorm(be: Backend, x: Operand, axes: number, eps: number): Storage {
+  return withScratch(be, x.dtype, (s) => {
+    const rank = x.shape.length;
+    const reduced = Array.from({ length: axes }, (_, i) => rank - axes + i);
+    const count = s.constant(sizeOf(x.shape.slice(rank - axes)));
+    const sum = s.reduce("sum", x, reduced);
+    const centered = s.binary("sub", x, s.binary("div", sum, count, sum.shape), x.shape);
+    const squares = s.reduce("sum", s.binary("mul", centered, centered, x.shape), reduced);
+    const variance = s.binary("div", squares, count, squares.shape);
+    const std = s.unary("sqrt", s.binary("add", variance, s.constant(eps), variance.shape));
+    return s.take(s.binary("div", centered, std, x.shape));
+  });
+}
+
+/** The composite GELU: 0.5·x·(1 + erf(x/√2)), or 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export function fusedGelu(be: Backend, x: Operand, tanhForm: boolean): Storage {
+  return withScratch(be, x.dtype, (s) => {
+    const mul = (a: Operand, b: Operand) => s.binary("mul", a, b, x.shape);
+    const inner = tanhForm
+      ? s.unary("tanh", mul(s.binary("add", x, mul(mul(mul(x, x), x), s.constant(0.044715)), x.shape), s.constant(Math.sqrt(2 / Math.PI))))
+      : s.unary("erf", mul(x, s.constant(Math.SQRT1_2)));
+    return s.take(mul(mul(x, s.constant(0.5)), s.binary("add", inner, s.constant(1), x.shape)));
+  });
+}
+
+/** composite/adamw.ts, each op rounding its result as there, then written into p, m, v (and vMax). */
+export function fusedAdamw(be: Backend, p: Operand, g: Operand, m: Operand, v: Operand, vMax: Operand | null, h: AdamWScalars): void {
+  withScratch(be, p.dtype, (s) => {
+    const bin = (op: BinaryOp, a: Operand, b: Operand) => s.binary(op, a, b, p.shape);
+    const decayed = h.applyDecay ? bin("mul", p, s.constant(h.decay)) : p;
+    const mNext = bin("add", m, bin("mul", bin("sub", g, m), s.constant(h.oneMinusBeta1)));
+    const vNext = bin("add", bin("mul", v, s.constant(h.beta2)), bin("mul", bin("mul", g, g), s.constant(h.oneMinusBeta2)));
+    const second = vMax ? bin("maximum", vMax, vNext) : vNext;
+    const denom = bin("add", bin("div", s.unary("sqrt", second), s.constant(h.bc2Sqrt)), s.constant(h.eps));
+    be.assign(p, bin("add", decayed, bin("mul", bin("div", mNext, denom), s.constant(h.negStepSize))));
+    be.assign(m, mNext);
+    be.assign(v, vNext);
+    if (vMax) be.assign(vMax, second);
+  });
 }

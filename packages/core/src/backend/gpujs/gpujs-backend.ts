@@ -12,7 +12,7 @@ import { castValue, type DType, type TypedArray, typedArrayFor } from "../../dty
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
 import type { AdamWScalars, ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
-import { composedAdamw, composedGelu, composedLayerNorm, composedLogSoftmax, composedSoftmax } from "./fused.ts";
+import { fusedAdamw, fusedGelu, fusedLayerNorm, fusedLogSoftmax, fusedSoftmax } from "./fused.ts";
 import { KernelCache, type KernelName, type KernelStats, type Mode } from "./kernel-cache.ts";
 import { BINARY_CODES, UNARY_CODES } from "./kernels/elementwise.ts";
 import { KIND, SPECIAL_VALUES } from "./kernels/kernel-this.ts";
@@ -340,23 +340,23 @@ export class GpujsBackend implements Backend {
   }
 
   softmax(x: Operand, axis: number): Storage {
-    return composedSoftmax(this, x, axis);
+    return fusedSoftmax(this, x, axis);
   }
 
   adamw(p: Operand, g: Operand, m: Operand, v: Operand, vMax: Operand | null, h: AdamWScalars): void {
-    composedAdamw(this, p, g, m, v, vMax, h);
+    fusedAdamw(this, p, g, m, v, vMax, h);
   }
 
   layerNorm(x: Operand, axes: number, eps: number): Storage {
-    return composedLayerNorm(this, x, axes, eps);
+    return fusedLayerNorm(this, x, axes, eps);
   }
 
   gelu(x: Operand, tanhForm: boolean): Storage {
-    return composedGelu(this, x, tanhForm);
+    return fusedGelu(this, x, tanhForm);
   }
 
   logSoftmax(x: Operand, axis: number): Storage {
-    return composedLogSoftmax(this, x, axis);
+    return fusedLogSoftmax(this, x, axis);
   }
 
   #strided(where: string, x: Operand, shape: Shape, strides: readonly number[], base = 0): Storage {
