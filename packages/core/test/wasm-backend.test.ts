@@ -4,6 +4,8 @@
  * are checked; the backend's name says its options; two threads give bit-identical results to one.
  */
 
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { test } from "uvu";
@@ -88,6 +90,21 @@ test("options are checked, and the name spells them out", async () => {
   const backend = await start({ threads: 1, relaxed: false });
   assert.is(backend.name, "wasm(threads=1,relaxed=false)");
   assert.is(backend.build, "baseline");
+});
+
+test("TSGRAD_THREADS sets the default backend's threads, and a bad value is refused by name", () => {
+  const run = (threads: string) =>
+    spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", 'import { getBackend } from "./src/index.ts"; console.log(getBackend().name);'],
+      {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+        env: { ...process.env, TSGRAD_BACKEND: "", TSGRAD_THREADS: threads },
+        encoding: "utf8",
+      },
+    );
+  assert.is(run("1").stdout.trim(), "wasm(threads=1)");
+  assert.match(run("3").stderr, /TSGRAD_THREADS: must be 1 or 2, got "3"/);
 });
 
 test.run();
