@@ -11,8 +11,15 @@ import { Module, type Parameter } from "@tsgrad/nn";
  * Refuses adapter names that could not be a path segment or a folder name: `..`, `/` and `\` would
  * escape the folder an adapter is saved in, and a `.` would split the dotted key it appears in.
  */
+/** The longest adapter name accepted. */
+export const MAX_ADAPTER_NAME = 128;
+
 export function checkAdapterName(name: unknown, where: string): string {
   if (typeof name !== "string" || name === "") fail(where, `an adapter name must be a non-empty string, got ${JSON.stringify(name)}`);
+  // a folder name (saveAdapter writes dir/<name>): file systems refuse names past 255 bytes, so refuse first, by name
+  if (name.length > MAX_ADAPTER_NAME) {
+    fail(where, `an adapter name has at most ${MAX_ADAPTER_NAME} characters, got ${name.length} (${JSON.stringify(name.slice(0, 24))}...)`);
+  }
   if (name.includes("..") || name.includes("/") || name.includes("\\")) {
     fail(where, `adapter name ${JSON.stringify(name)} would escape the adapter folder ("..", "/" and "\\" are refused)`);
   }

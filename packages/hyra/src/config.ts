@@ -5,6 +5,7 @@
  */
 
 import { fail } from "@tsgrad/core";
+import { ModulePattern } from "./pattern.ts";
 
 export type Method = "lora" | "mh-lora" | "hyra";
 export type Bias = "none" | "all" | "lora_only";
@@ -20,8 +21,14 @@ export type Mixing = "feature" | "rank";
  */
 export type HyraInit = "zero-output" | "zero-seeds";
 
-/** A list of names (each an exact module path or a last part of one, as `q` for `blocks.0.attn.q`), or a RegExp on the whole path. */
-export type ModuleSpec = readonly string[] | RegExp;
+/**
+ * A list of names (each an exact module path or a last part of one, as `q` for `blocks.0.attn.q`), or a
+ * pattern on the whole path: a RegExp written in code (its source is compiled with RE2, see pattern.ts),
+ * or a ModulePattern.
+ */
+export type ModuleSpec = readonly string[] | RegExp | ModulePattern;
+/** What a resolved config holds: names, or a pattern compiled with RE2. */
+export type ResolvedModuleSpec = readonly string[] | ModulePattern;
 
 interface CommonConfig {
   /** The rank r. */
@@ -30,8 +37,8 @@ interface CommonConfig {
   alpha: number;
   /** Dropout on the adapter's input path only, while training. */
   dropout: number;
-  targetModules: ModuleSpec;
-  excludeModules: ModuleSpec | null;
+  targetModules: ResolvedModuleSpec;
+  excludeModules: ResolvedModuleSpec | null;
   /** Adapt only the layers with these indices (the first numeric part of a module path, see targets.ts). */
   layersToTransform: readonly number[] | number | null;
   /** The name of the layer list whose index layersToTransform reads (`blocks` for `blocks.3.attn.q`). */
@@ -70,11 +77,15 @@ export interface HyraConfig extends CommonConfig, HyraOptions {
 /** A fully resolved configuration: every field present and checked. */
 export type PeftConfig = LoraConfig | MhLoraConfig | HyraConfig;
 
+/** Fields given as patterns may be RegExps in what a user writes. */
+type Patterns = { targetModules?: ModuleSpec; excludeModules?: ModuleSpec | null };
+type InputOf<C> = Partial<Omit<C, "method" | keyof Patterns>> & Patterns;
+
 /** What getPeftModel accepts: the method and any fields that differ from the defaults. */
 export type PeftConfigInput =
-  | ({ method: "lora" } & Partial<Omit<LoraConfig, "method">>)
-  | ({ method: "mh-lora" } & Partial<Omit<MhLoraConfig, "method">>)
-  | ({ method: "hyra" } & Partial<Omit<HyraConfig, "method">>);
+  | ({ method: "lora" } & InputOf<LoraConfig>)
+  | ({ method: "mh-lora" } & InputOf<MhLoraConfig>)
+  | ({ method: "hyra" } & InputOf<HyraConfig>);
 
 const COMMON_DEFAULTS: CommonConfig = {
   r: 8,
@@ -107,9 +118,16 @@ const MIXINGS: readonly Mixing[] = ["feature", "rank"];
 const HYRA_INITS: readonly HyraInit[] = ["zero-output", "zero-seeds"];
 
 const WHERE = "PeftConfig";
+/** Ranks and widths past this are no adapter of a model tsgrad can hold; a file saying so is refused. */
+const MAX_WIDTH = 1 << 16;
+/**
+ * alpha / r scales ΔW: PEFT's configs use up to a few hundred; a file with 1e308 would make every output
+ * non-finite, so the bound is far above any real use and far below overflow.
+ */
+const MAX_ALPHA = 1e6;
 
 function show(value: unknown): string {
-  if (value instanceof RegExp) return String(value);
+  if (value instanceof RegExp || value instanceof ModulePattern) return String(value);
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
   if (value === null || typeof value !== "object") return String(value);
@@ -120,12 +138,14 @@ function bad(field: string, value: unknown, expected: string): never {
   return fail(WHERE, `${field} must be ${expected}, got ${show(value)}`);
 }
 
-function checkModuleSpec(field: string, value: unknown, nullable: boolean): ModuleSpec | null {
+function checkModuleSpec(field: string, value: unknown, nullable: boolean): ResolvedModuleSpec | null {
   if (value === null && nullable) return null;
+  if (value instanceof ModulePattern) return value;
   if (value instanceof RegExp) {
     // PEFT stores a regex as a plain string matched with re.fullmatch: flags have nowhere to go
     if (value.flags !== "") bad(field, value, "a RegExp without flags (PEFT saves the pattern alone, so /i or /g would be lost)");
-    return value;
+    // compiled with RE2 here, so that what is saved can be loaded (a file's pattern never reaches RegExp)
+    return new ModulePattern(value.source, WHERE, field);
   }
   if (typeof value === "string") {
     return bad(
@@ -142,7 +162,7 @@ function checkModuleSpec(field: string, value: unknown, nullable: boolean): Modu
 
 function checkLayers(value: unknown): readonly number[] | number | null {
   if (value === null) return null;
-  const isIndex = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+  const isIndex = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
   if (isIndex(value)) return value as number;
   if (Array.isArray(value) && value.length > 0 && value.every(isIndex)) return Object.freeze([...value]);
   return bad("layersToTransform", value, "a layer index, a non-empty list of layer indices (integers >= 0), or null");
@@ -178,27 +198,27 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
   for (const [key, value] of Object.entries(input)) {
     // an optional field left undefined is a field not given
     if (known.has(key) || value === undefined) continue;
-    const hint = key in HYRA_DEFAULTS ? ` (a HyRA option; the method is "${method}")` : "";
+    const hint = Object.hasOwn(HYRA_DEFAULTS, key) ? ` (a HyRA option; the method is "${method}")` : "";
     fail(WHERE, `unknown field "${key}"${hint}; the fields of a ${method} config are ${[...known].join(", ")}`);
   }
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   const merged = { ...COMMON_DEFAULTS, ...(method === "hyra" ? HYRA_DEFAULTS : {}), ...given } as Record<string, unknown>;
 
   const r = merged.r;
-  if (!Number.isInteger(r) || (r as number) <= 0) bad("r", r, "a positive integer");
+  if (!Number.isInteger(r) || (r as number) <= 0 || (r as number) > MAX_WIDTH) bad("r", r, `a positive integer up to ${MAX_WIDTH}`);
   const alpha = merged.alpha;
-  if (typeof alpha !== "number" || !Number.isFinite(alpha) || alpha <= 0) bad("alpha", alpha, "a finite number > 0");
+  if (typeof alpha !== "number" || !(alpha > 0 && alpha <= MAX_ALPHA)) bad("alpha", alpha, `a number in (0, ${MAX_ALPHA}]`);
   const dropout = merged.dropout;
   if (typeof dropout !== "number" || !(dropout >= 0 && dropout < 1)) bad("dropout", dropout, "a number in [0, 1)");
-  const targetModules = checkModuleSpec("targetModules", merged.targetModules, false) as ModuleSpec;
+  const targetModules = checkModuleSpec("targetModules", merged.targetModules, false) as ResolvedModuleSpec;
   const excludeModules = checkModuleSpec("excludeModules", merged.excludeModules, true);
   const layersToTransform = checkLayers(merged.layersToTransform);
   const layersPattern = checkNames("layersPattern", merged.layersPattern);
   // as PEFT's LoraConfig: a regex already says which layers it wants
-  if (targetModules instanceof RegExp && layersToTransform !== null) {
+  if (targetModules instanceof ModulePattern && layersToTransform !== null) {
     fail(WHERE, `layersToTransform cannot be used when targetModules is a RegExp (${targetModules}); put the layer indices in the RegExp`);
   }
-  if (targetModules instanceof RegExp && layersPattern !== null) {
+  if (targetModules instanceof ModulePattern && layersPattern !== null) {
     fail(WHERE, `layersPattern cannot be used when targetModules is a RegExp (${targetModules})`);
   }
   if (layersPattern !== null && layersToTransform === null) {
@@ -208,7 +228,7 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
     );
   }
   const modulesToSave = merged.modulesToSave === null ? null : checkModuleSpec("modulesToSave", merged.modulesToSave, false);
-  if (modulesToSave instanceof RegExp) bad("modulesToSave", modulesToSave, "a list of module names, or null");
+  if (modulesToSave instanceof ModulePattern) bad("modulesToSave", modulesToSave, "a list of module names, or null");
   const common: CommonConfig = {
     r: r as number,
     alpha: alpha as number,
@@ -228,8 +248,8 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
   if (method !== "hyra") return Object.freeze({ method, ...common }) as PeftConfig;
 
   const hiddenWidth = merged.hiddenWidth;
-  if (hiddenWidth !== null && (!Number.isInteger(hiddenWidth) || (hiddenWidth as number) <= 0)) {
-    bad("hiddenWidth", hiddenWidth, "a positive integer, or null for the head size d_h");
+  if (hiddenWidth !== null && (!Number.isInteger(hiddenWidth) || (hiddenWidth as number) <= 0 || (hiddenWidth as number) > MAX_WIDTH)) {
+    bad("hiddenWidth", hiddenWidth, `a positive integer up to ${MAX_WIDTH}, or null for the head size d_h`);
   }
   const hyra: HyraOptions = {
     activation: oneOf("activation", merged.activation, ACTIVATIONS),
@@ -346,13 +366,18 @@ export function configToJson(config: PeftConfig): Record<string, unknown> {
     const value = (config as unknown as Record<string, unknown>)[camel];
     // exclude_modules is newer than some PEFT releases, which refuse unknown keys: write it only when used
     if (camel === "excludeModules" && value === null) continue;
-    out[snake] = value instanceof RegExp ? value.source : Array.isArray(value) ? [...value] : value;
+    out[snake] = value instanceof ModulePattern ? value.source : Array.isArray(value) ? [...value] : value;
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** The field of our adapter_config.json that records the weights file saved with it (save.ts). */
+export const WEIGHTS_RECORD = "tsgrad_weights";
+
 export interface ParsedConfig {
   config: PeftConfig;
+  /** The weights file this config was saved with (absent in PEFT's own files). */
+  weights?: { bytes: number; sha256: string };
   /** Keys of the file that were not used: informational ones (base_model_name_or_path, task_type, ...) and features left off. */
   ignoredFields: string[];
 }
@@ -366,7 +391,7 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
   const method = (Object.keys(PEFT_TYPES) as Method[]).find((m) => PEFT_TYPES[m] === peftType);
   if (!method) fail(where, `peft_type must be one of ${Object.values(PEFT_TYPES).join(", ")}, got ${show(peftType)}`);
   for (const [field, expected] of Object.entries(UNSUPPORTED_IF_SET)) {
-    if (field in raw && JSON.stringify(raw[field]) !== JSON.stringify(expected)) {
+    if (Object.hasOwn(raw, field) && JSON.stringify(raw[field]) !== JSON.stringify(expected)) {
       fail(
         where,
         `${field} = ${JSON.stringify(raw[field])} is a PEFT feature that @tsgrad/hyra does not implement (only ${JSON.stringify(expected)} is supported)`,
@@ -385,12 +410,18 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
   const byDisk = new Map(Object.entries(DISK_NAMES).map(([camel, snake]) => [snake, camel]));
   const input: Record<string, unknown> = { method };
   const ignoredFields: string[] = [];
+  let weights: ParsedConfig["weights"];
+  // own keys only, and Object.hasOwn everywhere: "constructor" or "__proto__" is a field like any other
   for (const [key, value] of Object.entries(raw)) {
-    if (key === "peft_type" || key in UNSUPPORTED_IF_SET) continue;
+    if (key === "peft_type" || Object.hasOwn(UNSUPPORTED_IF_SET, key)) continue;
+    if (key === WEIGHTS_RECORD) {
+      weights = weightsRecord(value, where);
+      continue;
+    }
     const camel = byDisk.get(key);
-    if (!camel || (method !== "hyra" && camel in HYRA_DEFAULTS)) {
+    if (!camel || (method !== "hyra" && Object.hasOwn(HYRA_DEFAULTS, camel))) {
       // a field we do not know may be a newer PEFT feature: harmless only while it is off
-      const switchedOff = key in SETTING_OF && !raw[SETTING_OF[key]];
+      const switchedOff = Object.hasOwn(SETTING_OF, key) && !raw[SETTING_OF[key]];
       const off = switchedOff || value === null || value === false || JSON.stringify(value) === "{}" || JSON.stringify(value) === "[]";
       if (!off && !INFORMATIONAL.has(key)) {
         fail(
@@ -407,13 +438,29 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
         fail(where, "target_modules is null: PEFT then uses a per-architecture default, which tsgrad models do not have");
       continue;
     }
-    input[camel] = typeof value === "string" && (camel === "targetModules" || camel === "excludeModules") ? new RegExp(value) : value;
+    const pattern = typeof value === "string" && (camel === "targetModules" || camel === "excludeModules");
+    input[camel] = pattern ? new ModulePattern(value, where, key) : value;
   }
   try {
-    return { config: resolveConfig(input as PeftConfigInput), ignoredFields };
+    return { config: resolveConfig(input as PeftConfigInput), ignoredFields, ...(weights ? { weights } : {}) };
   } catch (error) {
     return fail(where, (error as Error).message);
   }
+}
+
+function weightsRecord(value: unknown, where: string): { bytes: number; sha256: string } {
+  const v = value as { bytes?: unknown; sha256?: unknown } | null;
+  const ok =
+    v !== null &&
+    typeof v === "object" &&
+    !Array.isArray(v) &&
+    Object.keys(v).sort().join() === "bytes,sha256" &&
+    Number.isSafeInteger(v.bytes) &&
+    (v.bytes as number) >= 0 &&
+    typeof v.sha256 === "string" &&
+    /^[0-9a-f]{64}$/.test(v.sha256);
+  if (!ok) fail(where, `${WEIGHTS_RECORD} must be { "bytes": <size>, "sha256": <64 hex digits> }, got ${JSON.stringify(value)}`);
+  return { bytes: v?.bytes as number, sha256: v?.sha256 as string };
 }
 
 export { PEFT_TYPES };

@@ -18,6 +18,7 @@ export {
   type ModuleSpec,
   type PeftConfig,
   type PeftConfigInput,
+  type ResolvedModuleSpec,
   resolveConfig,
   scalingOf,
 } from "./config.ts";
@@ -27,6 +28,7 @@ export { type Factors, HyraLayer, HyraProjection } from "./hyra/hyra-layer.ts";
 export { LoraLinear, type LoraSettings } from "./lora/lora-linear.ts";
 export { HeadFactor, MhLoraLinear } from "./mh-lora/mh-lora-linear.ts";
 export { cloneModule, ModulesToSaveWrapper } from "./modules-to-save.ts";
+export { ModulePattern } from "./pattern.ts";
 export {
   type AdapterLoadReport,
   getPeftModel,
@@ -37,5 +39,5 @@ export {
   PeftModel,
   TunerModel,
 } from "./peft-model.ts";
-export { CONFIG_FILE, WEIGHTS_FILE } from "./save.ts";
+export { CONFIG_FILE, MAX_CONFIG_BYTES, WEIGHTS_FILE } from "./save.ts";
 export { type AttentionLike, type HeadSplit, headSplitOf, isTargeted, layerIndexOf, matchesName } from "./targets.ts";

@@ -15,6 +15,7 @@ import { HyraLayer, HyraProjection } from "./hyra/hyra-layer.ts";
 import { LoraLinear } from "./lora/lora-linear.ts";
 import { MhLoraLinear } from "./mh-lora/mh-lora-linear.ts";
 import { cloneModule, ModulesToSaveWrapper } from "./modules-to-save.ts";
+import { ModulePattern } from "./pattern.ts";
 import { compareState, readAdapterFolder, writeAdapterFolder } from "./save.ts";
 import { type HeadSplit, headSplitOf, isTargeted, linearPaths, matchesName, modulesOf } from "./targets.ts";
 
@@ -640,7 +641,7 @@ export class PeftModel<M extends Module> extends Module {
         bias: config.bias,
         initLoraWeights: config.initLoraWeights,
       });
-      await writeAdapterFolder(dir, configToJson(lora), tensors);
+      await writeAdapterFolder(dir, configToJson(lora), tensors, "exportAsLora");
     } finally {
       for (const { A, B } of factors) {
         A.dispose();
@@ -754,10 +755,11 @@ function checkRank(r: number, path: string, layer: Linear): void {
 }
 
 function noMatchMessage(config: PeftConfig, modules: [string, Module][]): string {
-  const spec = config.targetModules instanceof RegExp ? String(config.targetModules) : config.targetModules.map((t) => `"${t}"`).join(", ");
+  const spec =
+    config.targetModules instanceof ModulePattern ? String(config.targetModules) : config.targetModules.map((t) => `"${t}"`).join(", ");
   const filters = [
     config.excludeModules !== null
-      ? `excludeModules ${config.excludeModules instanceof RegExp ? config.excludeModules : config.excludeModules.join(", ")}`
+      ? `excludeModules ${config.excludeModules instanceof ModulePattern ? config.excludeModules : config.excludeModules.join(", ")}`
       : "",
     config.layersToTransform !== null ? `layersToTransform ${config.layersToTransform}` : "",
   ].filter(Boolean);

@@ -2,28 +2,57 @@
  * @file The adapter folder: `adapter_config.json` and `adapter_model.safetensors`, each written
  * atomically (a reader sees the old file or the new one, never half of one), and the comparison of a
  * file's tensors with the adapter they are loaded into, which names every mismatch.
+ *
+ * The two files are one save: the weights are written first, then the config, which records the weights'
+ * length and SHA-256. A save killed between the two leaves new weights beside the old config, and the
+ * load refuses that pair (it would load with the wrong config) instead of guessing.
  */
 
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { fail, noGrad, type Tensor, tidy } from "@tsgrad/core";
-import { loadTensors, saveTensors, writeFileAtomic } from "@tsgrad/nn";
-import { configFromJson, type PeftConfig } from "./config.ts";
+import { fail, noGrad, type Tensor, TsgradError, tidy } from "@tsgrad/core";
+import { readCappedFile, readSafetensorsFile, refuseLink, saveTensors, uploadTensors, writeFileAtomic } from "@tsgrad/nn";
+import { configFromJson, type PeftConfig, WEIGHTS_RECORD } from "./config.ts";
+import { jsonErrorOffset, lineAndColumn } from "./json-position.ts";
 
 export const CONFIG_FILE = "adapter_config.json";
 export const WEIGHTS_FILE = "adapter_model.safetensors";
+/** A PEFT config is about 1 KB; anything near this is not one. */
+export const MAX_CONFIG_BYTES = 1 << 20;
 
-/** Writes one adapter's folder. */
+/** Writes one adapter's folder: the weights, then the config that vouches for them. */
 export async function writeAdapterFolder(
   folder: string,
   config: Record<string, unknown>,
   tensors: ReadonlyMap<string, Tensor>,
+  where = "saveAdapter",
 ): Promise<void> {
+  await refuseLink(folder, where);
   await mkdir(folder, { recursive: true });
   // "pt": transformers and PEFT refuse a file without it, and our layouts are PyTorch's
-  await saveTensors(new Map(tensors), join(folder, WEIGHTS_FILE), { metadata: { format: "pt" } });
-  const text = new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`);
-  await writeFileAtomic(join(folder, CONFIG_FILE), async (write) => write(text));
+  const weights = await saveTensors(new Map(tensors), join(folder, WEIGHTS_FILE), { metadata: { format: "pt" } });
+  const record = { ...config, [WEIGHTS_RECORD]: { bytes: weights.bytes, sha256: weights.sha256 } };
+  const sorted = Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const text = new TextEncoder().encode(`${JSON.stringify(sorted, null, 2)}\n`);
+  await writeFileAtomic(join(folder, CONFIG_FILE), async (write) => write(text), `${where} ${join(folder, CONFIG_FILE)}`);
+}
+
+/** Parses a config's bytes, naming the file and the line and column of a syntax error. */
+export function parseConfigText(bytes: Uint8Array, file: string): unknown {
+  const where = `loadAdapter ${file}`;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return fail(where, "is not valid UTF-8 text");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const at = jsonErrorOffset(text);
+    const position = at < 0 ? "" : ` at ${lineAndColumn(text, at)}`;
+    return fail(where, `is not valid JSON${position} (${(error as Error).message})`);
+  }
 }
 
 /** Reads an adapter folder: its config (checked) and its tensors (F16 and BF16 widened to float32). */
@@ -31,21 +60,24 @@ export async function readAdapterFolder(
   dir: string,
 ): Promise<{ config: PeftConfig; tensors: Map<string, Tensor>; ignoredFields: string[] }> {
   const configPath = join(dir, CONFIG_FILE);
-  let text: string;
+  const weightsPath = join(dir, WEIGHTS_FILE);
+  let bytes: Uint8Array;
   try {
-    text = await readFile(configPath, "utf8");
+    bytes = await readCappedFile(configPath, MAX_CONFIG_BYTES, `loadAdapter ${configPath}`);
   } catch (error) {
-    return fail("loadAdapter", `cannot read ${configPath}: ${(error as Error).message}`);
+    if (error instanceof TsgradError) throw error;
+    return fail(`loadAdapter ${configPath}`, `cannot read it: ${(error as Error).message}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return fail("loadAdapter", `${configPath} is not JSON: ${(error as Error).message}`);
+  const { config, ignoredFields, weights } = configFromJson(parseConfigText(bytes, configPath), configPath);
+  const file = await readSafetensorsFile(weightsPath);
+  if (weights && (weights.bytes !== file.bytes || weights.sha256 !== file.sha256)) {
+    fail(
+      `loadAdapter ${dir}`,
+      `${WEIGHTS_FILE} (${file.bytes} bytes, sha256 ${file.sha256.slice(0, 12)}...) is not the file ${CONFIG_FILE} was saved with ` +
+        `(${weights.bytes} bytes, sha256 ${weights.sha256.slice(0, 12)}...): the save was interrupted or the files were mixed; save the adapter again`,
+    );
   }
-  const { config, ignoredFields } = configFromJson(json, configPath);
-  const tensors = await loadTensors(join(dir, WEIGHTS_FILE));
-  return { config, tensors, ignoredFields };
+  return { config, tensors: uploadTensors(file, weightsPath), ignoredFields };
 }
 
 /** Lists at most `limit` items, then says how many more there are. */

@@ -1,20 +1,22 @@
 /**
  * @file Which modules an adapter targets (PEFT's check_target_module_exists: an exact path, a `.name`
- * suffix, or a RegExp on the whole path; excludeModules; layersToTransform), and the head structure of
+ * suffix, or a pattern on the whole path; excludeModules; layersToTransform), and the head structure of
  * the attention module around a projection, which MH-LoRA and HyRA need.
  */
 
 import { fail } from "@tsgrad/core";
 import { Linear, type Module, MultiHeadAttention } from "@tsgrad/nn";
 import type { ModuleSpec, PeftConfig } from "./config.ts";
+import { ModulePattern } from "./pattern.ts";
 
 /**
  * True when `path` is named by `spec`: for a list, a name equal to the path or to its last parts
- * (`attn.q` and `q` both name `blocks.0.attn.q`, `q` does not name `blocks.0.attn.qq`); for a RegExp, a
- * match of the whole path (Python's re.fullmatch, as PEFT).
+ * (`attn.q` and `q` both name `blocks.0.attn.q`, `q` does not name `blocks.0.attn.qq`); for a pattern,
+ * a match of the whole path (Python's re.fullmatch, as PEFT), in linear time (pattern.ts).
  */
 export function matchesName(path: string, spec: ModuleSpec): boolean {
-  if (spec instanceof RegExp) return new RegExp(`^(?:${spec.source})$`).test(path);
+  if (spec instanceof ModulePattern) return spec.matches(path);
+  if (spec instanceof RegExp) return new ModulePattern(spec.source, "matchesName", "the pattern").matches(path);
   return spec.some((name) => path === name || path.endsWith(`.${name}`));
 }
 

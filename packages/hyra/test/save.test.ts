@@ -38,8 +38,10 @@ test("the folder holds adapter_config.json and adapter_model.safetensors with PE
       "base_model.model.blocks.1.attn.v.lora_A.weight F32 [2,16]",
       "base_model.model.blocks.1.attn.v.lora_B.weight F32 [16,2]",
     ]);
-    const config = JSON.parse(await readFile(join(dir, "adapter_config.json"), "utf8"));
+    const { tsgrad_weights: record, ...config } = JSON.parse(await readFile(join(dir, "adapter_config.json"), "utf8"));
     assert.equal(config, configToJson(peft.peftConfig.get("default") as never));
+    // the config vouches for the weights saved with it
+    assert.equal(record, { bytes: file.bytes, sha256: file.sha256 });
   });
 });
 
@@ -169,6 +171,9 @@ test("missing and unexpected keys are named; targets the model lacks are named w
     }
     tensors.set("base_model.model.blocks.0.attn.q.lora_C.weight", tensor([1, 2]));
     await saveTensors(tensors, join(dir, "adapter_model.safetensors"));
+    // as a folder PEFT wrote (no record of the weights), so that the keys themselves are compared
+    const { tsgrad_weights: _, ...peftConfig } = JSON.parse(await readFile(join(dir, "adapter_config.json"), "utf8"));
+    await writeFile(join(dir, "adapter_config.json"), JSON.stringify(peftConfig));
     await refusedLoad(
       tinyEncoder(),
       dir,
@@ -204,7 +209,7 @@ test("PEFT features we do not implement are refused by name, not loaded wrong", 
     await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ ...config, use_mixture_of_experts: true }));
     await refusedLoad(tinyEncoder(), dir, /unknown field use_mixture_of_experts = true: it may change the computation/);
     await writeFile(join(dir, "adapter_config.json"), "{ not json");
-    await refusedLoad(tinyEncoder(), dir, /adapter_config\.json is not JSON/);
+    await refusedLoad(tinyEncoder(), dir, /adapter_config\.json: is not valid JSON at line 1, column 3/);
   });
 });
 

@@ -27,4 +27,5 @@ export * from "./optim/sgd.ts";
 // ---- checkpoints ----
 
 export * from "./safetensors/checkpoint.ts";
+export * from "./safetensors/files.ts";
 export * from "./safetensors/format.ts";

@@ -70,3 +70,8 @@ export async function checkProperty<T>(
     throw new Error(message);
   }
 }
+
+/** The size of a fuzzer or kill test under the current profile: small in CI, large when thorough. */
+export function fuzzSize(ci: number, thorough: number): number {
+  return profile() === "thorough" ? thorough : ci;
+}

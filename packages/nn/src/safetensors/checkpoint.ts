@@ -1,17 +1,17 @@
 /**
  * @file Checkpoints on disk: modules, named tensors and optimiser state saved as safetensors files with an
- * atomic write (temporary file, fsync, rename, fsync of the directory), so an interrupted save leaves the
- * previous checkpoint whole; and loads that validate the whole file before anything reaches a module.
+ * atomic write (files.ts), so an interrupted save leaves the previous checkpoint whole; and loads that
+ * validate the whole file before anything reaches a module.
  *
  * Tensors are read back with `await t.data()` one at a time while the file is written, so a save holds one
  * tensor's bytes at a time on the host, and works on backends that cannot read synchronously.
  */
 
-import { randomBytes } from "node:crypto";
-import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
 import { type DType, Tensor, tensor, zeros } from "@tsgrad/core";
 import type { LoadResult, Module } from "../module.ts";
+import { openRegularFile, type WrittenFile, writeFileAtomic } from "./files.ts";
 import {
   decodeTensor,
   encodeValues,
@@ -31,76 +31,11 @@ function ioError(error: unknown, file: string, doing: string): unknown {
   return new SafetensorsError("IO", `safetensors ${file}`, `could not ${doing}: ${error.message}`, { cause: error });
 }
 
-// ---- atomic write ---------------------------------------------------------------------------------------
-
-/** The temporary file of a save in progress: hidden, beside the target (a rename is atomic only within one file system). */
-function temporaryPathFor(path: string): string {
-  const target = resolve(path);
-  return join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
-}
-
-/** Filesystems that cannot fsync a directory say so with these; the rename itself is still atomic there. */
-const UNSYNCABLE_DIRECTORY = new Set(["EINVAL", "ENOTSUP", "EISDIR", "EPERM", "EACCES", "EBADF"]);
-
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, "r");
-    await handle.sync();
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (!(code && UNSYNCABLE_DIRECTORY.has(code))) throw error;
-  } finally {
-    await handle?.close();
-  }
-}
-
-/**
- * Writes a file so that readers see either the old content or the new, never a mixture: `produce` writes
- * into a temporary file in the same directory, which is fsynced and renamed over `path`, and then the
- * directory is fsynced so the rename survives a power cut. On any error the temporary file is removed and
- * `path` is untouched. A process killed mid-write leaves its temporary file behind (nothing can remove it),
- * but never a damaged `path`.
- */
-export async function writeFileAtomic(
-  path: string,
-  produce: (write: (bytes: Uint8Array) => Promise<void>) => Promise<void>,
-): Promise<void> {
-  const target = resolve(path);
-  const temp = temporaryPathFor(target);
-  let handle: FileHandle | undefined;
-  try {
-    // keep the permissions of the file being replaced
-    const mode = await stat(target).then(
-      (s) => s.mode & 0o777,
-      () => 0o644,
-    );
-    // "wx": never write into a file someone else created under the same name
-    handle = await open(temp, "wx", mode);
-    const file = handle;
-    let position = 0;
-    await produce(async (bytes) => {
-      let done = 0;
-      while (done < bytes.length) {
-        const { bytesWritten } = await file.write(bytes, done, bytes.length - done, position);
-        done += bytesWritten;
-        position += bytesWritten;
-      }
-    });
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(temp, target);
-  } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw ioError(error, path, "save");
-  }
-  try {
-    await syncDirectory(dirname(target));
-  } catch (error) {
-    throw ioError(error, path, "fsync the directory after saving");
-  }
+/** A file refused by files.ts's policy (a link, a FIFO, a directory) is an IO error of the reader. */
+function ioRefusal(file: string): (message: string) => never {
+  return (message) => {
+    throw new SafetensorsError("IO", `safetensors ${file}`, message);
+  };
 }
 
 // ---- named tensors ----------------------------------------------------------------------------------------
@@ -129,7 +64,7 @@ export async function saveTensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   path: string,
   options: SaveOptions = {},
-): Promise<void> {
+): Promise<WrittenFile> {
   const entries = entriesOf(tensors, path);
   const byName = new Map(entries);
   const plan = planSafetensors(
@@ -137,13 +72,22 @@ export async function saveTensors(
     options.metadata ?? null,
     path,
   );
-  await writeFileAtomic(path, async (write) => {
-    await write(plan.header);
-    for (const { name, dtype } of plan.order) {
-      const values = await (byName.get(name) as Tensor).data();
-      await write(encodeValues(values, dtype));
-    }
-  });
+  try {
+    return await writeFileAtomic(
+      path,
+      async (write) => {
+        await write(plan.header);
+        for (const { name, dtype } of plan.order) {
+          const values = await (byName.get(name) as Tensor).data();
+          await write(encodeValues(values, dtype));
+        }
+      },
+      `safetensors ${path}`,
+      ioRefusal(path),
+    );
+  } catch (error) {
+    throw ioError(error, path, "save");
+  }
 }
 
 async function readExactly(handle: FileHandle, position: number, length: number, file: string, what: string): Promise<Uint8Array> {
@@ -163,24 +107,36 @@ async function readExactly(handle: FileHandle, position: number, length: number,
   return out;
 }
 
+/** A file as read: its tensors, and its length and SHA-256 (every byte of it, in order). */
+export interface SafetensorsFile extends Safetensors, WrittenFile {}
+
 /**
  * Reads and validates a whole safetensors file: the header first, checked against the file's size, then
  * each tensor's bytes; nothing is allocated from a size before it has been checked against the file.
+ * The header's byte ranges are contiguous and cover the data exactly (parseHeader checks), so reading
+ * them in offset order hashes the whole file.
  */
-export async function readSafetensorsFile(path: string): Promise<Safetensors> {
+export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(path, "r");
+    handle = await openRegularFile(path, `safetensors ${path}`, ioRefusal(path));
     const { size } = await handle.stat();
     const first = await readExactly(handle, 0, Math.min(8, size), path, "the header length");
     const n = readHeaderLength(first, size, path);
-    const header = parseHeader(await readExactly(handle, 8, n, path, "the header"), size - 8 - n, path);
-    const tensors = new Map<string, SafetensorsTensor>();
-    for (const [name, info] of header.tensors) {
+    const headerBytes = await readExactly(handle, 8, n, path, "the header");
+    const header = parseHeader(headerBytes, size - 8 - n, path);
+    const hash = createHash("sha256").update(first).update(headerBytes);
+    const read = new Map<string, SafetensorsTensor>();
+    const byOffset = [...header.tensors].sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0]);
+    for (const [name, info] of byOffset) {
       const [begin, end] = info.dataOffsets;
-      tensors.set(name, { ...info, data: await readExactly(handle, 8 + n + begin, end - begin, path, `tensor ${JSON.stringify(name)}`) });
+      const data = await readExactly(handle, 8 + n + begin, end - begin, path, `tensor ${JSON.stringify(name)}`);
+      hash.update(data);
+      read.set(name, { ...info, data });
     }
-    return { metadata: header.metadata, tensors };
+    // the header's order, as before
+    const tensors = new Map([...header.tensors.keys()].map((name) => [name, read.get(name) as SafetensorsTensor]));
+    return { metadata: header.metadata, tensors, bytes: size, sha256: hash.digest("hex") };
   } catch (error) {
     throw ioError(error, path, "read");
   } finally {
@@ -195,7 +151,11 @@ function upload(entry: SafetensorsTensor, dtype: DType, name: string, file: stri
 
 /** Loads every tensor of a file, each in its natural dtype (F16 and BF16 as float32, integers as int32) or in `dtype`. */
 export async function loadTensors(path: string, options: { dtype?: DType } = {}): Promise<Map<string, Tensor>> {
-  const file = await readSafetensorsFile(path);
+  return uploadTensors(await readSafetensorsFile(path), path, options);
+}
+
+/** The tensors of a file already read (readSafetensorsFile), uploaded as loadTensors does. */
+export function uploadTensors(file: Safetensors, path: string, options: { dtype?: DType } = {}): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   try {
     for (const [name, entry] of file.tensors) out.set(name, upload(entry, options.dtype ?? naturalDType(entry.dtype), name, path));

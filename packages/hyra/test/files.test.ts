@@ -1,0 +1,232 @@
+/**
+ * @file Adapter folders from anyone: patterns that cannot hang, configs that cannot block or flood the
+ * reader, links refused on load and save, malformed configs named with a position, unknown fields refused
+ * alike, numbers in range, and a save pair that survives kill -9 (the killed save is refused, never mixed).
+ */
+
+import { execFileSync, spawn } from "node:child_process";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tensor } from "@tsgrad/core";
+import { assertRejects, fuzzSize } from "@tsgrad/core/testing";
+import { saveTensors } from "@tsgrad/nn";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { getPeftModel, LoraLinear, loadAdapter, MAX_CONFIG_BYTES } from "../src/index.ts";
+import { tinyEncoder } from "./support/models.ts";
+import { withTempDir } from "./support/tmp.ts";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const LOOP = fileURLToPath(new URL("./fixtures/save-adapter-loop.ts", import.meta.url));
+
+async function saved(dir: string): Promise<Record<string, unknown>> {
+  await getPeftModel(tinyEncoder(), { method: "lora", r: 2, initLoraWeights: false }).saveAdapter(dir);
+  return JSON.parse(await readFile(join(dir, "adapter_config.json"), "utf8"));
+}
+
+test("a catastrophic pattern in target_modules is matched in linear time; an invalid one names the file and field", async () => {
+  await withTempDir(async (dir) => {
+    const config = await saved(dir);
+    // RegExp takes ~48 s on one block with this; RE2 answers at once (no module matches, so it is refused)
+    await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ ...config, target_modules: "((.+)+)+z" }));
+    const started = performance.now();
+    await assertRejects(loadAdapter(tinyEncoder(), dir), /targetModules \/\(\(\.\+\)\+\)\+z\/ .*matched no module/);
+    assert.ok(performance.now() - started < 2000, `took ${performance.now() - started} ms`);
+    await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ ...config, target_modules: "[" }));
+    await assertRejects(
+      loadAdapter(tinyEncoder(), dir),
+      /loadAdapter .*adapter_config\.json: target_modules "\[" is not a pattern tsgrad accepts \(RE2 syntax.*missing closing \]/,
+    );
+    await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ ...config, target_modules: ["q"], exclude_modules: "(?=q)" }));
+    await assertRejects(loadAdapter(tinyEncoder(), dir), /exclude_modules "\(\?=q\)" is not a pattern tsgrad accepts/);
+    // a pattern that RE2 reads matches the whole path, as PEFT's re.fullmatch
+    await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ ...config, target_modules: ".*\\.(q|v)" }));
+    const loaded = await loadAdapter(tinyEncoder(), dir);
+    assert.ok(loaded.model.blocks.at(1).getSubmodule("attn.v") instanceof LoraLinear);
+    assert.ok(!(loaded.model.blocks.at(1).getSubmodule("attn.k") instanceof LoraLinear));
+  });
+});
+
+test("a RegExp in code is compiled with RE2 too, so what is saved loads back", () => {
+  assert.throws(
+    () => getPeftModel(tinyEncoder(), { method: "lora", targetModules: /(?<=attn\.)q/ }),
+    /targetModules .* is not a pattern tsgrad accepts/,
+  );
+  const peft = getPeftModel(tinyEncoder(), { method: "lora", targetModules: /blocks\.0\.attn\.(q|v)/ });
+  assert.is(peft.peftConfig.get("default")?.targetModules.toString(), "/blocks\\.0\\.attn\\.(q|v)/");
+});
+
+test("a config that is a FIFO, a link to /dev/zero or too large is refused at once, by name", async () => {
+  await withTempDir(async (dir) => {
+    await saved(dir);
+    const configPath = join(dir, "adapter_config.json");
+    await rm(configPath);
+    execFileSync("mkfifo", [configPath]);
+    await assertRejects(loadAdapter(tinyEncoder(), dir), /adapter_config\.json is a FIFO; expected a regular file/);
+    await rm(configPath);
+    await symlink("/dev/zero", configPath);
+    await assertRejects(loadAdapter(tinyEncoder(), dir), /adapter_config\.json is a symbolic link/);
+    await rm(configPath);
+    await writeFile(configPath, " ".repeat(MAX_CONFIG_BYTES + 1));
+    await assertRejects(
+      loadAdapter(tinyEncoder(), dir),
+      new RegExp(`has ${MAX_CONFIG_BYTES + 1} bytes; the most accepted is ${MAX_CONFIG_BYTES}`),
+    );
+  });
+});
+
+test("a symlinked weights file is not read, and a link planted at dir/<name> does not make saveAdapter write outside", async () => {
+  await withTempDir(async (dir) => {
+    const inside = join(dir, "a");
+    const outside = join(dir, "outside");
+    await mkdir(outside);
+    await saved(inside);
+    await saved(outside);
+    await rm(join(inside, "adapter_model.safetensors"));
+    await symlink(join(outside, "adapter_model.safetensors"), join(inside, "adapter_model.safetensors"));
+    await assertRejects(loadAdapter(tinyEncoder(), inside), /adapter_model\.safetensors is a symbolic link/);
+
+    const peft = getPeftModel(tinyEncoder(), { method: "lora", r: 2 });
+    peft.addAdapter("second", { method: "lora", r: 2 });
+    const target = join(dir, "b");
+    await mkdir(target);
+    await symlink(outside, join(target, "second"));
+    const before = await readFile(join(outside, "adapter_config.json"), "utf8");
+    await assertRejects(peft.saveAdapter(target), /saveAdapter: .*second is a symbolic link/);
+    assert.is(await readFile(join(outside, "adapter_config.json"), "utf8"), before);
+  });
+});
+
+test("malformed configs are errors naming the file and the position, never a bare SyntaxError", async () => {
+  await withTempDir(async (dir) => {
+    const config = await saved(dir);
+    const text = JSON.stringify(config, null, 2);
+    const cases: [string, RegExp][] = [
+      ["{ not json", /is not valid JSON at line 1, column 3/],
+      [text.replace('"r": 2', '"r": 2,,'), /is not valid JSON at line \d+, column \d+/],
+      [text.slice(0, text.length - 2), /is not valid JSON at line \d+, column \d+/],
+      ["", /is not valid JSON at line 1, column 1/],
+      [`${text}x`, /is not valid JSON at line \d+, column 2/],
+      ["[".repeat(100_000), /is not valid JSON at line 1, column 100001/],
+      ['{"r": "\\x"}', /is not valid JSON at line 1, column 8/],
+    ];
+    for (const [body, pattern] of cases) {
+      await writeFile(join(dir, "adapter_config.json"), body);
+      const error = await loadAdapter(tinyEncoder(), dir).then(
+        () => null,
+        (e: Error) => e,
+      );
+      assert.ok(error && error.name === "TsgradError", `${JSON.stringify(body.slice(0, 30))}: ${error?.name}: ${error?.message}`);
+      assert.match(error.message, /loadAdapter .*adapter_config\.json: /);
+      assert.match(error.message, pattern);
+    }
+    await writeFile(join(dir, "adapter_config.json"), new Uint8Array([0x7b, 0xff, 0x7d]));
+    await assertRejects(loadAdapter(tinyEncoder(), dir), /adapter_config\.json: is not valid UTF-8 text/);
+  });
+});
+
+test("unknown fields are refused alike, Object.prototype's names included; numbers are checked for range", async () => {
+  await withTempDir(async (dir) => {
+    const config = await saved(dir);
+    for (const field of ["foo", "constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const text = JSON.stringify(config).replace(/^\{/, `{${JSON.stringify(field)}: 1,`);
+      await writeFile(join(dir, "adapter_config.json"), text);
+      await assertRejects(
+        loadAdapter(tinyEncoder(), dir),
+        new RegExp(`unknown field ${field.replace(/_/g, "_")} = 1: it may change the computation`),
+      );
+    }
+    for (const [field, value, pattern] of [
+      ["lora_alpha", 1e308, /alpha must be a number in \(0, 1000000\], got 1e\+308/],
+      ["r", 1e12, /r must be a positive integer up to 65536/],
+      ["lora_dropout", -0.5, /dropout must be a number in \[0, 1\)/],
+      ["layers_to_transform", [1e300], /layersToTransform must be a layer index/],
+      ["tsgrad_weights", { bytes: -1, sha256: "x" }, /tsgrad_weights must be \{ "bytes": <size>, "sha256": <64 hex digits> \}/],
+    ] as const) {
+      await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ ...config, [field]: value }));
+      await assertRejects(loadAdapter(tinyEncoder(), dir), pattern);
+    }
+  });
+});
+
+test("an adapter name past 128 characters is refused up front, not by the file system", async () => {
+  const long = "a".repeat(300);
+  assert.throws(
+    () => getPeftModel(tinyEncoder(), { method: "lora" }, long),
+    /getPeftModel: an adapter name has at most 128 characters, got 300/,
+  );
+  const peft = getPeftModel(tinyEncoder(), { method: "lora" });
+  assert.throws(() => peft.addAdapter(long, { method: "lora" }), /at most 128 characters/);
+  await assertRejects(peft.loadAdapter("/nonexistent", long), /loadAdapter: an adapter name has at most 128 characters/);
+});
+
+test("weights saved without their config (an interrupted save) are refused, saying so", async () => {
+  await withTempDir(async (dir) => {
+    await saved(dir);
+    const t = tensor([1]);
+    await saveTensors({ "base_model.model.x": t }, join(dir, "adapter_model.safetensors"));
+    t.dispose();
+    await assertRejects(loadAdapter(tinyEncoder(), dir), /is not the file adapter_config\.json was saved with .*the save was interrupted/);
+  });
+});
+
+/** Resolves once the child has printed "saved 0", with its output so far. */
+function firstSave(child: ReturnType<typeof spawn>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`no save within 30 s: ${output}`)), 30_000);
+    child.stdout?.on("data", (c) => {
+      output += c;
+      if (output.includes("saved 0\n")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr?.on("data", (c) => {
+      output += c;
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the child exited with ${code}: ${output}`));
+    });
+  });
+}
+
+test("saveAdapter killed with SIGKILL at random moments: every load gives a whole old or new adapter, or says the save was interrupted", async () => {
+  const kills = fuzzSize(4, 40);
+  const outcomes = { whole: 0, interrupted: 0 };
+  await withTempDir(async (dir) => {
+    for (let i = 0; i < kills; i++) {
+      const child = spawn(process.execPath, ["--import", "tsx", LOOP, dir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      try {
+        await firstSave(child);
+        // saves take a few milliseconds each (two fsyncs): land anywhere in one
+        await new Promise((resolve) => setTimeout(resolve, 5 + ((i * 7919) % 40)));
+      } finally {
+        child.kill("SIGKILL");
+        await exited;
+      }
+      try {
+        const peft = await loadAdapter(tinyEncoder(), dir);
+        const alpha = peft.peftConfig.get("default")?.alpha as number;
+        for (const [key, p] of peft.adapterStateDict()) {
+          const values = await p.data();
+          assert.ok(
+            values.every((v) => v === alpha - 1),
+            `a mixed pair loaded: ${key} holds ${values[0]} with lora_alpha ${alpha}`,
+          );
+        }
+        outcomes.whole++;
+      } catch (error) {
+        assert.match((error as Error).message, /the save was interrupted/);
+        outcomes.interrupted++;
+      }
+    }
+  });
+  assert.is(outcomes.whole + outcomes.interrupted, kills);
+  console.log(`kill test: ${kills} kills, ${outcomes.whole} whole adapters, ${outcomes.interrupted} interrupted saves refused`);
+});
+
+test.run();
