@@ -9,6 +9,7 @@
  * With `createGraph`, the backward pass is itself recorded, so gradients of gradients work.
  */
 
+import { checkOptions, checkTensor } from "./args.ts";
 import { fail, fmtShape } from "./errors.ts";
 import { onesLike } from "./factories.ts";
 import { enableGrad, noGrad } from "./grad-mode.ts";
@@ -18,7 +19,7 @@ import { add } from "./ops/elementwise.ts";
 import { reshape } from "./ops/movement.ts";
 import { sum } from "./ops/reduce.ts";
 import { NOT_DIFFERENTIABLE } from "./ops/registry.ts";
-import { broadcastReductionAxes, sameShape } from "./shape.ts";
+import { broadcastReductionAxes, checkShape, sameShape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
 export interface BackwardOptions {
@@ -30,6 +31,8 @@ export interface BackwardOptions {
 
 /** Sums a gradient over the axes that broadcasting added, so it has `shape` again. */
 export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  checkTensor("sumToShape", g, "the gradient");
+  checkShape("sumToShape", shape);
   if (sameShape(g.shape, shape)) return g;
   const axes = broadcastReductionAxes(g.shape, shape);
   return reshape(sum(g, axes, true), shape);
@@ -169,6 +172,12 @@ function run(where: string, roots: readonly Tensor[], seeds: readonly Tensor[], 
 
 function checkRoot(where: string, root: Tensor, gradient: Tensor | undefined): Tensor {
   if (!(root instanceof Tensor)) fail(where, "expected a Tensor");
+  root.checkLive(where, "the tensor");
+  if (gradient !== undefined && !(gradient instanceof Tensor)) {
+    const got = Array.isArray(gradient) ? "an array" : gradient === null ? "null" : typeof gradient;
+    fail(where, `the gradient must be a Tensor of the tensor's shape ${fmtShape(root.shape)}, got ${got}; wrap it with tensor(...)`);
+  }
+  gradient?.checkLive(where, "the gradient");
   if (!root.requiresGrad) {
     fail(where, "this tensor does not require grad: no tensor it was computed from has requiresGrad set (or it was made under noGrad)");
   }
@@ -192,6 +201,7 @@ function checkRoot(where: string, root: Tensor, gradient: Tensor | undefined): T
  * retainGrad). Without `gradient`, root must have one element (the gradient is 1).
  */
 export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
+  checkOptions("backward", options);
   const seed = checkRoot("backward", root, gradient);
   const grads = run("backward", [root], [seed], options);
   // A rule may hand one tensor to several inputs (add gives dy to both), and the seed may be the caller's
@@ -221,6 +231,8 @@ export interface GradOptions extends BackwardOptions {
  * Leaves' `.grad` is left alone. With createGraph, the results can be differentiated again.
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], options: GradOptions = {}): (Tensor | null)[] {
+  checkOptions("grad", options);
+  if (!Array.isArray(inputs)) fail("grad", `inputs must be an array of tensors, got ${inputs === null ? "null" : typeof inputs}`);
   const roots = Array.isArray(outputs) ? outputs : [outputs as Tensor];
   if (options.gradOutputs && options.gradOutputs.length !== roots.length) {
     fail("grad", `got ${options.gradOutputs.length} gradOutputs for ${roots.length} outputs`);

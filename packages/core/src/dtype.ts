@@ -54,6 +54,14 @@ export function floatResult(dtype: DType): FloatDType {
   return isFloat(dtype) ? dtype : "float32";
 }
 
+export const INT32_MIN = -(2 ** 31);
+export const INT32_MAX = 2 ** 31 - 1;
+
+/** Whether an int32 tensor holds `v` exactly (a typed-array store would truncate or wrap anything else). */
+export function isInt32Value(v: number): boolean {
+  return Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX;
+}
+
 export function bytesPerElement(dtype: DType): number {
   return dtype === "float64" ? 8 : dtype === "bool" ? 1 : 4;
 }

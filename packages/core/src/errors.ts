@@ -17,5 +17,6 @@ export function fail(where: string, message: string): never {
 
 /** Formats a shape the way every error message prints it: `[2,3]`. */
 export function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(",")}]`;
+  // a message about a bad shape must not fail itself on what it reports
+  return Array.isArray(shape) ? `[${shape.join(",")}]` : String(shape);
 }

@@ -5,11 +5,12 @@
  * int32, anything else float32; typed arrays keep their type (Uint8Array is bool). Pass a dtype to choose.
  */
 
+import { checkOptions, checkTensor } from "./args.ts";
 import { type Backend, getBackend } from "./backend/backend.ts";
-import { type DType, isDType, isFloat, type TypedArray, toTypedArray, typedArrayFor } from "./dtype.ts";
+import { type DType, INT32_MAX, INT32_MIN, isDType, isFloat, isInt32Value, type TypedArray, toTypedArray, typedArrayFor } from "./dtype.ts";
 import { fail, fmtShape } from "./errors.ts";
 import { defaultGenerator, type Generator } from "./random.ts";
-import { checkShape, type Shape, sizeOf } from "./shape.ts";
+import { checkShape, checkSize, type Shape, sizeOf } from "./shape.ts";
 import { resolveBackend, type Tensor, uploadTensor, wrapStorage } from "./tensor.ts";
 
 export interface TensorOptions {
@@ -38,6 +39,19 @@ function finish(t: Tensor, options: TensorOptions): Tensor {
   return t;
 }
 
+/**
+ * Refuses numbers an int32 tensor cannot hold: a typed-array store would wrap 3e10 to -64771072 and
+ * turn NaN into 0 without a word (PyTorch raises). A fraction truncates toward zero, as in PyTorch.
+ */
+function checkInt32(where: string, values: ArrayLike<number | boolean>): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === "number" && !isInt32Value(Math.trunc(v))) {
+      fail(where, `value ${v} at flat position ${i} does not fit int32 ([${INT32_MIN}, ${INT32_MAX}]); use a float dtype`);
+    }
+  }
+}
+
 function make(where: string, values: TypedArray, shape: Shape, dtype: DType, options: TensorOptions): Tensor {
   return finish(uploadTensor(where, targetBackend(where, options), values, shape, dtype), options);
 }
@@ -48,7 +62,8 @@ function inferDType(values: ArrayLike<number | boolean>): DType {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== "boolean") allBool = false;
-    if (typeof v === "number" && !Number.isInteger(v)) allInt = false;
+    // 3e10 is an integer that int32 cannot hold: it is inferred as a float, as its literal would be in Python
+    if (typeof v === "number" && !isInt32Value(v)) allInt = false;
   }
   return allBool ? "bool" : allInt && values.length > 0 ? "int32" : "float32";
 }
@@ -91,6 +106,7 @@ function flattenNested(data: NestedData): { values: (number | boolean)[]; shape:
  */
 export function tensor(data: NestedData | TypedArray, shape?: readonly number[], options: TensorOptions | DType = {}): Tensor {
   const opts = typeof options === "string" ? { dtype: options } : options;
+  checkOptions("tensor", opts);
   let values: ArrayLike<number | boolean>;
   let naturalShape: number[];
   let inferred: DType;
@@ -113,6 +129,7 @@ export function tensor(data: NestedData | TypedArray, shape?: readonly number[],
     const v = values[i];
     if (typeof v !== "number" && typeof v !== "boolean") fail("tensor", `value at flat position ${i} is ${typeof v}, not a number`);
   }
+  if (dtype === "int32" && !(values instanceof Int32Array)) checkInt32("tensor", values);
   return make("tensor", toTypedArray(values, dtype), finalShape, dtype, opts);
 }
 
@@ -121,36 +138,54 @@ export function scalar(value: number | boolean, options: TensorOptions | DType =
   return tensor(value, [], options);
 }
 
-/** A tensor of `shape` filled with `value` (float32 unless a dtype is given). */
-export function full(shape: readonly number[], value: number | boolean, options: TensorOptions = {}): Tensor {
-  const s = checkShape("full", shape);
-  const dtype = checkDType("full", options.dtype ?? (typeof value === "boolean" ? "bool" : "float32"));
-  const backend = targetBackend("full", options);
-  if (dtype === "float64" && !backend.supportsFloat64) fail("full", `backend ${backend.name} has no float64`);
+/** full under the name of the factory the caller used (zeros, ones, ...), so its errors name that one. */
+function filled(where: string, shape: readonly number[], value: number | boolean, options: TensorOptions): Tensor {
+  checkOptions(where, options);
+  if (!Array.isArray(shape)) fail(where, `shape must be an array of sizes, got ${typeof shape === "number" ? shape : typeof shape}`);
+  const s = checkShape(where, shape);
+  const dtype = checkDType(where, options.dtype ?? (typeof value === "boolean" ? "bool" : "float32"));
+  if (typeof value !== "number" && typeof value !== "boolean") fail(where, `value must be a number or a boolean, got ${typeof value}`);
+  if (dtype === "int32") checkInt32(where, [value]);
+  checkSize(where, s, dtype);
+  const backend = targetBackend(where, options);
+  if (dtype === "float64" && !backend.supportsFloat64) fail(where, `backend ${backend.name} has no float64`);
   return finish(wrapStorage(backend, { storage: backend.fill(s, Number(value), dtype), shape: s, dtype }), options);
 }
 
-export const zeros = (shape: readonly number[], options: TensorOptions = {}) => full(shape, 0, options);
-export const ones = (shape: readonly number[], options: TensorOptions = {}) => full(shape, 1, options);
+/** A tensor of `shape` filled with `value` (float32 unless a dtype is given). */
+export const full = (shape: readonly number[], value: number | boolean, options: TensorOptions = {}) =>
+  filled("full", shape, value, options);
+export const zeros = (shape: readonly number[], options: TensorOptions = {}) => filled("zeros", shape, 0, options);
+export const ones = (shape: readonly number[], options: TensorOptions = {}) => filled("ones", shape, 1, options);
 
 /** Same shape, dtype and backend as x unless options say otherwise. */
 export function fullLike(x: Tensor, value: number | boolean, options: TensorOptions = {}): Tensor {
-  return full(x.shape, value, { dtype: x.dtype, backend: x.backend, ...options });
+  checkTensor("fullLike", x, "the input");
+  return filled("fullLike", x.shape, value, { dtype: x.dtype, backend: x.backend, ...options });
 }
-export const zerosLike = (x: Tensor, options: TensorOptions = {}) => fullLike(x, 0, options);
-export const onesLike = (x: Tensor, options: TensorOptions = {}) => fullLike(x, 1, options);
+export function zerosLike(x: Tensor, options: TensorOptions = {}): Tensor {
+  checkTensor("zerosLike", x);
+  return filled("zerosLike", x.shape, 0, { dtype: x.dtype, backend: x.backend, ...options });
+}
+export function onesLike(x: Tensor, options: TensorOptions = {}): Tensor {
+  checkTensor("onesLike", x);
+  return filled("onesLike", x.shape, 1, { dtype: x.dtype, backend: x.backend, ...options });
+}
 
 /**
  * start, start+step, ... below stop (PyTorch's arange). With one argument it counts from 0. int32 when
  * every argument is an integer, else float32.
  */
 export function arange(start: number, stop?: number, step = 1, options: TensorOptions = {}): Tensor {
+  checkOptions("arange", options);
   const [from, to] = stop === undefined ? [0, start] : [start, stop];
   if (![from, to, step].every(Number.isFinite) || step === 0) {
     fail("arange", `needs finite start, stop and a non-zero step, got ${from}, ${to}, ${step}`);
   }
   const n = Math.max(0, Math.ceil((to - from) / step));
-  const dtype = checkDType("arange", options.dtype ?? ([from, to, step].every(Number.isInteger) ? "int32" : "float32"));
+  const dtype = checkDType("arange", options.dtype ?? ([from, to, step].every(isInt32Value) ? "int32" : "float32"));
+  checkSize("arange", [n], dtype);
+  if (dtype === "int32" && n > 0) checkInt32("arange", [from, from + (n - 1) * step]);
   const values = typedArrayFor(dtype, n);
   for (let i = 0; i < n; i++) values[i] = from + i * step;
   return make("arange", values, [n], dtype, options);
@@ -158,8 +193,10 @@ export function arange(start: number, stop?: number, step = 1, options: TensorOp
 
 /** n evenly spaced values from start to stop inclusive (float32). */
 export function linspace(start: number, stop: number, n: number, options: TensorOptions = {}): Tensor {
+  checkOptions("linspace", options);
   if (!Number.isInteger(n) || n < 0) fail("linspace", `n must be a non-negative integer, got ${n}`);
   const dtype = checkDType("linspace", options.dtype ?? "float32");
+  checkSize("linspace", [n], dtype);
   const values = typedArrayFor(dtype, n);
   for (let i = 0; i < n; i++) values[i] = n === 1 ? start : start + ((stop - start) * i) / (n - 1);
   return make("linspace", values, [n], dtype, options);
@@ -167,8 +204,10 @@ export function linspace(start: number, stop: number, n: number, options: Tensor
 
 /** The n×m identity (m defaults to n). */
 export function eye(n: number, m = n, options: TensorOptions = {}): Tensor {
+  checkOptions("eye", options);
   const s = checkShape("eye", [n, m]);
   const dtype = checkDType("eye", options.dtype ?? "float32");
+  checkSize("eye", s, dtype);
   const values = typedArrayFor(dtype, n * m);
   for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;
   return make("eye", values, s, dtype, options);
@@ -180,9 +219,11 @@ function randomFloat(
   options: RandomOptions,
   draw: (g: Generator, n: number) => Float64Array,
 ): Tensor {
+  checkOptions(where, options);
   const s = checkShape(where, shape);
   const dtype = checkDType(where, options.dtype ?? "float32");
   if (!isFloat(dtype)) fail(where, `produces floats; dtype ${dtype} is not float32 or float64`);
+  checkSize(where, s, dtype);
   const values = toTypedArray(draw(options.generator ?? defaultGenerator(), sizeOf(s)), dtype);
   return make(where, values, s, dtype, options);
 }
@@ -215,7 +256,9 @@ export function normal(shape: readonly number[], mean: number, std: number, opti
 
 /** int32 samples uniform in [low, high). */
 export function randint(low: number, high: number, shape: readonly number[], options: RandomOptions = {}): Tensor {
+  checkOptions("randint", options);
   const s = checkShape("randint", shape);
+  checkSize("randint", s, options.dtype ?? "int32");
   const values = (options.generator ?? defaultGenerator()).integers(sizeOf(s), low, high);
   const dtype = checkDType("randint", options.dtype ?? "int32");
   return make("randint", dtype === "int32" ? values : toTypedArray(values, dtype), s, dtype, options);
@@ -230,6 +273,8 @@ export async function multinomial(
   numSamples: number,
   options: { replacement?: boolean; generator?: Generator } = {},
 ): Promise<Tensor> {
+  checkTensor("multinomial", probs, "probs");
+  checkOptions("multinomial", options);
   const { replacement = false, generator = defaultGenerator() } = options;
   if (probs.rank !== 1 && probs.rank !== 2) fail("multinomial", `probs must be [C] or [N, C], got ${fmtShape(probs.shape)}`);
   const categories = probs.shape[probs.rank - 1];

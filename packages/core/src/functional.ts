@@ -1,5 +1,6 @@
 /** @file valueAndGrad for users coming from JAX and tfjs. */
 
+import { checkFunction } from "./args.ts";
 import { grad } from "./autograd.ts";
 import { fail } from "./errors.ts";
 import { zerosLike } from "./factories.ts";
@@ -11,6 +12,7 @@ import { Tensor } from "./tensor.ts";
  * are not modified: fn sees detached copies that require grad.
  */
 export function valueAndGrad(fn: (...args: Tensor[]) => Tensor): (...args: Tensor[]) => { value: Tensor; grads: Tensor[] } {
+  checkFunction("valueAndGrad", fn);
   return (...args) => {
     args.forEach((a, i) => {
       if (!(a instanceof Tensor)) fail("valueAndGrad", `argument ${i} is not a Tensor`);

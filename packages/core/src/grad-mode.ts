@@ -1,5 +1,6 @@
 /** @file Whether ops record the graph for backward (PyTorch's grad mode). */
 
+import { checkFunction } from "./args.ts";
 import { fail } from "./errors.ts";
 
 let enabled = true;
@@ -27,10 +28,12 @@ function withGradMode<T>(where: string, mode: boolean, fn: () => T): T {
 
 /** Runs fn without recording a graph: results do not require grad (optimiser steps, evaluation). */
 export function noGrad<T>(fn: () => T): T {
+  checkFunction("noGrad", fn);
   return withGradMode("noGrad", false, fn);
 }
 
 /** Runs fn with graph recording on, even inside noGrad. */
 export function enableGrad<T>(fn: () => T): T {
+  checkFunction("enableGrad", fn);
   return withGradMode("enableGrad", true, fn);
 }

@@ -131,7 +131,7 @@ export {
 } from "./ops/registry.ts";
 export { type AdamWUpdateOptions, adamwUpdate } from "./optimizer-updates.ts";
 export { defaultGenerator, Generator, manualSeed } from "./random.ts";
-export { broadcastShapes, broadcastsTo, type Shape, sizeOf } from "./shape.ts";
+export { broadcastShapes, broadcastsTo, checkSize, MAX_TENSOR_BYTES, type Shape, sizeOf } from "./shape.ts";
 export { type GradNode, type NestedArray, Tensor } from "./tensor.ts";
 
 registerBackend("reference", (options) => new ReferenceBackend({ strictAsync: Boolean(options.strictAsync) }));

@@ -3,6 +3,7 @@
  * another backend (`to`).
  */
 
+import { checkTensor } from "./args.ts";
 import type { Backend } from "./backend/backend.ts";
 import { isFloat } from "./dtype.ts";
 import { fail, fmtShape } from "./errors.ts";
@@ -20,6 +21,7 @@ import { resolveBackend, Tensor, uploadTensor } from "./tensor.ts";
  * Other tensors viewing the same buffer (reshapes) see the new values too.
  */
 export function assign(dst: Tensor, src: TensorLike): Tensor {
+  checkTensor("assign", dst, "the destination");
   if (isGradEnabled() && (dst.requiresGrad || dst.node)) {
     fail("assign", "refused on a tensor that requires grad while grad mode is on; run the update inside noGrad()");
   }
@@ -52,6 +54,7 @@ export function assign(dst: Tensor, src: TensorLike): Tensor {
  * from an asynchronous backend (WebGPU) is.
  */
 export async function to(x: Tensor, target: string | Backend): Promise<Tensor> {
+  checkTensor("to", x, "the tensor");
   const backend = resolveBackend("to", target);
   if (backend === x.backend) return x;
   if (x.dtype === "float64" && !backend.supportsFloat64) {

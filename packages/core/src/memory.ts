@@ -13,6 +13,7 @@
  * `keep` (gradients stored in `.grad`, optimiser state, parameters).
  */
 
+import { checkFunction } from "./args.ts";
 import type { Backend, Storage } from "./backend/backend.ts";
 import type { TypedArray } from "./dtype.ts";
 import { fail } from "./errors.ts";
@@ -99,6 +100,7 @@ export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
  * enclosing scope. On an exception, everything created is disposed. fn must be synchronous.
  */
 export function tidy<T>(fn: () => T): T {
+  checkFunction("tidy", fn);
   scopes.push([]);
   let result: T;
   try {

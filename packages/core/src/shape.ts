@@ -1,10 +1,12 @@
 /** @file Shape arithmetic shared by ops, backends and the autograd engine. */
 
+import { bytesPerElement, type DType } from "./dtype.ts";
 import { fail, fmtShape } from "./errors.ts";
 
 export type Shape = readonly number[];
 
 export function sizeOf(shape: Shape): number {
+  if (!Array.isArray(shape)) fail("sizeOf", `a shape must be an array of sizes, got ${typeof shape}`);
   let n = 1;
   for (const d of shape) n *= d;
   return n;
@@ -26,6 +28,7 @@ export function sameShape(a: Shape, b: Shape): boolean {
 }
 
 export function checkShape(where: string, shape: readonly unknown[]): number[] {
+  if (!Array.isArray(shape)) fail(where, `a shape must be an array of sizes such as [2, 3], got ${shape === null ? "null" : typeof shape}`);
   for (const d of shape) {
     if (typeof d !== "number" || !Number.isInteger(d) || d < 0) {
       fail(where, `shape ${fmtShape(shape as number[])} must hold non-negative integers`);
@@ -34,8 +37,27 @@ export function checkShape(where: string, shape: readonly unknown[]): number[] {
   return [...(shape as number[])];
 }
 
+/**
+ * The most bytes one tensor may take: 4 GiB, what a JavaScript typed array and a 32-bit WebAssembly
+ * memory hold. Checked before anything is allocated, so a size past it is an error naming the op.
+ */
+export const MAX_TENSOR_BYTES = 2 ** 32;
+
+/** Refuses a tensor of `shape` and `dtype` larger than MAX_TENSOR_BYTES, naming `where`, the shape and the bytes. */
+export function checkSize(where: string, shape: Shape, dtype: DType): void {
+  checkShape(where, shape);
+  const bytes = sizeOf(shape) * bytesPerElement(dtype);
+  if (bytes > MAX_TENSOR_BYTES) {
+    fail(
+      where,
+      `a ${dtype} tensor of shape ${fmtShape(shape)} needs ${bytes.toLocaleString("en-US")} bytes; one tensor holds at most ${MAX_TENSOR_BYTES.toLocaleString("en-US")} (4 GiB)`,
+    );
+  }
+}
+
 /** NumPy broadcasting: align on the right; each pair of dimensions must be equal or contain a 1. */
 export function broadcastShapes(where: string, ...shapes: Shape[]): number[] {
+  shapes.forEach((s) => checkShape(typeof where === "string" ? where : "broadcastShapes", s));
   const rank = Math.max(0, ...shapes.map((s) => s.length));
   const out = new Array<number>(rank).fill(1);
   for (const shape of shapes) {
@@ -58,6 +80,8 @@ export function broadcastShapes(where: string, ...shapes: Shape[]): number[] {
 
 /** Whether `shape` broadcasts to exactly `target` (NumPy rules, without enlarging target). */
 export function broadcastsTo(shape: Shape, target: Shape): boolean {
+  checkShape("broadcastsTo", shape);
+  checkShape("broadcastsTo", target);
   const offset = target.length - shape.length;
   return offset >= 0 && shape.every((d, i) => d === 1 || d === target[offset + i]);
 }
@@ -80,6 +104,7 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
  */
 export function normalizeAxis(where: string, axis: number, rank: number): number {
   const n = Math.max(rank, 1);
+  if (typeof axis !== "number") fail(where, `an axis must be an integer, got ${axis === null ? "null" : typeof axis}`);
   if (!Number.isInteger(axis) || axis < -n || axis >= n) {
     fail(where, `axis ${axis} is out of range for a tensor of rank ${rank} (expected ${-n}..${n - 1})`);
   }
@@ -90,8 +115,12 @@ export function normalizeAxis(where: string, axis: number, rank: number): number
  * Normalises an axes argument: undefined means every axis; a number or a list of numbers is normalised,
  * sorted and checked for duplicates.
  */
-export function normalizeAxes(where: string, axes: number | readonly number[] | undefined, rank: number): number[] {
-  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+export function normalizeAxes(where: string, axes: number | readonly number[] | null | undefined, rank: number): number[] {
+  // null is "every axis", as in tfjs and NumPy (axis=None)
+  if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axes !== "number" && !Array.isArray(axes)) {
+    fail(where, `axes must be an axis, a list of axes, or null/undefined for every axis; got ${typeof axes}`);
+  }
   const list = typeof axes === "number" ? [axes] : [...axes];
   if (rank === 0) {
     for (const a of list) normalizeAxis(where, a, 0);

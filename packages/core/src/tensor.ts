@@ -9,6 +9,7 @@
 import { type BackwardOptions, backward } from "./autograd.ts";
 import { type Backend, findBackend, getBackend, type Operand } from "./backend/backend.ts";
 import { softplus } from "./composite/activation.ts";
+import { runDeferredChecks } from "./deferred-checks.ts";
 import { bytesPerElement, type DType, isFloat, type TypedArray } from "./dtype.ts";
 import { fail, fmtShape } from "./errors.ts";
 import { assign, to } from "./inplace.ts";
@@ -134,6 +135,12 @@ export class Tensor {
     return this.#buffer;
   }
 
+  /** Refuses a disposed tensor, naming the op the caller used and which of its inputs it was. */
+  checkLive(where: string, what: string): this {
+    if (!this.#buffer) fail(where, `a ${this.describe()} tensor (${what}) was used after dispose()`);
+    return this;
+  }
+
   /** Internal: what kernels receive. */
   operand(where: string): Operand {
     return { storage: this.buffer(where).storage, shape: this.shape, dtype: this.dtype };
@@ -219,7 +226,10 @@ export class Tensor {
 
   /** The values, row-major, as a fresh typed array. Works on every backend. */
   async data(): Promise<TypedArray> {
-    return this.backend.read(this.operand("data"));
+    const operand = this.operand("data");
+    // an index computed on this backend and not yet checked is checked before anything is read back
+    await runDeferredChecks(this.backend);
+    return this.backend.read(operand);
   }
 
   /** The values as nested arrays. Works on every backend. */

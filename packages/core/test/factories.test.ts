@@ -167,8 +167,8 @@ constants("zerosLike, onesLike, fullLike copy shape and dtype unless told otherw
 });
 
 constants("unknown dtypes and bad shapes are refused", () => {
-  assert.throws(() => zeros([2], { dtype: "uint8" as never }), /full: unknown dtype "uint8"/);
-  assert.throws(() => ones([2, -1]), /full: shape \[2,-1\]/);
+  assert.throws(() => zeros([2], { dtype: "uint8" as never }), /zeros: unknown dtype "uint8"/);
+  assert.throws(() => ones([2, -1]), /ones: shape \[2,-1\]/);
 });
 
 // ---- ranges -------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ function axesArb(rank: number): fc.Arbitrary<Axes> {
 /** The reduced axes as sorted non-negative positions. */
 function axisList(axes: Axes, rank: number): number[] {
   if (rank === 0) return [];
-  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
   return [axes]
     .flat()
     .map((a) => (a < 0 ? a + rank : a))

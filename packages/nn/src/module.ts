@@ -121,6 +121,23 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * Frees every tensor this module and its children hold: parameters and their gradients, buffers, and
+   * tensors kept in fields (caches, adapters' weights), as tfjs's LayersModel.dispose(). A tied tensor is
+   * freed once. Using the module afterwards is an error naming the op and the disposed tensor.
+   */
+  dispose(): void {
+    const seen = new Set<Tensor>();
+    for (const [, module] of this.namedModules()) {
+      for (const value of Object.values(module)) {
+        if (!(value instanceof Tensor) || seen.has(value)) continue;
+        seen.add(value);
+        if (value.grad) value.grad.dispose();
+        value.dispose();
+      }
+    }
+  }
+
   /** Sets training mode here and below (dropout is active only in training mode). */
   train(mode = true): this {
     for (const [, m] of this.namedModules()) m.training = mode;
@@ -250,7 +267,14 @@ export class ModuleList extends Module {
 
   constructor(modules: Iterable<Module> = []) {
     super();
+    if (modules === null || typeof (modules as Iterable<Module>)[Symbol.iterator] !== "function") {
+      fail(new.target.name, `expected modules, got ${describeValue(modules)}`);
+    }
     this.items = [...modules];
+    this.items.forEach((m, i) => {
+      // refused here, not later in forward: new Sequential(42) is a mistake at the line that wrote it
+      if (!(m instanceof Module)) fail(new.target.name, `item ${i} must be a Module, got ${describeValue(m)}`);
+    });
   }
 
   override namedChildren(): [string, Module][] {

@@ -489,7 +489,40 @@ params("a Parameter survives the tidy scope it was made in, returned or not; the
   assert.not.ok(returned.isDisposed);
 });
 
+const lifecycle = suite("dispose, and bad arguments to containers and layers");
+
+lifecycle("dispose frees every parameter, gradient, buffer and cached tensor once, tied ones included", () => {
+  const before = memory().numTensors;
+  const net = new Net(1);
+  const grads = tidy(() =>
+    grad(sum(net.head.forward(net.embed.forward(tensor([1, 2], undefined, "int32")))), net.parameters(), { allowUnused: true }),
+  );
+  grads.forEach((g, i) => {
+    if (g) net.parameters()[i].grad = g.keep();
+  });
+  net.dispose();
+  assert.is(memory().numTensors, before);
+  assert.ok(net.parameters().every((p) => p.isDisposed));
+  assert.throws(
+    () => net.head.forward(tensor([[1, 2, 3]], undefined, "float32")),
+    /linear: a float32\[5,3\] tensor \(the weight\) was used after dispose\(\)/,
+  );
+  // a tied weight is freed once, and both fields see it freed
+  const tied = new Net(2, true);
+  tied.dispose();
+  assert.ok(tied.head.weight.isDisposed && tied.embed.weight.isDisposed);
+});
+
+lifecycle("containers and layers refuse bad arguments where they are written", () => {
+  assert.throws(() => new Sequential(42 as never), /Sequential: item 0 must be a Module, got number 42/);
+  assert.throws(() => new ModuleList(7 as never), /ModuleList: expected modules, got number 7/);
+  assert.throws(() => new ModuleList([new Linear(1, 1), "x" as never]), /ModuleList: item 1 must be a Module, got string x/);
+  assert.throws(() => new Linear(1e5, 1e5), /Linear: a float32 tensor of shape \[100000,100000\] needs 40,000,000,000 bytes/);
+  assert.throws(() => new Embedding(1e6, 1e4), /Embedding: a float32 tensor of shape \[1000000,10000\]/);
+});
+
 names.run();
+lifecycle.run();
 modes.run();
 tying.run();
 paths.run();

@@ -183,6 +183,13 @@ export async function setBackend(name: string, options: Record<string, unknown> 
 
 /** Makes an already created backend the current one (tests use it to switch back and forth). */
 export function useBackend(backend: Backend): void {
+  const b = backend as Partial<Backend> | null;
+  if (b === null || typeof b !== "object" || typeof b.name !== "string" || typeof b.upload !== "function" || typeof b.read !== "function") {
+    fail(
+      "useBackend",
+      `expected a Backend instance (such as new ReferenceBackend()), got ${b === null ? "null" : typeof b}; to choose one by name, use setBackend`,
+    );
+  }
   instances.set(backend.name, backend);
   current = backend;
 }

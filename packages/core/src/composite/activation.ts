@@ -1,5 +1,6 @@
 /** @file Activation composites: softmax, logSoftmax and gelu (the fused primitives' definitions), softplus. No gradient code: they are built from primitives. */
 
+import { checkOptions, checkTensor } from "../args.ts";
 import { fail } from "../errors.ts";
 import { abs, add, div, erf, exp, gt, log1p, maximum, mul, neg, sub, tanh, where } from "../ops/elementwise.ts";
 import { logSumExp, max, sum } from "../ops/reduce.ts";
@@ -34,6 +35,8 @@ export function composedLogSoftmax(x: Tensor, axis = -1): Tensor {
  * max(z, 0) + log1p(exp(-|z|)) with z = βx, which never overflows.
  */
 export function softplus(x: Tensor, options: { beta?: number; threshold?: number } = {}): Tensor {
+  checkTensor("softplus", x, "the input");
+  checkOptions("softplus", options);
   const { beta = 1, threshold = 20 } = options;
   if (!(beta > 0)) fail("softplus", `beta must be positive, got ${beta}`);
   const z = mul(x, beta);

@@ -1,5 +1,6 @@
 /** @file Dropout with a mask drawn on the host from a seeded generator. */
 
+import { checkOptions, checkTensor } from "../args.ts";
 import { fail } from "../errors.ts";
 import { tensor } from "../factories.ts";
 import { div, mul } from "../ops/elementwise.ts";
@@ -11,6 +12,8 @@ import type { Tensor } from "../tensor.ts";
  * otherwise. The mask comes from `generator` (the global seeded one by default), so runs repeat exactly.
  */
 export function dropout(x: Tensor, p: number, options: { training?: boolean; generator?: Generator } = {}): Tensor {
+  checkTensor("dropout", x, "the input");
+  checkOptions("dropout", options);
   const { training = true, generator = defaultGenerator() } = options;
   if (!(p >= 0 && p <= 1)) fail("dropout", `p must be in [0, 1], got ${p}`);
   if (!training || p === 0) return x;

@@ -4,6 +4,7 @@
  * Each takes `reduction`: "mean" (default), "sum" or "none".
  */
 
+import { checkOptions, checkTensor } from "../args.ts";
 import { isFloat } from "../dtype.ts";
 import { fail, fmtShape } from "../errors.ts";
 import { arange } from "../factories.ts";
@@ -38,7 +39,12 @@ export interface CrossEntropyOptions {
  * torch.nn.functional.cross_entropy with the class axis last. The mean is over non-ignored targets.
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  checkTensor("crossEntropy", logits, "logits");
+  checkTensor("crossEntropy", targets, "targets");
+  checkOptions("crossEntropy", options);
   const { ignoreIndex = -100, labelSmoothing = 0, reduction = "mean" } = options;
+  // a class index is an integer: 1.5 would match no target and silently ignore nothing
+  if (!Number.isSafeInteger(ignoreIndex)) fail("crossEntropy", `ignoreIndex must be an integer, got ${ignoreIndex}`);
   if (!isFloat(logits.dtype)) fail("crossEntropy", `logits must be float32 or float64, got ${logits.dtype}`);
   if (logits.rank < 1) fail("crossEntropy", "logits need a class axis (the last), got shape []");
   if (!sameShape(logits.shape.slice(0, -1), targets.shape)) {
@@ -77,6 +83,9 @@ export function binaryCrossEntropyWithLogits(
   targets: Tensor,
   options: { posWeight?: Tensor | number; reduction?: Reduction } = {},
 ): Tensor {
+  checkTensor("binaryCrossEntropyWithLogits", logits, "logits");
+  checkTensor("binaryCrossEntropyWithLogits", targets, "targets");
+  checkOptions("binaryCrossEntropyWithLogits", options);
   const { posWeight, reduction = "mean" } = options;
   if (!isFloat(logits.dtype)) fail("binaryCrossEntropyWithLogits", `logits must be float32 or float64, got ${logits.dtype}`);
   if (posWeight instanceof Tensor && !broadcastsTo(posWeight.shape, logits.shape)) {
@@ -102,6 +111,9 @@ export function binaryCrossEntropyWithLogits(
 
 /** Mean squared error (a - b)², with broadcasting refused: the shapes must match. */
 export function mse(prediction: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  checkTensor("mse", prediction, "the prediction");
+  checkTensor("mse", target, "the target");
+  checkOptions("mse", options);
   if (!sameShape(prediction.shape, target.shape)) {
     fail("mse", `prediction ${fmtShape(prediction.shape)} and target ${fmtShape(target.shape)} must have the same shape`);
   }

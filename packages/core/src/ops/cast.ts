@@ -1,5 +1,6 @@
 /** @file The cast primitive, and turning JS numbers into tensors next to a tensor operand (weak scalars). */
 
+import { checkTensor } from "../args.ts";
 import type { Backend } from "../backend/backend.ts";
 import { getBackend } from "../backend/backend.ts";
 import { type DType, isDType, isFloat, promoteTypes, promoteWithScalar, scalarDType, toTypedArray } from "../dtype.ts";
@@ -18,6 +19,7 @@ const castDef = defineOp<{ dtype: DType }>({
 
 /** Converts to another dtype: int32 truncates toward zero, bool is (x != 0). Same dtype returns x itself. */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  checkTensor("cast", x, "the input");
   if (!(x instanceof Tensor)) fail("cast", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
   if (!isDType(dtype)) fail("cast", `unknown dtype ${JSON.stringify(dtype)}; expected float32, float64, int32 or bool`);
   if (x.dtype === dtype) return x;
@@ -49,7 +51,11 @@ export function asTensor(op: string, x: TensorLike): Tensor {
  * bool, float32 for float-only math). Casts are recorded, so gradients flow back through them.
  */
 export function unify(op: string, operands: readonly TensorLike[], minimum: DType = "bool"): Tensor[] {
-  for (const x of operands) checkOperand(op, x);
+  for (const x of operands) {
+    checkOperand(op, x);
+    // a disposed operand is reported by the op the caller used, not by a cast inside it
+    if (x instanceof Tensor) x.buffer(op);
+  }
   const tensors = operands.filter((x): x is Tensor => x instanceof Tensor);
   let dtype: DType;
   if (tensors.length === 0) {

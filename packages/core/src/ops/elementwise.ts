@@ -5,6 +5,7 @@
  * equally between tied inputs; sign has gradient 0 everywhere.
  */
 
+import { checkTensor } from "../args.ts";
 import type { BinaryOp, UnaryOp } from "../backend/backend.ts";
 import { type DType, isFloat } from "../dtype.ts";
 import { fail } from "../errors.ts";
@@ -150,6 +151,7 @@ const whereDef = defineOp({
 
 /** Picks a where cond is true, else b, elementwise with broadcasting. cond must be bool. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  checkTensor("where", cond, "the condition");
   const [c] = unify("where", [cond]);
   if (c.dtype !== "bool") fail("where", `the condition must be a bool tensor, got ${c.dtype} (compare with gt, eq, ... first)`);
   const [x, y] = unify("where", [a, b]);
@@ -170,6 +172,7 @@ export const rsqrt = (x: TensorLike) => div(1, sqrt(x));
  * 0 outside, as in PyTorch (so a value exactly at a bound still gets its gradient).
  */
 export function clamp(x: Tensor, min?: TensorLike, max?: TensorLike): Tensor {
+  checkTensor("clamp", x, "the input");
   if (min === undefined && max === undefined) fail("clamp", "needs at least one of min and max");
   let out = x;
   if (min !== undefined) out = where(lt(out, min), min, out);
@@ -179,6 +182,8 @@ export function clamp(x: Tensor, min?: TensorLike, max?: TensorLike): Tensor {
 
 /** Replaces the elements where mask is true with value (the mask broadcasts against x). */
 export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
+  checkTensor("maskedFill", x, "the input");
+  checkTensor("maskedFill", mask, "the mask");
   if (mask.dtype !== "bool") fail("maskedFill", `the mask must be a bool tensor, got ${mask.dtype}`);
   if (!isFloat(x.dtype) && typeof value === "number" && !Number.isInteger(value)) {
     fail("maskedFill", `value ${value} does not fit a ${x.dtype} tensor`);

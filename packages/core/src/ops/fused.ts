@@ -6,10 +6,11 @@
  * gradients of gradients work.
  */
 
+import { checkNumberList, checkOptionalTensor, checkOptions, checkTensor } from "../args.ts";
 import { checkLayerNorm } from "../composite/normalization.ts";
 import { fail } from "../errors.ts";
 import { normalizeAxis } from "../shape.ts";
-import { Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { unify } from "./cast.ts";
 import { add, erf, exp, mul, rsqrt, sigmoid, sub } from "./elementwise.ts";
 import { reshape } from "./movement.ts";
@@ -17,10 +18,6 @@ import { mean, sum } from "./reduce.ts";
 import { apply, defineOp, type OpDef } from "./registry.ts";
 
 /** The fused ops take a tensor, not a JS number: refused by name, as every op refuses bad operands. */
-function checkTensor(op: string, x: unknown): asserts x is Tensor {
-  if (!(x instanceof Tensor)) fail(op, `expected a Tensor, got ${x === null ? "null" : typeof x}`);
-}
-
 /** Applies a primitive along one axis of x (promoted to float); a rank-0 tensor is a single class. */
 function alongAxis(op: string, def: OpDef<{ axis: number }>, x: Tensor, axis: number): Tensor {
   checkTensor(op, x);
@@ -103,6 +100,7 @@ const geluTanhDef = defineOp({
  * primitive ("gelu", "geluTanh"); `composedGelu` (composite/activation.ts) is their composite definition.
  */
 export function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
+  checkOptions("gelu", options);
   const { approximate = "none" } = options;
   checkTensor("gelu", x);
   if (approximate !== "none" && approximate !== "tanh") {
@@ -132,6 +130,9 @@ const layerNormDef = defineOp<{ axes: number; eps: number }>({
  * primitive; `composedLayerNorm` (composite/normalization.ts) is its composite definition.
  */
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
+  checkNumberList("layerNorm", normalizedShape, "normalizedShape");
+  checkOptionalTensor("layerNorm", weight, "the weight");
+  checkOptionalTensor("layerNorm", bias, "the bias");
   checkTensor("layerNorm", x);
   const axes = checkLayerNorm(x, normalizedShape, weight, bias, eps);
   const [t] = unify("layerNorm", [x], "float32");

@@ -5,9 +5,12 @@
  * Index values are checked on the host before any kernel runs, because a GPU kernel cannot report an
  * out-of-range read: it returns garbage or zeros. Indices made from host data (`tensor([...], ...,
  * "int32")`) carry their values with them; on backends that can read synchronously any index can be
- * checked; elsewhere an index computed on the device is refused with an error saying how to fix it.
+ * checked; elsewhere (an index computed on WebGPU) the check waits for the next readback on that backend,
+ * which throws it before returning anything (deferred-checks.ts).
  */
 
+import { checkOptions, checkTensor } from "../args.ts";
+import { deferIndexCheck } from "../deferred-checks.ts";
 import type { TypedArray } from "../dtype.ts";
 import { fail, fmtShape } from "../errors.ts";
 import { zeros } from "../factories.ts";
@@ -17,22 +20,26 @@ import { unify } from "./cast.ts";
 import { expand, reshape, transpose } from "./movement.ts";
 import { apply, defineOp, NOT_DIFFERENTIABLE } from "./registry.ts";
 
-/** The values of an int32 index tensor, for host-side validation. */
-function indexValues(op: string, index: Tensor): TypedArray {
+/** The values of an int32 index tensor, for host-side validation; null where they are only on the device. */
+function indexValues(op: string, index: Tensor): TypedArray | null {
   const host = index.buffer(op).hostCopy;
   if (host) return host;
   if (index.backend.canReadSync) return index.dataSync();
-  return fail(
-    op,
-    `cannot check the values of an index tensor computed on ${index.backend.name}, which reads back only ` +
-      "asynchronously; build indices on the host (tensor(values, shape, 'int32'))",
-  );
+  return null;
 }
 
-/** Throws unless every index value v satisfies 0 <= v < limit (or v is one of `allowed`). */
+/**
+ * Throws unless every index value v satisfies 0 <= v < limit (or v is one of `allowed`); for an index
+ * that lives only on an asynchronous device, queues the same check for the next readback.
+ */
 export function checkIndexRange(op: string, index: Tensor, limit: number, allowed: readonly number[] = []): void {
+  checkTensor(op, index, "the index");
   if (index.dtype !== "int32") fail(op, `indices must be int32, got ${index.dtype}`);
   const values = indexValues(op, index);
+  if (values === null) {
+    deferIndexCheck(op, index.buffer(op), index.shape, index.dtype, limit, allowed);
+    return;
+  }
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if ((v < 0 || v >= limit) && !allowed.includes(v)) {
@@ -92,6 +99,8 @@ function scatterAddUnchecked(base: Tensor, axis: number, index: Tensor, src: Ten
 
 /** out[i][j] = x[index[i][j]][j] for axis 0 (and likewise for other axes), as torch.gather. */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  checkTensor("gather", x, "the input");
+  checkTensor("gather", index, "the index");
   const a = checkIndexShape("gather", x, axis, index);
   checkIndexRange("gather", index, lengthAlong(x, a));
   return gatherUnchecked(x, a, index);
@@ -99,6 +108,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
 
 /** A copy of base with out[index[i][j]][j] += src[i][j] for axis 0 (torch.scatter_add); index and src share a shape. */
 export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
+  checkTensor("scatterAdd", base, "the base");
+  checkTensor("scatterAdd", index, "the index");
+  checkTensor("scatterAdd", src, "src");
   const a = checkIndexShape("scatterAdd", base, axis, index);
   if (index.shape.some((d, i) => d !== src.shape[i]) || index.rank !== src.rank) {
     fail("scatterAdd", `index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have the same shape`);
@@ -110,6 +122,8 @@ export function scatterAdd(base: Tensor, axis: number, index: Tensor, src: Tenso
 
 /** The slices of x at the given positions along axis (index is 1-D), as torch.index_select. */
 export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
+  checkTensor("indexSelect", x, "the input");
+  checkTensor("indexSelect", index, "the index");
   if (index.rank !== 1) fail("indexSelect", `index must be 1-D, got shape ${fmtShape(index.shape)}`);
   const a = normalizeAxis("indexSelect", axis, x.rank);
   if (x.rank === 0 && index.size !== 1) fail("indexSelect", `a rank-0 input takes exactly one index, got shape ${fmtShape(index.shape)}`);
@@ -125,6 +139,8 @@ function selectUnchecked(x: Tensor, a: number, index: Tensor): Tensor {
 
 /** Rows of weight [V, D] picked by integer ids of any shape: the result has shape [...ids.shape, D]. */
 export function embedding(weight: Tensor, ids: Tensor): Tensor {
+  checkTensor("embedding", weight, "the weight");
+  checkTensor("embedding", ids, "the ids");
   if (weight.rank !== 2) fail("embedding", `weight must be [vocab, dim], got ${fmtShape(weight.shape)}`);
   // checked here rather than in indexSelect, so that a bad id is reported against the op the user called
   checkIndexRange("embedding", ids, weight.shape[0]);
@@ -149,6 +165,8 @@ const topkDef = defineOp<{ k: number; largest: boolean }>({
  * the lower position first. Gradients flow to the picked entries through a gather.
  */
 export function topk(x: Tensor, k: number, options: { axis?: number; largest?: boolean } = {}): { values: Tensor; indices: Tensor } {
+  checkTensor("topk", x, "the input");
+  checkOptions("topk", options);
   const { axis = -1, largest = true } = options;
   if (x.rank === 0) fail("topk", "needs a tensor with at least one axis");
   const a = normalizeAxis("topk", axis, x.rank);

@@ -1,5 +1,6 @@
 /** @file Batched matrix multiplication with broadcasting of the batch axes (NumPy's matmul). */
 
+import { checkOptionalTensor, checkOptions, checkTensor } from "../args.ts";
 import { fail, fmtShape } from "../errors.ts";
 import { broadcastShapes, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
@@ -47,6 +48,7 @@ export interface MatmulOptions {
  * `transposeA` / `transposeB` multiply by a transposed operand without copying it (both need 2-D or more).
  */
 export function matmul(a: TensorLike, b: TensorLike, options: MatmulOptions = {}): Tensor {
+  checkOptions("matmul", options);
   const { transposeA = false, transposeB = false } = options;
   const [x, y] = unify("matmul", [a, b]);
   if (x.rank === 0 || y.rank === 0) {
@@ -75,6 +77,10 @@ export function matmul(a: TensorLike, b: TensorLike, options: MatmulOptions = {}
  * matrix and W is read transposed in place, so forward and backward are one product each, with no copies.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  // checked here, so a disposed weight is reported by linear rather than by the matmul inside it
+  checkTensor("linear", x);
+  checkTensor("linear", weight, "the weight");
+  checkOptionalTensor("linear", bias, "the bias");
   if (weight.rank !== 2) fail("linear", `weight must be [out, in], got ${fmtShape(weight.shape)}`);
   if (x.rank === 0) fail("linear", "the input needs at least one axis (in-features last), got shape []");
   const [outFeatures, inFeatures] = weight.shape;

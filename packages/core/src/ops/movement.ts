@@ -5,9 +5,10 @@
  * Every tensor is dense and row-major: reshape shares its input's buffer, the others copy.
  */
 
+import { checkInteger, checkNumberList, checkTensor, checkTensorList, describeValue } from "../args.ts";
 import { fail, fmtShape } from "../errors.ts";
 import { arange } from "../factories.ts";
-import { broadcastShapes, normalizeAxis, sameShape, sizeOf } from "../shape.ts";
+import { broadcastShapes, checkSize, normalizeAxis, sameShape, sizeOf } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { unify } from "./cast.ts";
 import { ge, le, sub, where } from "./elementwise.ts";
@@ -24,6 +25,8 @@ const reshapeDef = defineOp<{ shape: number[] }>({
 
 /** Same elements in a new shape; one entry may be -1 (inferred). Shares the buffer. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor("reshape", x, "the input");
+  checkNumberList("reshape", shape, "the shape");
   const target = [...shape];
   const unknown = target.filter((d) => d === -1).length;
   if (unknown > 1 || target.some((d) => !Number.isInteger(d) || d < -1)) {
@@ -56,17 +59,20 @@ function insertionAxis(where: string, axis: number, rank: number): number {
 
 /** Inserts an axis of length 1 at `axis` (which may be rank, to append). */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
+  checkTensor("unsqueeze", x, "the input");
   const a = insertionAxis("unsqueeze", axis, x.rank);
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
 
 /** Removes axes of length 1: the given ones (each must have length 1), or all of them. */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  checkTensor("squeeze", x, "the input");
   if (axes === undefined)
     return reshape(
       x,
       x.shape.filter((d) => d !== 1),
     );
+  if (typeof axes !== "number") checkNumberList("squeeze", axes, "the axes");
   const list = (typeof axes === "number" ? [axes] : [...axes]).map((a) => normalizeAxis("squeeze", a, x.rank));
   for (const a of list) {
     if (x.shape[a] !== 1) fail("squeeze", `axis ${a} has length ${x.shape[a]}, not 1 (shape ${fmtShape(x.shape)})`);
@@ -79,6 +85,7 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
 
 /** Merges axes startAxis..endAxis (inclusive) into one; with no arguments, a 1-D copy. */
 export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
+  checkTensor("flatten", x, "the input");
   if (x.rank === 0) return reshape(x, [1]);
   const s = normalizeAxis("flatten", startAxis, x.rank);
   const e = normalizeAxis("flatten", endAxis, x.rank);
@@ -105,6 +112,8 @@ function inversePermutation(perm: readonly number[]): number[] {
 
 /** Reorders axes: output axis i is input axis perm[i]. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  checkTensor("permute", x, "the input");
+  checkNumberList("permute", perm, "the permutation");
   if (perm.length !== x.rank) fail("permute", `needs ${x.rank} axes for shape ${fmtShape(x.shape)}, got [${perm}]`);
   const list = perm.map((p) => normalizeAxis("permute", p, x.rank));
   if (new Set(list).size !== list.length) fail("permute", `[${perm}] is not a permutation of the axes`);
@@ -114,6 +123,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
 
 /** Swaps two axes (the last two by default, i.e. the matrix transpose of a batch). */
 export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
+  checkTensor("transpose", x, "the input");
   if (x.rank < 2 && axis0 === -2 && axis1 === -1) return x;
   const a = normalizeAxis("transpose", axis0, x.rank);
   const b = normalizeAxis("transpose", axis1, x.rank);
@@ -130,20 +140,25 @@ const expandDef = defineOp<{ shape: number[] }>({
   backward: (_, dy) => [() => dy],
 });
 
-/** Broadcasts x to `shape` with NumPy rules (-1 keeps a dimension). PyTorch's expand, NumPy's broadcast_to. */
-export function expand(x: Tensor, shape: readonly number[]): Tensor {
+function expandAs(where: string, x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor(where, x);
+  checkNumberList(where, shape, "the target shape");
   if (shape.length < x.rank) {
-    fail("expand", `cannot expand ${fmtShape(x.shape)} to fewer axes ${fmtShape(shape)}`);
+    fail(where, `cannot expand ${fmtShape(x.shape)} to fewer axes ${fmtShape(shape)}`);
   }
   const target = shape.map((d, i) => (d === -1 ? (x.shape[i - (shape.length - x.rank)] ?? -1) : d));
-  if (target.some((d) => !Number.isInteger(d) || d < 0)) fail("expand", `invalid target shape ${fmtShape(shape)}`);
-  const out = broadcastShapes("expand", x.shape, target);
-  if (!sameShape(out, target)) fail("expand", `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  if (target.some((d) => !Number.isInteger(d) || d < 0)) fail(where, `invalid target shape ${fmtShape(shape)}`);
+  const out = broadcastShapes(where, x.shape, target);
+  if (!sameShape(out, target)) fail(where, `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   if (sameShape(target, x.shape)) return x;
+  checkSize(where, target, x.dtype);
   return apply(expandDef, [x], { shape: target });
 }
 
-export const broadcastTo = expand;
+/** Broadcasts x to `shape` with NumPy rules (-1 keeps a dimension). PyTorch's expand, NumPy's broadcast_to. */
+export const expand = (x: Tensor, shape: readonly number[]): Tensor => expandAs("expand", x, shape);
+/** expand under NumPy's name (its errors say broadcastTo). */
+export const broadcastTo = (x: Tensor, shape: readonly number[]): Tensor => expandAs("broadcastTo", x, shape);
 
 // ---- slice and pad ---------------------------------------------------------------------------------
 
@@ -165,6 +180,9 @@ const sliceDef = defineOp<{ begin: number[]; size: number[] }>({
  * taken whole; a negative begin counts from the end; size -1 means "to the end".
  */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
+  checkTensor("slice", x, "the input");
+  checkNumberList("slice", begin, "begin");
+  if (size !== undefined) checkNumberList("slice", size, "size");
   if (begin.length > x.rank || (size && size.length > x.rank)) {
     fail("slice", `got ${begin.length} begin and ${size?.length ?? 0} size entries for a tensor of rank ${x.rank}`);
   }
@@ -187,6 +205,9 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
 
 /** The elements start..end-1 along one axis (negative positions count from the end), like x[..., start:end]. */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
+  checkTensor("narrow", x, "the input");
+  checkInteger("narrow", start, "start");
+  checkInteger("narrow", length, "length");
   if (x.rank === 0) fail("narrow", "cannot narrow a rank-0 tensor: it has no axis");
   const a = normalizeAxis("narrow", axis, x.rank);
   const d = x.shape[a];
@@ -217,6 +238,10 @@ const padDef = defineOp<{ before: number[]; after: number[]; value: number }>({
 
 /** Pads each axis with [before, after] elements of `value` (tfjs's pad; missing axes get no padding). */
 export function pad(x: Tensor, paddings: readonly (readonly [number, number])[], value = 0): Tensor {
+  checkTensor("pad", x, "the input");
+  if (!Array.isArray(paddings) || !paddings.every((p) => Array.isArray(p) && p.length === 2 && p.every((n) => typeof n === "number"))) {
+    fail("pad", `paddings must be an array of [before, after] pairs, one per axis, got ${JSON.stringify(paddings) ?? String(paddings)}`);
+  }
   if (paddings.length > x.rank) fail("pad", `got ${paddings.length} padding pairs for a tensor of rank ${x.rank}`);
   const before = x.shape.map((_, i) => paddings[i]?.[0] ?? 0);
   const after = x.shape.map((_, i) => paddings[i]?.[1] ?? 0);
@@ -250,6 +275,7 @@ const concatDef = defineOp<{ axis: number }>({
 
 /** Joins tensors along an existing axis; all other dimensions must match. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(xs)) fail("concat", `expected an array of tensors, got ${describeValue(xs)}`);
   if (xs.length === 0) fail("concat", "needs at least one tensor");
   const tensors = unify("concat", xs);
   const rank = tensors[0].rank;
@@ -266,6 +292,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Joins same-shape tensors along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  checkTensorList("stack", xs, "the tensors");
   if (xs.length === 0) fail("stack", "needs at least one tensor");
   xs.forEach((x, i) => {
     if (!(x instanceof Tensor)) fail("stack", `element ${i} is ${x === null ? "null" : typeof x}, not a Tensor`);
@@ -285,6 +312,8 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
  * a list gives the size of each piece and must add up to the axis length.
  */
 export function split(x: Tensor, sizeOrSections: number | readonly number[], axis = 0): Tensor[] {
+  checkTensor("split", x, "the input");
+  if (typeof sizeOrSections !== "number") checkNumberList("split", sizeOrSections, "the section sizes");
   if (x.rank === 0) fail("split", "cannot split a rank-0 tensor: it has no axis");
   const a = normalizeAxis("split", axis, x.rank);
   const length = x.shape[a];
@@ -313,6 +342,8 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], axi
 
 /** Splits into `chunks` nearly equal pieces along an axis, as torch.chunk. */
 export function chunk(x: Tensor, chunks: number, axis = 0): Tensor[] {
+  checkTensor("chunk", x, "the input");
+  checkInteger("chunk", chunks, "chunks");
   if (!Number.isInteger(chunks) || chunks <= 0) fail("chunk", `chunks must be a positive integer, got ${chunks}`);
   const length = x.shape[normalizeAxis("chunk", axis, x.rank)];
   return split(x, Math.max(1, Math.ceil(length / chunks)), axis);
@@ -321,7 +352,10 @@ export function chunk(x: Tensor, chunks: number, axis = 0): Tensor[] {
 // ---- tril and triu ---------------------------------------------------------------------------------
 
 /** True where column - row satisfies `keep`, over the last two axes of x. */
-function triangleMask(where: string, x: Tensor, keep: (offset: Tensor) => Tensor): Tensor {
+function triangleMask(where: string, x: Tensor, k: number, keep: (offset: Tensor) => Tensor): Tensor {
+  // NaN would compare false everywhere and zero the whole tensor
+  checkTensor(where, x);
+  if (!Number.isSafeInteger(k)) fail(where, `the diagonal offset k must be an integer, got ${k}`);
   if (x.rank < 2) fail(where, `needs a tensor with at least 2 axes, got shape ${fmtShape(x.shape)}`);
   const [rows, cols] = x.shape.slice(-2);
   const offset = sub(arange(0, cols, 1, { backend: x.backend }), reshape(arange(0, rows, 1, { backend: x.backend }), [rows, 1]));
@@ -331,7 +365,7 @@ function triangleMask(where: string, x: Tensor, keep: (offset: Tensor) => Tensor
 /** Keeps the lower triangle of the last two axes (column - row <= k), zeroes the rest. */
 export function tril(x: Tensor, k = 0): Tensor {
   return where(
-    triangleMask("tril", x, (offset) => le(offset, k)),
+    triangleMask("tril", x, k, (offset) => le(offset, k)),
     x,
     0,
   );
@@ -340,7 +374,7 @@ export function tril(x: Tensor, k = 0): Tensor {
 /** Keeps the upper triangle of the last two axes (column - row >= k), zeroes the rest. */
 export function triu(x: Tensor, k = 0): Tensor {
   return where(
-    triangleMask("triu", x, (offset) => ge(offset, k)),
+    triangleMask("triu", x, k, (offset) => ge(offset, k)),
     x,
     0,
   );

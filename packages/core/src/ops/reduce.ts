@@ -6,6 +6,7 @@
  * among tied maxima, as PyTorch does for `amax`/`amin` and full reductions.
  */
 
+import { checkOptions, checkTensor } from "../args.ts";
 import type { ReduceOp } from "../backend/backend.ts";
 import { type DType, floatResult } from "../dtype.ts";
 import { fail } from "../errors.ts";
@@ -17,7 +18,8 @@ import { abs, add, div, eq, exp, log, lt, mul, sqrt, sub, where } from "./elemen
 import { expand, permute, reshape } from "./movement.ts";
 import { apply, defineOp, NOT_DIFFERENTIABLE } from "./registry.ts";
 
-export type Axes = number | readonly number[] | undefined;
+/** An axis, a list of axes, or every axis (undefined or null, as tfjs and NumPy's axis=None). */
+export type Axes = number | readonly number[] | null | undefined;
 
 interface ReduceAttrs {
   axes: number[];
@@ -71,7 +73,10 @@ function reduction(def: typeof sumDef, x: TensorLike, axes: Axes, keepdims: bool
   return apply(def, [t], { axes: list, keepdims });
 }
 
-/** Σ over axes (every axis when omitted). bool sums to int32. */
+/**
+ * Σ over axes (every axis when omitted or null). bool sums to int32; an int32 (or bool) sum is exact, and
+ * one whose result leaves int32's range is refused with an error, never wrapped (cast to float64 first).
+ */
 export const sum = (x: TensorLike, axes?: Axes, keepdims = false) => reduction(sumDef, x, axes, keepdims);
 export const max = (x: TensorLike, axes?: Axes, keepdims = false) => reduction(maxDef, x, axes, keepdims);
 export const min = (x: TensorLike, axes?: Axes, keepdims = false) => reduction(minDef, x, axes, keepdims);
@@ -89,6 +94,8 @@ export function mean(x: TensorLike, axes?: Axes, keepdims = false): Tensor {
  * population variance that layerNorm uses.
  */
 export function variance(x: Tensor, axes?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
+  checkTensor("variance", x, "the input");
+  checkOptions("variance", options);
   const { correction = 1, keepdims = false } = options;
   const list = normalizeAxes("variance", axes, x.rank);
   const count = sizeOf(list.map((a) => x.shape[a]));
@@ -98,12 +105,15 @@ export function variance(x: Tensor, axes?: Axes, options: { correction?: number;
 
 /** √variance (see variance for `correction`). */
 export function std(x: Tensor, axes?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
+  checkTensor("std", x, "the input");
+  checkOptions("std", options);
   // axes are checked here so that a bad one is reported by std, the op the caller used
   return sqrt(variance(x, normalizeAxes("std", axes, x.rank), options));
 }
 
 /** log Σ exp(x), computed stably by factoring out the maximum. */
 export function logSumExp(x: Tensor, axes?: Axes, keepdims = false): Tensor {
+  checkTensor("logSumExp", x, "the input");
   const list = normalizeAxes("logSumExp", axes, x.rank);
   // NOTE: the shift carries no gradient (the result does not depend on it), so detach it; that also
   // keeps a tie in the max from splitting a gradient that must not exist. An infinite maximum shifts by

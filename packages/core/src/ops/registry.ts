@@ -14,9 +14,9 @@
  */
 
 import type { Backend, Operand } from "../backend/backend.ts";
-import { fail } from "../errors.ts";
+import { fail, TsgradError } from "../errors.ts";
 import { isGradEnabled } from "../grad-mode.ts";
-import { type GradNode, type Tensor, viewOf, wrapStorage } from "../tensor.ts";
+import { type GradNode, Tensor, viewOf, wrapStorage } from "../tensor.ts";
 
 export const NOT_DIFFERENTIABLE = "not differentiable" as const;
 
@@ -40,6 +40,9 @@ export interface OpDef<A> {
 const registry = new Map<string, OpDef<unknown>>();
 
 export function defineOp<A = undefined>(def: OpDef<A>): OpDef<A> {
+  if (def === null || typeof def !== "object" || typeof def.name !== "string" || def.name === "") {
+    fail("defineOp", "expected { name, forward, backward } with a non-empty name");
+  }
   if (registry.has(def.name)) fail("defineOp", `op "${def.name}" is defined twice`);
   if (typeof def.forward !== "function") fail("defineOp", `op "${def.name}" has no forward`);
   if (typeof def.backward !== "function" && def.backward !== NOT_DIFFERENTIABLE) {
@@ -58,21 +61,46 @@ export function registeredOps(): ReadonlyMap<string, OpDef<unknown>> {
 export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
   const backend = inputs[0].backend;
   for (const t of inputs) {
-    if (t.backend !== backend) {
-      fail(op, `inputs live on different backends: ${backend.name} and ${t.backend.name}; move one with tensor.to()`);
+    if (t.backend === backend) continue;
+    if (t.backend.name === backend.name) {
+      fail(
+        op,
+        `inputs live on two different backend instances that are both named ${backend.name}; make tensors with one instance (setBackend or the backend option), or move one with tensor.to()`,
+      );
     }
+    fail(op, `inputs live on different backends: ${backend.name} and ${t.backend.name}; move one with tensor.to()`);
   }
   return backend;
 }
 
 /** Runs a primitive and, when grad mode is on and an input requires grad, records its graph node. */
 export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+  if (def === null || typeof def !== "object" || typeof def.forward !== "function") fail("apply", "expected an op made by defineOp");
+  // liveness is checked by operand() below, with the message that names the op
+  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((t) => t instanceof Tensor)) {
+    fail(def.name, "expected a non-empty array of tensor inputs");
+  }
   const backend = commonBackend(def.name, inputs);
-  const result = def.forward(
-    backend,
-    inputs.map((t) => t.operand(def.name)),
-    attrs,
-  );
+  let result: Operand;
+  try {
+    result = def.forward(
+      backend,
+      inputs.map((t) => t.operand(def.name)),
+      attrs,
+    );
+  } catch (error) {
+    // a result too large for a typed array, or for the backend's memory, is the op's error, not the engine's
+    const tooLarge =
+      (error instanceof RangeError && /typed array length|array buffer|allocation failed/i.test(error.message)) ||
+      (error instanceof TsgradError && /^[^:]*: out of memory/.test(error.message));
+    if (tooLarge) {
+      fail(
+        def.name,
+        `the result does not fit in memory (inputs ${inputs.map((t) => t.describe()).join(", ")}): ${(error as Error).message}`,
+      );
+    }
+    throw error;
+  }
   const out = def.view ? viewOf(inputs[0], result.shape, def.name) : wrapStorage(backend, result);
   if (def.backward !== NOT_DIFFERENTIABLE && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     const node: GradNode = {

@@ -808,7 +808,7 @@ export const movementSpecs: OpSpec[] = [
     errors: [
       { call: () => stack([tensor([1, 2]), tensor([3, 4, 5])]), message: /stack: shapes \[2\], \[3\] differ/ },
       { call: () => stack([]), message: /stack: needs at least one tensor/ },
-      { call: () => stack([tensor([1]), "x" as unknown as Tensor]), message: /stack: element 1 is string, not a Tensor/ },
+      { call: () => stack([tensor([1]), "x" as unknown as Tensor]), message: /stack: the tensors\[1\] must be a Tensor, got string "x"/ },
       {
         call: () => stack([tensor([1, 2])], 2),
         message: /stack: axis 2 is out of range for inserting an axis into a tensor of rank 1 \(expected -2\.\.1\)/,

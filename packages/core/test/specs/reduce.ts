@@ -54,7 +54,7 @@ function pick(shape: readonly number[]): [Axes, boolean] {
 /** How many elements fold into each output element under pick. */
 function reducedCount(shape: readonly number[]): number {
   const [axes] = pick(shape);
-  const list = axes === undefined ? shape.map((_, i) => i) : [axes].flat().map((a) => (a < 0 ? a + shape.length : a));
+  const list = axes === undefined || axes === null ? shape.map((_, i) => i) : [axes].flat().map((a) => (a < 0 ? a + shape.length : a));
   return sizeOf(list.map((a) => shape[a] ?? 1));
 }
 

@@ -1,6 +1,6 @@
 /** @file Embedding: a lookup table of learned vectors, one row per id, as PyTorch's nn.Embedding. */
 
-import { arange, embedding, fail, ne, reshape, type Tensor, tidy, unsqueeze, where } from "@tsgrad/core";
+import { arange, checkSize, embedding, fail, ne, reshape, type Tensor, tidy, unsqueeze, where } from "@tsgrad/core";
 import { normalInit } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 import type { LayerOptions } from "./linear.ts";
@@ -22,6 +22,7 @@ export class Embedding extends Module {
     ] as const) {
       if (!Number.isInteger(n) || n < 0) fail("Embedding", `${name} must be a non-negative integer, got ${n}`);
     }
+    checkSize("Embedding", [numEmbeddings, embeddingDim], options.dtype ?? "float32");
     const pad = options.paddingIdx;
     if (pad !== undefined && !(Number.isInteger(pad) && pad >= -numEmbeddings && pad < numEmbeddings)) {
       fail("Embedding", `paddingIdx must be an integer in [${-numEmbeddings}, ${numEmbeddings}), got ${pad}`);

@@ -1,6 +1,6 @@
 /** @file Linear: y = x·Wᵀ + b, with W stored [out, in] as in PyTorch. */
 
-import { type DType, fail, type Generator, linear, type Tensor, tidy } from "@tsgrad/core";
+import { checkSize, type DType, fail, type Generator, linear, type Tensor, tidy } from "@tsgrad/core";
 import { kaimingUniform, uniformInit } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 
@@ -25,6 +25,7 @@ export class Linear extends Module {
     ] as const) {
       if (!Number.isInteger(n) || n < 0) fail("Linear", `${name} must be a non-negative integer, got ${n}`);
     }
+    checkSize("Linear", [outFeatures, inFeatures], options.dtype ?? "float32");
     // PyTorch's default: Kaiming-uniform with a = √5 for W, which is U(±1/√in); the same bound for b.
     // tidy frees the draws once the parameters hold their buffers
     this.weight = tidy(() => new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), ...options })));

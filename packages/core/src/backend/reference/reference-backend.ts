@@ -11,7 +11,7 @@
  * that code meant for the asynchronous WebGPU backend can be tested here.
  */
 
-import { castValue, type DType, type TypedArray, typedArrayFor } from "../../dtype.ts";
+import { castValue, type DType, INT32_MAX, INT32_MIN, isInt32Value, type TypedArray, typedArrayFor } from "../../dtype.ts";
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
 import type { AdamWScalars, ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
@@ -180,6 +180,17 @@ export class ReferenceBackend implements Backend {
       const j = target[i];
       if (op === "sum") acc[j] += v;
       else if (Number.isNaN(v) || (op === "max" ? v > acc[j] : v < acc[j])) acc[j] = v; // NaN sticks
+    }
+    if (outDType === "int32") {
+      // the float64 accumulator is exact here; a sum int32 cannot hold is refused, never wrapped
+      for (let j = 0; j < outSize; j++) {
+        if (!isInt32Value(acc[j])) {
+          fail(
+            op,
+            `the int32 result ${acc[j]} is outside int32's range [${INT32_MIN}, ${INT32_MAX}]; cast the input to float64 (or float32) first`,
+          );
+        }
+      }
     }
     const out = this.#alloc(outDType, outSize);
     for (let j = 0; j < outSize; j++) out[j] = acc[j];

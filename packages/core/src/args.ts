@@ -1,0 +1,67 @@
+/**
+ * @file Argument checks at the door of every public function: a value of the wrong kind (a number where a
+ * tensor goes, null where options go) is refused naming the function, what it got and what it expected,
+ * before anything inside can fail with a TypeError that names neither.
+ */
+
+import { fail } from "./errors.ts";
+import { Tensor } from "./tensor.ts";
+
+/** What a value is, for error messages: `number 1.5`, `string "x"`, `an array`, `a float32[2] tensor`. */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (value instanceof Tensor) return value.isDisposed ? `a disposed ${value.describe()} tensor` : `a ${value.describe()} tensor`;
+  if (Array.isArray(value))
+    return `an array [${value
+      .slice(0, 4)
+      .map((v) => (typeof v === "object" ? typeof v : String(v)))
+      .join(",")}${value.length > 4 ? ",..." : ""}]`;
+  if (typeof value === "string") return `string ${JSON.stringify(value.length > 24 ? `${value.slice(0, 24)}...` : value)}`;
+  if (typeof value === "function") return "a function";
+  if (typeof value === "object")
+    return value.constructor?.name && value.constructor !== Object ? `a ${value.constructor.name}` : "an object";
+  return `${typeof value} ${String(value)}`;
+}
+
+/** A live Tensor, or an error naming `where` and which argument it was. */
+export function checkTensor(where: string, value: unknown, what = "the input"): asserts value is Tensor {
+  if (!(value instanceof Tensor)) fail(where, `${what} must be a Tensor, got ${describeValue(value)}`);
+  value.checkLive(where, what);
+}
+
+/** An optional Tensor (undefined or null leave it out). */
+export function checkOptionalTensor(where: string, value: unknown, what: string): asserts value is Tensor | undefined {
+  if (value !== undefined && value !== null) checkTensor(where, value, what);
+}
+
+/** A non-empty list of live tensors. */
+export function checkTensorList(where: string, value: unknown, what = "the inputs"): asserts value is readonly Tensor[] {
+  if (!Array.isArray(value)) fail(where, `${what} must be an array of Tensors, got ${describeValue(value)}`);
+  value.forEach((t, i) => checkTensor(where, t, `${what}[${i}]`));
+}
+
+/** An options argument: undefined, or a plain object (not null, an array or a tensor). */
+export function checkOptions(where: string, value: unknown): asserts value is Record<string, unknown> | undefined {
+  if (value === undefined) return;
+  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Tensor) {
+    fail(where, `options must be an object such as { ... }, got ${describeValue(value)}`);
+  }
+}
+
+/** A callback. */
+export function checkFunction(where: string, value: unknown, what = "the argument"): asserts value is (...args: never[]) => unknown {
+  if (typeof value !== "function") fail(where, `${what} must be a function, got ${describeValue(value)}`);
+}
+
+/** An integer (a count, an axis, a size), or an error naming it. */
+export function checkInteger(where: string, value: unknown, what: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isInteger(value)) fail(where, `${what} must be an integer, got ${describeValue(value)}`);
+}
+
+/** A list of numbers (a shape, begins, a permutation), checked for kind only. */
+export function checkNumberList(where: string, value: unknown, what: string): asserts value is readonly number[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "number")) {
+    fail(where, `${what} must be an array of numbers, got ${describeValue(value)}`);
+  }
+}
