@@ -38,7 +38,9 @@ export function checkOptionalTensor(where: string, value: unknown, what: string)
 /** A non-empty list of live tensors. */
 export function checkTensorList(where: string, value: unknown, what = "the inputs"): asserts value is readonly Tensor[] {
   if (!Array.isArray(value)) fail(where, `${what} must be an array of Tensors, got ${describeValue(value)}`);
-  value.forEach((t, i) => checkTensor(where, t, `${what}[${i}]`));
+  value.forEach((t, i) => {
+    checkTensor(where, t, `${what}[${i}]`);
+  });
 }
 
 /** An options argument: undefined, or a plain object (not null, an array or a tensor). */

@@ -57,7 +57,7 @@ export function checkSize(where: string, shape: Shape, dtype: DType): void {
 
 /** NumPy broadcasting: align on the right; each pair of dimensions must be equal or contain a 1. */
 export function broadcastShapes(where: string, ...shapes: Shape[]): number[] {
-  shapes.forEach((s) => checkShape(typeof where === "string" ? where : "broadcastShapes", s));
+  for (const s of shapes) checkShape(typeof where === "string" ? where : "broadcastShapes", s);
   const rank = Math.max(0, ...shapes.map((s) => s.length));
   const out = new Array<number>(rank).fill(1);
   for (const shape of shapes) {
