@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { type DType, sizeOf, TsgradError, type TypedArray } from "@tsgrad/core";
-import { checkProperty, shapeArb } from "@tsgrad/core/testing";
+import { checkProperty, fuzzSize, shapeArb } from "@tsgrad/core/testing";
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -696,7 +696,7 @@ fuzz("random bytes, random JSON headers and near-valid headers", async () => {
     (bytes) => {
       survive(bytes);
     },
-    { numRuns: 4000 },
+    { numRuns: fuzzSize(4000, 40_000) },
   );
 });
 
@@ -778,7 +778,7 @@ fuzz("single mutations of valid files (random and golden) never escape as anythi
     ([valid, mutations]) => {
       survive(mutations.reduce(mutate, valid));
     },
-    { numRuns: 3000 },
+    { numRuns: fuzzSize(3000, 30_000) },
   );
 });
 
