@@ -10,6 +10,7 @@ import {
   type Backend,
   backward,
   broadcastTo,
+  closeBackends,
   crossEntropy,
   full,
   gather,
@@ -30,7 +31,7 @@ import {
   useBackend,
   zeros,
 } from "../src/index.ts";
-import { assertRejects } from "../src/testing/index.ts";
+import { assertRejects, startGpujs } from "../src/testing/index.ts";
 
 /** Each host backend in turn, made current. */
 async function* backends(): AsyncGenerator<Backend> {
@@ -191,6 +192,28 @@ test("an index computed on a device that reads back only asynchronously works, a
   garbage.dispose();
   assert.equal(await values(x), [10, 20, 30]);
   useBackend(previous);
+});
+
+test("on WebGPU, gather(x, 0, argmax(y)) works, and an out-of-range device index fails at the next readback", async () => {
+  const { backend, reason } = await startGpujs("webgpu");
+  if (!backend) {
+    if (process.env.CI === "true") throw new Error(`gpujs:webgpu did not start: ${reason}`);
+    console.log(`SKIPPED gpujs:webgpu device indices: ${reason}`);
+    return;
+  }
+  const x = tensor([10, 20, 30]);
+  const scores = tensor([
+    [0.1, 0.9, 0.3],
+    [0.8, 0.1, 0.2],
+  ]);
+  assert.equal(await values(gather(x, 0, argmax(scores, 1))), [20, 10]);
+  gather(x, 0, argmax(scores, 1).add(5));
+  await assertRejects(
+    x.data(),
+    /gather: index 6 at flat position 0 is out of range: expected 0 <= index < 3 \(the index was computed on gpujs:webgpu/,
+  );
+  assert.equal(await values(x), [10, 20, 30]);
+  await closeBackends();
 });
 
 test.run();
