@@ -4,12 +4,24 @@
  * is unloaded or already adapted.
  */
 
-import { manualSeed, type Tensor, tidy } from "@tsgrad/core";
+import { manualSeed, memory, noGrad, type Tensor, tidy } from "@tsgrad/core";
 import { Linear, Module, MultiHeadAttention } from "@tsgrad/nn";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { cloneModule, getPeftModel, type HyraLayer, type Method, ModulesToSaveWrapper, type PeftConfigInput } from "../src/index.ts";
 import { inputsFor, maxDiff, outputOf, tinyEncoder } from "./support/models.ts";
+
+test("dispose frees the base model, every adapter and HyRA's cached factors", () => {
+  for (const method of ["lora", "mh-lora", "hyra"] as const) {
+    const before = memory().numTensors;
+    const peft = getPeftModel(tinyEncoder(), { method, r: 2, modulesToSave: ["head"] });
+    peft.addAdapter("second", { method, r: 3 });
+    // a forward without grad fills HyRA's factor cache with tensors it owns
+    tidy(() => noGrad(() => peft.forward(inputsFor(peft.model)))).dispose();
+    peft.dispose();
+    assert.is(memory().numTensors, before, method);
+  }
+});
 
 test("disableAdapters runs a scope on the base model's function and switches the adapters back on (sync and async)", async () => {
   for (const method of ["lora", "mh-lora", "hyra"] as const) {

@@ -129,6 +129,7 @@ export abstract class Module {
   dispose(): void {
     const seen = new Set<Tensor>();
     for (const [, module] of this.namedModules()) {
+      module.disposeCaches();
       for (const value of Object.values(module)) {
         if (!(value instanceof Tensor) || seen.has(value)) continue;
         seen.add(value);
@@ -137,6 +138,9 @@ export abstract class Module {
       }
     }
   }
+
+  /** Frees tensors this module keeps outside its fields (a cache in a Map); dispose() calls it. */
+  protected disposeCaches(): void {}
 
   /** Sets training mode here and below (dropout is active only in training mode). */
   train(mode = true): this {

@@ -63,6 +63,10 @@ export class HyraLayer extends AdapterDict<HyraGenerator> {
     return factors;
   }
 
+  protected override disposeCaches(): void {
+    for (const name of [...this.#cache.keys()]) this.forget(name);
+  }
+
   /** Drops an adapter's cached factors (disposing them if they are ours). */
   forget(name: string): void {
     const entry = this.#cache.get(name);
