@@ -8,6 +8,16 @@ import { ReferenceBackend } from "./backend/reference/reference-backend.ts";
 import { createWasmBackend } from "./backend/wasm/index.ts";
 import { fail } from "./errors.ts";
 
+export {
+  checkFunction,
+  checkInteger,
+  checkNumberList,
+  checkOptionalTensor,
+  checkOptions,
+  checkTensor,
+  checkTensorList,
+  describeValue,
+} from "./args.ts";
 export { type BackwardOptions, backward, type GradOptions, grad, sumToShape } from "./autograd.ts";
 export {
   type Backend,

@@ -272,6 +272,7 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
 
 /** The scale s of the update: alpha / r, or alpha / √r with rsLoRA. */
 export function scalingOf(config: Pick<CommonConfig, "r" | "alpha" | "useRslora">): number {
+  if (config === null || typeof config !== "object") fail("scalingOf", `expected { r, alpha, useRslora }, got ${show(config)}`);
   return config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
 }
 
@@ -359,6 +360,9 @@ const NULLABLE = new Set(["excludeModules", "layersToTransform", "layersPattern"
 
 /** The JSON object written as adapter_config.json (keys sorted, as PEFT's json.dumps(sort_keys=True)). */
 export function configToJson(config: PeftConfig): Record<string, unknown> {
+  if (config === null || typeof config !== "object" || !Object.hasOwn(PEFT_TYPES, config.method)) {
+    fail("configToJson", `expected a resolved config (resolveConfig's result), got ${show(config)}`);
+  }
   const out: Record<string, unknown> = { peft_type: PEFT_TYPES[config.method] };
   if (config.method === "lora") Object.assign(out, PEFT_LORA_DEFAULTS);
   for (const [camel, snake] of Object.entries(DISK_NAMES)) {

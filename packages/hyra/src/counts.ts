@@ -14,6 +14,8 @@
  * so the default HyRA (feature mixing, shared trunk, one Θ_B) is r·d + H·d_h·r + 3rm + 3m·d_h.
  */
 
+import { describeValue, fail } from "@tsgrad/core";
+
 import type { Method, Mixing } from "./config.ts";
 
 export interface CountShape {
@@ -33,6 +35,8 @@ export interface CountShape {
 
 /** Trainable adapter parameters of one method on `layers` attention layers. */
 export function adapterParameterCount(method: Method, shape: CountShape): number {
+  if (shape === null || typeof shape !== "object")
+    fail("adapterParameterCount", `the shape must be an object, got ${describeValue(shape)}`);
   const { d, heads: H, r, layers } = shape;
   const P = shape.projections ?? 2;
   const dh = d / H;

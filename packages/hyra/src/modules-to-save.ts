@@ -4,7 +4,7 @@
  * that switching adapters switches heads and disabling adapters or unload() gives the original back.
  */
 
-import { fail, noGrad, Tensor, tidy } from "@tsgrad/core";
+import { describeValue, fail, noGrad, Tensor, tidy } from "@tsgrad/core";
 import { Module, Parameter } from "@tsgrad/nn";
 import { AdapterDict } from "./adapter-dict.ts";
 
@@ -41,6 +41,7 @@ function copyValue(value: unknown, path: string): unknown {
  * cannot be copied from outside.
  */
 export function cloneModule<T extends Module>(module: T, path: string): T {
+  if (!(module instanceof Module)) fail("cloneModule", `expected a Module, got ${describeValue(module)}`);
   const own = (module as { clone?: unknown }).clone;
   if (typeof own === "function") return own.call(module) as T;
   const privateClass = classWithPrivateMembers(module);

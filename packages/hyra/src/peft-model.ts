@@ -5,7 +5,7 @@
  * holds the base model at `base_model.model`, so state-dict keys read `base_model.model.<path>...`.
  */
 
-import { fail, noGrad, type Tensor, tidy } from "@tsgrad/core";
+import { checkFunction, checkOptions, describeValue, fail, noGrad, type Tensor, tidy } from "@tsgrad/core";
 import { Linear, Module, Parameter } from "@tsgrad/nn";
 import { AdapterDict, checkAdapterName } from "./adapter-dict.ts";
 import { AdapterLayer } from "./adapter-layer.ts";
@@ -426,6 +426,7 @@ export class PeftModel<M extends Module> extends Module {
   /** Runs fn with every adapter switched off (the base model's function), then switches them back on. */
   disableAdapters<T>(fn: () => T): T {
     this.#checkLive("disableAdapters");
+    checkFunction("disableAdapters", fn, "the scope");
     this.#checkUnmerged("disableAdapters");
     const switchables = [...this.#adapterLayers(), ...this.#wrappers()];
     const set = (flag: boolean) => {
@@ -453,6 +454,11 @@ export class PeftModel<M extends Module> extends Module {
    */
   async merge(options: MergeOptions = {}): Promise<void> {
     this.#checkLive("merge");
+    checkOptions("merge", options);
+    const listed = options.adapterNames;
+    if (listed !== undefined && !(Array.isArray(listed) && listed.every((n) => typeof n === "string"))) {
+      fail("merge", `adapterNames must be a list of adapter names, got ${describeValue(listed)}`);
+    }
     const names = options.adapterNames ?? [this.#active];
     for (const name of names) this.#checkAdapter(name, "merge");
     const plan: { layer: AdapterLayer; names: string[]; weight: Tensor }[] = [];
@@ -494,6 +500,7 @@ export class PeftModel<M extends Module> extends Module {
   /** Merges the active adapter and returns the base model with plain layers again (and the trained modulesToSave). */
   async mergeAndUnload(options: { safe?: boolean } = {}): Promise<M> {
     this.#checkLive("mergeAndUnload");
+    checkOptions("mergeAndUnload", options);
     await this.merge({ safe: options.safe });
     return this.#unload(true);
   }
@@ -534,6 +541,8 @@ export class PeftModel<M extends Module> extends Module {
    */
   async saveAdapter(dir: string, options: { selectedAdapters?: string[] } = {}): Promise<void> {
     this.#checkLive("saveAdapter");
+    checkFolder("saveAdapter", dir);
+    checkOptions("saveAdapter", options);
     const names = options.selectedAdapters ?? [...this.#configs.keys()];
     for (const name of names) {
       checkAdapterName(name, "saveAdapter");
@@ -551,6 +560,8 @@ export class PeftModel<M extends Module> extends Module {
    */
   async loadAdapter(dir: string, name: string, options: { isTrainable?: boolean } = {}): Promise<AdapterLoadReport> {
     this.#checkLive("loadAdapter");
+    checkFolder("loadAdapter", dir);
+    checkOptions("loadAdapter", options);
     checkAdapterName(name, "loadAdapter");
     if (this.#configs.has(name)) fail("loadAdapter", `an adapter named "${name}" exists already`);
     const { config, tensors, ignoredFields } = await readAdapterFolder(dir);
@@ -584,6 +595,8 @@ export class PeftModel<M extends Module> extends Module {
     tensors: ReadonlyMap<string, Tensor>,
     options: { strict?: boolean; where?: string } = {},
   ): Omit<AdapterLoadReport, "ignoredConfigFields"> {
+    if (!(tensors instanceof Map)) fail("setAdapterStateDict", `the tensors must be a Map of key -> Tensor, got ${describeValue(tensors)}`);
+    checkOptions("setAdapterStateDict", options);
     this.#checkAdapter(name, "setAdapterStateDict");
     for (const layer of this.#adapterLayers()) {
       if (layer.mergedAdapters.includes(name))
@@ -602,6 +615,8 @@ export class PeftModel<M extends Module> extends Module {
    */
   async exportAsLora(dir: string, options: { adapterName?: string } = {}): Promise<void> {
     this.#checkLive("exportAsLora");
+    checkFolder("exportAsLora", dir);
+    checkOptions("exportAsLora", options);
     const name = options.adapterName ?? this.#active;
     this.#checkAdapter(name, "exportAsLora");
     const config = this.#configs.get(name) as PeftConfig;
@@ -656,6 +671,9 @@ export class PeftModel<M extends Module> extends Module {
     dir: string,
     options: LoadAdapterOptions = {},
   ): Promise<PeftModel<B>> {
+    if (!(model instanceof Module)) fail("loadAdapter", `the model must be a Module, got ${describeValue(model)}`);
+    checkFolder("loadAdapter", dir);
+    checkOptions("loadAdapter", options);
     const name = checkAdapterName(options.adapterName ?? "default", "loadAdapter");
     if (model instanceof PeftModel) {
       await model.loadAdapter(dir, name, options);
@@ -707,7 +725,13 @@ export class PeftModel<M extends Module> extends Module {
 }
 
 /** Wraps the layers of `model` that `config` targets, in place, and returns the adapted model. */
+/** A folder argument: a non-empty string (a function or an object would reach node:path as a TypeError). */
+function checkFolder(where: string, dir: unknown): asserts dir is string {
+  if (typeof dir !== "string" || dir === "") fail(where, `the folder must be a non-empty path string, got ${describeValue(dir)}`);
+}
+
 export function getPeftModel<M extends Module>(model: M, config: PeftConfigInput, adapterName = "default"): PeftModel<M> {
+  if (!(model instanceof Module)) fail("getPeftModel", `the model must be a Module, got ${describeValue(model)}`);
   checkAdapterName(adapterName, "getPeftModel");
   if (model instanceof PeftModel) fail("getPeftModel", "the model is a PeftModel already; use its addAdapter()");
   if (modulesOf(model, isOpaque).some(([, m]) => isOpaque(m))) {

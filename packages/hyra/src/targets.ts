@@ -4,8 +4,8 @@
  * the attention module around a projection, which MH-LoRA and HyRA need.
  */
 
-import { fail } from "@tsgrad/core";
-import { Linear, type Module, MultiHeadAttention } from "@tsgrad/nn";
+import { describeValue, fail } from "@tsgrad/core";
+import { Linear, Module, MultiHeadAttention } from "@tsgrad/nn";
 import type { ModuleSpec, PeftConfig } from "./config.ts";
 import { ModulePattern } from "./pattern.ts";
 
@@ -15,6 +15,10 @@ import { ModulePattern } from "./pattern.ts";
  * a match of the whole path (Python's re.fullmatch, as PEFT), in linear time (pattern.ts).
  */
 export function matchesName(path: string, spec: ModuleSpec): boolean {
+  if (typeof path !== "string") fail("matchesName", `the path must be a string, got ${describeValue(path)}`);
+  if (!(spec instanceof ModulePattern || spec instanceof RegExp || (Array.isArray(spec) && spec.every((n) => typeof n === "string")))) {
+    fail("matchesName", `the names must be a list of module names, a RegExp or a ModulePattern, got ${describeValue(spec)}`);
+  }
   if (spec instanceof ModulePattern) return spec.matches(path);
   if (spec instanceof RegExp) return new ModulePattern(spec.source, "matchesName", "the pattern").matches(path);
   return spec.some((name) => path === name || path.endsWith(`.${name}`));
@@ -27,6 +31,13 @@ export function matchesName(path: string, spec: ModuleSpec): boolean {
  * (`model.layers.3...`); the first one is the outer layer list, and a top-level `blocks.3` works.
  */
 export function layerIndexOf(path: string, layersPattern: readonly string[] | string | null): number | null {
+  if (typeof path !== "string") fail("layerIndexOf", `the path must be a string, got ${describeValue(path)}`);
+  const okPattern =
+    layersPattern === null ||
+    layersPattern === undefined ||
+    typeof layersPattern === "string" ||
+    (Array.isArray(layersPattern) && layersPattern.every((n) => typeof n === "string"));
+  if (!okPattern) fail("layerIndexOf", `layersPattern must be a name, a list of names or null, got ${describeValue(layersPattern)}`);
   const parts = path.split(".");
   const patterns = layersPattern === null ? null : typeof layersPattern === "string" ? [layersPattern] : layersPattern;
   for (let i = 0; i < parts.length; i++) {
@@ -38,6 +49,8 @@ export function layerIndexOf(path: string, layersPattern: readonly string[] | st
 
 /** Whether the config adapts the module at `path`: named by targetModules, not excluded, in a chosen layer. */
 export function isTargeted(path: string, config: PeftConfig): boolean {
+  if (config === null || typeof config !== "object")
+    fail("isTargeted", `the config must be a resolved config, got ${describeValue(config)}`);
   if (!matchesName(path, config.targetModules)) return false;
   if (config.excludeModules !== null && matchesName(path, config.excludeModules)) return false;
   if (config.layersToTransform === null) return true;
@@ -105,6 +118,9 @@ function attentionShape(module: Module): AttentionLike | null {
  * naming the module and the numbers when the split is undefined.
  */
 export function headSplitOf(model: Module, path: string, layer: Linear, method: string): HeadSplit {
+  if (!(model instanceof Module) || typeof path !== "string" || !(layer instanceof Linear)) {
+    fail("headSplitOf", "expects (model: Module, path: string, layer: Linear, method)");
+  }
   const attentionPath = parentPath(path);
   const attention = model.getSubmodule(attentionPath);
   const projection = path.slice(attentionPath ? attentionPath.length + 1 : 0);

@@ -8,17 +8,22 @@
  *     await gradcheckDirectional((x, ...ps) => functionalCall(layer, names, ps, () => layer.forward(x)), [x, ...values]);
  */
 
-import { fail, fmtShape, type Tensor } from "@tsgrad/core";
-import type { Module } from "./module.ts";
+import { checkFunction, checkTensorList, describeValue, fail, fmtShape, type Tensor } from "@tsgrad/core";
+import { Module } from "./module.ts";
 
 /** A module's parameters by dotted path, in namedParameters order. */
 export function parametersOf(module: Module): { names: string[]; values: Tensor[] } {
+  if (!(module instanceof Module)) fail("parametersOf", `expected a Module, got ${describeValue(module)}`);
   const named = module.namedParameters();
   return { names: named.map(([n]) => n), values: named.map(([, p]) => p) };
 }
 
 /** Runs fn with the parameter at each dotted path in `names` replaced by the matching tensor, then restores them. */
 export function functionalCall<T>(module: Module, names: readonly string[], tensors: readonly Tensor[], fn: () => T): T {
+  if (!(module instanceof Module)) fail("functionalCall", `expected a Module, got ${describeValue(module)}`);
+  if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) fail("functionalCall", "names must be an array of dotted paths");
+  checkTensorList("functionalCall", tensors, "the tensors");
+  checkFunction("functionalCall", fn, "fn");
   if (names.length !== tensors.length) fail("functionalCall", `${names.length} names but ${tensors.length} tensors`);
   const saved: [Record<string, unknown>, string, unknown][] = [];
   try {

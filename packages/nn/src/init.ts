@@ -5,7 +5,7 @@
  * Fans follow PyTorch: for a weight [out, in, ...rest], fanIn = in·Π rest and fanOut = out·Π rest.
  */
 
-import { type DType, fail, type Generator, normal, type Tensor, uniform, zeros } from "@tsgrad/core";
+import { checkNumberList, checkOptions, type DType, fail, type Generator, normal, type Tensor, uniform, zeros } from "@tsgrad/core";
 
 export interface InitOptions {
   dtype?: DType;
@@ -16,6 +16,7 @@ export type Nonlinearity = "linear" | "sigmoid" | "tanh" | "relu" | "leaky_relu"
 
 /** fanIn and fanOut of a weight shape, as torch.nn.init._calculate_fan_in_and_fan_out. */
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+  checkNumberList("fans", shape, "the shape");
   if (shape.length < 2) fail("init", `fan in and fan out need a shape with at least 2 axes, got [${shape}]`);
   const receptive = shape.slice(2).reduce((n, d) => n * d, 1);
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
@@ -57,6 +58,7 @@ export function normalInit(shape: readonly number[], mean: number, std: number, 
 }
 
 export function zerosInit(shape: readonly number[], options: InitOptions = {}): Tensor {
+  checkOptions("zerosInit", options);
   return zeros(shape, { dtype: options.dtype });
 }
 
@@ -68,6 +70,7 @@ export interface KaimingOptions extends InitOptions {
 }
 
 function kaimingStd(shape: readonly number[], options: KaimingOptions): number {
+  checkOptions("kaiming", options);
   const { a = 0, mode = "fanIn", nonlinearity = "leaky_relu" } = options;
   // PyTorch spells it "fan_in": a mode that is neither must not silently fall back to one of them
   if (mode !== "fanIn" && mode !== "fanOut") fail("kaiming", `mode must be "fanIn" or "fanOut", got ${JSON.stringify(mode)}`);
@@ -89,6 +92,7 @@ export function kaimingNormal(shape: readonly number[], options: KaimingOptions 
 
 /** U(±gain·√(6/(fanIn + fanOut))) (torch.nn.init.xavier_uniform_). */
 export function xavierUniform(shape: readonly number[], options: InitOptions & { gain?: number } = {}): Tensor {
+  checkOptions("xavierUniform", options);
   const { fanIn, fanOut } = fans(shape);
   const bound = (options.gain ?? 1) * Math.sqrt(6 / Math.max(fanIn + fanOut, 1));
   return uniform(shape, -bound, bound, options);
@@ -96,6 +100,7 @@ export function xavierUniform(shape: readonly number[], options: InitOptions & {
 
 /** N(0, gain²·2/(fanIn + fanOut)) (torch.nn.init.xavier_normal_). */
 export function xavierNormal(shape: readonly number[], options: InitOptions & { gain?: number } = {}): Tensor {
+  checkOptions("xavierNormal", options);
   const { fanIn, fanOut } = fans(shape);
   return normal(shape, 0, (options.gain ?? 1) * Math.sqrt(2 / Math.max(fanIn + fanOut, 1)), options);
 }

@@ -3,7 +3,15 @@
  * its options and calls the one definition of the loss in @tsgrad/core, which validates them.
  */
 
-import { binaryCrossEntropyWithLogits, type CrossEntropyOptions, crossEntropy, mse, type Reduction, type Tensor } from "@tsgrad/core";
+import {
+  binaryCrossEntropyWithLogits,
+  type CrossEntropyOptions,
+  checkOptions,
+  crossEntropy,
+  mse,
+  type Reduction,
+  type Tensor,
+} from "@tsgrad/core";
 import { Module } from "./module.ts";
 
 /** logits (..., C) and int32 class targets (...) -> the cross-entropy (see core's crossEntropy). */
@@ -12,6 +20,7 @@ export class CrossEntropyLoss extends Module {
 
   constructor(options: CrossEntropyOptions = {}) {
     super();
+    checkOptions("CrossEntropyLoss", options);
     // a copy, so that changing the caller's object later does not change the loss
     this.options = { ...options };
   }
@@ -27,6 +36,7 @@ export class MSELoss extends Module {
 
   constructor(options: { reduction?: Reduction } = {}) {
     super();
+    checkOptions("MSELoss", options);
     this.reduction = options.reduction ?? "mean";
   }
 
@@ -43,6 +53,7 @@ export class BCEWithLogitsLoss extends Module {
 
   constructor(options: { posWeight?: Tensor | number; reduction?: Reduction } = {}) {
     super();
+    checkOptions("BCEWithLogitsLoss", options);
     this.reduction = options.reduction ?? "mean";
     if (typeof options.posWeight === "object") this.registerBuffer("posWeight", options.posWeight);
     else this.posWeight = options.posWeight;

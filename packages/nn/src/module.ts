@@ -19,6 +19,7 @@ import { fail, isFloat, noGrad, Tensor, tidy } from "@tsgrad/core";
  */
 export class Parameter extends Tensor {
   constructor(data: Tensor, requiresGrad = true) {
+    if (!(data instanceof Tensor)) fail("Parameter", `expected a Tensor, got ${describeValue(data)}`);
     const buffer = data.buffer("Parameter");
     buffer.retain();
     super(buffer, data.shape, data.dtype);

@@ -4,7 +4,7 @@ import { checkOptions, checkTensor } from "../args.ts";
 import { fail } from "../errors.ts";
 import { tensor } from "../factories.ts";
 import { div, mul } from "../ops/elementwise.ts";
-import { defaultGenerator, type Generator } from "../random.ts";
+import { defaultGenerator, Generator } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 
 /**
@@ -16,6 +16,7 @@ export function dropout(x: Tensor, p: number, options: { training?: boolean; gen
   checkOptions("dropout", options);
   const { training = true, generator = defaultGenerator() } = options;
   if (!(p >= 0 && p <= 1)) fail("dropout", `p must be in [0, 1], got ${p}`);
+  if (!(generator instanceof Generator)) fail("dropout", "options.generator must be a Generator");
   if (!training || p === 0) return x;
   if (p === 1) return mul(x, 0);
   const u = generator.uniform(x.size);

@@ -1,6 +1,6 @@
 /** @file Activation modules: GELU (exact or tanh form), ReLU and Tanh, each a Module around core's op. */
 
-import { fail, gelu, relu, type Tensor, tanh } from "@tsgrad/core";
+import { checkOptions, checkTensor, fail, gelu, relu, type Tensor, tanh } from "@tsgrad/core";
 import { Module } from "../module.ts";
 
 export class GELU extends Module {
@@ -9,6 +9,7 @@ export class GELU extends Module {
 
   constructor(options: { approximate?: "none" | "tanh" } = {}) {
     super();
+    checkOptions("GELU", options);
     this.approximate = options.approximate ?? "none";
     // checked here as well as in gelu, so that a typo fails where the model is built, not at its first step
     if (this.approximate !== "none" && this.approximate !== "tanh") {
@@ -17,18 +18,21 @@ export class GELU extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    checkTensor("GELU", x);
     return gelu(x, { approximate: this.approximate });
   }
 }
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
+    checkTensor("ReLU", x);
     return relu(x);
   }
 }
 
 export class Tanh extends Module {
   forward(x: Tensor): Tensor {
+    checkTensor("Tanh", x);
     return tanh(x);
   }
 }

@@ -19,6 +19,8 @@
 import {
   broadcastsTo,
   cast,
+  checkOptions,
+  checkTensor,
   concat,
   dropout,
   fail,
@@ -74,6 +76,10 @@ function causalMask(L: number, S: number, like: Tensor): Tensor {
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): AttentionResult {
   const OP = "scaledDotProductAttention";
+  checkTensor(OP, q, "q");
+  checkTensor(OP, k, "k");
+  checkTensor(OP, v, "v");
+  checkOptions(OP, options);
   for (const [name, t] of [
     ["q", q],
     ["k", k],
@@ -206,6 +212,7 @@ export interface MultiHeadAttentionForwardOptions {
  * consecutive blocks, as MultiHeadAttention splits q, k and v: (out / heads, in). A differentiable slice.
  */
 export function headSlice(weight: Tensor, heads: number, h: number): Tensor {
+  checkTensor("headSlice", weight, "the weight");
   if (weight.rank < 1) fail("headSlice", `weight needs at least one axis, got ${fmtShape(weight.shape)}`);
   const out = weight.shape[0];
   if (!Number.isInteger(heads) || heads <= 0 || out % heads !== 0) {
@@ -245,6 +252,7 @@ export class MultiHeadAttention extends Module {
     options: MultiHeadAttentionOptions = {},
   ) {
     super();
+    checkOptions("MultiHeadAttention", options);
     if (!Number.isInteger(dModel) || dModel <= 0) fail("MultiHeadAttention", `dModel must be a positive integer, got ${dModel}`);
     if (!Number.isInteger(heads) || heads <= 0) fail("MultiHeadAttention", `heads must be a positive integer, got ${heads}`);
     if (dModel % heads !== 0) fail("MultiHeadAttention", `heads (${heads}) must divide dModel (${dModel})`);
@@ -273,6 +281,8 @@ export class MultiHeadAttention extends Module {
   }
 
   forward(x: Tensor, options: MultiHeadAttentionForwardOptions = {}): Tensor {
+    checkTensor("MultiHeadAttention", x);
+    checkOptions("MultiHeadAttention", options);
     const { cache, returnWeights = false } = options;
     const [B, T, C] = this.#checkInput(x, cache);
     const [H, D] = [this.heads, this.headSize];

@@ -1,6 +1,6 @@
 /** @file Dropout as a module: active in training mode, the identity in eval mode. */
 
-import { dropout, fail, type Generator, type Tensor } from "@tsgrad/core";
+import { describeValue, dropout, fail, Generator, type Tensor } from "@tsgrad/core";
 import { Module } from "../module.ts";
 
 export class Dropout extends Module {
@@ -11,6 +11,8 @@ export class Dropout extends Module {
   ) {
     super();
     if (!(p >= 0 && p <= 1)) fail("Dropout", `p must be in [0, 1], got ${p}`);
+    if (generator !== undefined && !(generator instanceof Generator))
+      fail("Dropout", `generator must be a Generator, got ${describeValue(generator)}`);
   }
 
   forward(x: Tensor): Tensor {

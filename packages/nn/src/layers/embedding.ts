@@ -1,6 +1,19 @@
 /** @file Embedding: a lookup table of learned vectors, one row per id, as PyTorch's nn.Embedding. */
 
-import { arange, checkSize, embedding, fail, ne, reshape, type Tensor, tidy, unsqueeze, where } from "@tsgrad/core";
+import {
+  arange,
+  checkOptions,
+  checkSize,
+  checkTensor,
+  embedding,
+  fail,
+  ne,
+  reshape,
+  type Tensor,
+  tidy,
+  unsqueeze,
+  where,
+} from "@tsgrad/core";
 import { normalInit } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 import type { LayerOptions } from "./linear.ts";
@@ -16,6 +29,7 @@ export class Embedding extends Module {
     options: LayerOptions & { paddingIdx?: number } = {},
   ) {
     super();
+    checkOptions("Embedding", options);
     for (const [name, n] of [
       ["numEmbeddings", numEmbeddings],
       ["embeddingDim", embeddingDim],
@@ -41,6 +55,7 @@ export class Embedding extends Module {
 
   /** ids: int32 of any shape -> (...ids.shape, embeddingDim). */
   forward(ids: Tensor): Tensor {
+    checkTensor("Embedding", ids, "the ids");
     const rows = embedding(this.weight, ids);
     if (this.paddingIdx === null || !rows.requiresGrad) return rows;
     // the padding row must get no gradient (so it stays the fixed pad vector through training, as in

@@ -1,6 +1,6 @@
 /** @file FeedForward: the position-wise MLP of a transformer block, Linear(d -> hidden), GELU, Linear(hidden -> d). */
 
-import { fail, fmtShape, gelu, type Tensor } from "@tsgrad/core";
+import { checkTensor, fail, fmtShape, gelu, type Tensor } from "@tsgrad/core";
 import { Module } from "../module.ts";
 import { Dropout } from "./dropout.ts";
 import { type LayerOptions, Linear } from "./linear.ts";
@@ -41,6 +41,7 @@ export class FeedForward extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    checkTensor("FeedForward", x);
     if (x.rank === 0 || x.shape[x.rank - 1] !== this.dModel) {
       fail("FeedForward", `expected input (..., ${this.dModel}) with dModel last, got ${fmtShape(x.shape)}`);
     }

@@ -1,6 +1,6 @@
 /** @file LayerNorm over the trailing axes, with a learned elementwise scale and shift. */
 
-import { fail, layerNorm, ones, type Tensor, tidy, zeros } from "@tsgrad/core";
+import { checkNumberList, checkOptions, checkTensor, fail, layerNorm, ones, type Tensor, tidy, zeros } from "@tsgrad/core";
 import { Module, Parameter } from "../module.ts";
 import type { LayerOptions } from "./linear.ts";
 
@@ -14,6 +14,8 @@ export class LayerNorm extends Module {
     readonly options: LayerOptions & { eps?: number; elementwiseAffine?: boolean; bias?: boolean } = {},
   ) {
     super();
+    checkOptions("LayerNorm", options);
+    if (typeof normalizedShape !== "number") checkNumberList("LayerNorm", normalizedShape, "normalizedShape");
     this.normalizedShape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
     if (this.normalizedShape.length === 0 || this.normalizedShape.some((d) => !Number.isInteger(d) || d <= 0)) {
       fail("LayerNorm", `normalizedShape must be positive integers, got [${this.normalizedShape}]`);
@@ -29,6 +31,7 @@ export class LayerNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    checkTensor("LayerNorm", x);
     const k = this.normalizedShape.length;
     if (x.rank < k || x.shape.slice(x.rank - k).some((d, i) => d !== this.normalizedShape[i])) {
       fail("LayerNorm", `expected an input whose trailing axes are [${this.normalizedShape}], got shape [${x.shape}]`);

@@ -1,6 +1,6 @@
 /** @file Linear: y = x·Wᵀ + b, with W stored [out, in] as in PyTorch. */
 
-import { checkSize, type DType, fail, type Generator, linear, type Tensor, tidy } from "@tsgrad/core";
+import { checkOptions, checkSize, checkTensor, type DType, fail, type Generator, linear, type Tensor, tidy } from "@tsgrad/core";
 import { kaimingUniform, uniformInit } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 
@@ -19,6 +19,7 @@ export class Linear extends Module {
     options: LayerOptions & { bias?: boolean } = {},
   ) {
     super();
+    checkOptions("Linear", options);
     for (const [name, n] of [
       ["inFeatures", inFeatures],
       ["outFeatures", outFeatures],
@@ -34,6 +35,7 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    checkTensor("Linear", x);
     if (x.rank === 0 || x.shape[x.rank - 1] !== this.inFeatures) {
       fail("Linear", `expected an input whose last axis is inFeatures = ${this.inFeatures}, got shape [${x.shape}]`);
     }

@@ -4,7 +4,7 @@
  * batch of a (B, T, d) input; the offset is where decoding with a KV cache has got to.
  */
 
-import { type DType, fail, type Tensor, tensor } from "@tsgrad/core";
+import { checkOptions, checkSize, type DType, fail, type Tensor, tensor } from "@tsgrad/core";
 import { normalInit } from "../init.ts";
 import { Module, Parameter } from "../module.ts";
 import type { LayerOptions } from "./linear.ts";
@@ -38,6 +38,8 @@ export class LearnedPositionEmbedding extends Module {
   ) {
     super();
     checkSizes("LearnedPositionEmbedding", maxLen, d);
+    checkOptions("LearnedPositionEmbedding", options);
+    checkSize("LearnedPositionEmbedding", [maxLen, d], options.dtype ?? "float32");
     this.weight = new Parameter(normalInit([maxLen, d], 0, 0.02, options));
   }
 
@@ -67,6 +69,8 @@ export class SinusoidalPositionEmbedding extends Module {
   ) {
     super();
     checkSizes("SinusoidalPositionEmbedding", maxLen, d);
+    checkOptions("SinusoidalPositionEmbedding", options);
+    checkSize("SinusoidalPositionEmbedding", [maxLen, d], "float64");
     const values = new Float64Array(maxLen * d);
     for (let pos = 0; pos < maxLen; pos++) {
       for (let j = 0; j < d; j++) {

@@ -6,7 +6,7 @@
  *     x = x + mlp(ln2(x))
  */
 
-import { fail, fmtShape, type Tensor } from "@tsgrad/core";
+import { checkOptions, checkTensor, fail, fmtShape, type Tensor } from "@tsgrad/core";
 import { Module } from "../module.ts";
 import { MultiHeadAttention, type MultiHeadAttentionForwardOptions } from "./attention.ts";
 import { FeedForward } from "./feed-forward.ts";
@@ -40,6 +40,7 @@ export class TransformerBlock extends Module {
     options: TransformerBlockOptions = {},
   ) {
     super();
+    checkOptions("TransformerBlock", options);
     const { dtype, generator, bias, dropout = 0, eps } = options;
     this.ln1 = new LayerNorm(dModel, { dtype, bias, eps });
     this.attn = new MultiHeadAttention(dModel, heads, { dtype, generator, bias, causal: options.causal, dropout, outputDropout: dropout });
@@ -49,6 +50,8 @@ export class TransformerBlock extends Module {
 
   /** x (B, T, C) -> (B, T, C); the options (masks, cache, returnWeights) go to the attention. */
   forward(x: Tensor, options: MultiHeadAttentionForwardOptions = {}): Tensor {
+    checkTensor("TransformerBlock", x);
+    checkOptions("TransformerBlock", options);
     if (x.rank !== 3 || x.shape[2] !== this.dModel) {
       fail("TransformerBlock", `expected input (B, T, C) with C = dModel = ${this.dModel}, got ${fmtShape(x.shape)}`);
     }

@@ -3,6 +3,7 @@
 import {
   abs,
   add,
+  checkOptions,
   div,
   fail,
   max,
@@ -33,6 +34,7 @@ export interface ClipOptions {
  * a NaN norm makes every gradient NaN. Check the returned norm and skip the step if it is not finite.
  */
 export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number, options: ClipOptions = {}): Tensor {
+  checkOptions("clipGradNorm", options);
   const normType = options.normType ?? 2;
   if (typeof maxNorm !== "number" || !(maxNorm >= 0) || Number.isNaN(maxNorm)) {
     fail("clipGradNorm", `maxNorm must be a number >= 0, got ${String(maxNorm)}`);

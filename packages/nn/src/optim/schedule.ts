@@ -33,6 +33,7 @@ export function constant(lr: number): Schedule {
  * lr·(s + 1)/(warmupSteps + 1), as nanoGPT does, so that the first step already moves (lr·0 would waste it).
  */
 export function linearWarmup(options: { lr: number; warmupSteps: number }): Schedule {
+  if (options === null || typeof options !== "object") fail("linearWarmup", "expects an options object such as { lr: 1e-3, ... }");
   const { lr, warmupSteps } = options;
   checkNumber("linearWarmup", "lr", lr, 0);
   checkSteps("linearWarmup", "warmupSteps", warmupSteps, 0);
@@ -47,6 +48,7 @@ export function linearWarmup(options: { lr: number; warmupSteps: number }): Sche
  * (PyTorch's CosineAnnealingLR closed form, without restarts).
  */
 export function cosineDecay(options: { lr: number; minLr?: number; decaySteps: number }): Schedule {
+  if (options === null || typeof options !== "object") fail("cosineDecay", "expects an options object such as { lr: 1e-3, ... }");
   const { lr, minLr = 0, decaySteps } = options;
   checkNumber("cosineDecay", "lr", lr, 0);
   checkNumber("cosineDecay", "minLr", minLr, 0);
@@ -65,6 +67,7 @@ export function cosineDecay(options: { lr: number; minLr?: number; decaySteps: n
  * and `minLr` after that.
  */
 export function warmupCosine(options: { lr: number; minLr?: number; warmupSteps: number; totalSteps: number }): Schedule {
+  if (options === null || typeof options !== "object") fail("warmupCosine", "expects an options object such as { lr: 1e-3, ... }");
   const { lr, minLr = 0, warmupSteps, totalSteps } = options;
   checkNumber("warmupCosine", "lr", lr, 0);
   checkNumber("warmupCosine", "minLr", minLr, 0);

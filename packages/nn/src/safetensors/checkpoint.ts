@@ -156,6 +156,9 @@ export async function loadTensors(path: string, options: { dtype?: DType } = {})
 
 /** The tensors of a file already read (readSafetensorsFile), uploaded as loadTensors does. */
 export function uploadTensors(file: Safetensors, path: string, options: { dtype?: DType } = {}): Map<string, Tensor> {
+  if (file === null || typeof file !== "object" || !(file.tensors instanceof Map)) {
+    throw new SafetensorsError("INVALID_ARGUMENT", `safetensors ${path}`, "uploadTensors takes what readSafetensorsFile returned");
+  }
   const out = new Map<string, Tensor>();
   try {
     for (const [name, entry] of file.tensors) out.set(name, upload(entry, options.dtype ?? naturalDType(entry.dtype), name, path));

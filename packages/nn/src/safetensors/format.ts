@@ -68,6 +68,13 @@ function refuse(code: SafetensorsErrorCode, file: string | undefined, message: s
   throw new SafetensorsError(code, place(file), message);
 }
 
+/** Refuses an argument of the wrong kind handed to one of this file's functions. */
+function argument(ok: boolean, file: unknown, message: string): void {
+  if (!ok) refuse("INVALID_ARGUMENT", typeof file === "string" ? file : undefined, message);
+}
+
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+
 // ---- dtypes -----------------------------------------------------------------------------------------
 
 /** The dtypes this library reads, with their sizes in bytes. */
@@ -404,6 +411,11 @@ export interface SafetensorsHeader {
  * here, before anything reads or allocates N bytes: N is at most the cap and fits in the file.
  */
 export function readHeaderLength(first8: Uint8Array, fileLength: number, file?: string): number {
+  argument(
+    isBytes(first8) && typeof fileLength === "number",
+    file,
+    "readHeaderLength takes the first bytes (a Uint8Array) and the file's length",
+  );
   if (fileLength < 8 || first8.length < 8) {
     refuse(
       "FILE_TOO_SHORT",
@@ -504,6 +516,11 @@ function elementCount(shape: readonly number[], what: string, file: string | und
  * `dataLength` bytes: JSON shape, dtypes, names, and byte ranges that tile the data exactly.
  */
 export function parseHeader(headerBytes: Uint8Array, dataLength: number, file?: string): SafetensorsHeader {
+  argument(
+    isBytes(headerBytes) && typeof dataLength === "number",
+    file,
+    "parseHeader takes the header's bytes (a Uint8Array) and the data's length",
+  );
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(headerBytes);
@@ -589,6 +606,8 @@ export interface Safetensors {
 
 /** Parses a whole file held in memory; the tensors' `data` are views into `bytes`, not copies. */
 export function parseSafetensors(bytes: Uint8Array, options: { file?: string } = {}): Safetensors {
+  argument(options !== null && typeof options === "object", undefined, "parseSafetensors: options must be an object");
+  argument(isBytes(bytes), options.file, `parseSafetensors takes a Uint8Array, got ${bytes === null ? "null" : typeof bytes}`);
   const n = readHeaderLength(bytes.subarray(0, 8), bytes.length, options.file);
   const header = parseHeader(bytes.subarray(8, 8 + n), bytes.length - 8 - n, options.file);
   const tensors = new Map<string, SafetensorsTensor>();
@@ -619,9 +638,20 @@ const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
  */
 export function decodeTensor(
   tensor: Pick<SafetensorsTensor, "dtype" | "shape" | "data">,
-  dtype: DType = naturalDType(tensor.dtype),
+  dtypeOrNatural?: DType,
   context: { name?: string; file?: string } = {},
 ): TypedArray {
+  argument(context !== null && typeof context === "object", undefined, "decodeTensor: context must be an object");
+  argument(
+    tensor !== null &&
+      typeof tensor === "object" &&
+      isBytes(tensor.data) &&
+      Array.isArray(tensor.shape) &&
+      typeof tensor.dtype === "string",
+    context.file,
+    "decodeTensor takes { dtype, shape, data: Uint8Array } as read from a file",
+  );
+  const dtype = dtypeOrNatural ?? naturalDType(tensor.dtype);
   const { data } = tensor;
   const size = READABLE[tensor.dtype];
   if (!size || data.length % size !== 0) {
@@ -780,9 +810,16 @@ export function planSafetensors(
   metadata: Record<string, string> | null = null,
   file?: string,
 ): SafetensorsPlan {
+  argument(
+    tensors !== null && typeof (tensors as Iterable<unknown>)?.[Symbol.iterator] === "function",
+    file,
+    "planSafetensors takes [name, { dtype, shape }] pairs",
+  );
   const specs: [string, SafetensorsTensorSpec][] = [];
   const seen = new Set<string>();
-  for (const [name, spec] of tensors) {
+  for (const entry of tensors) {
+    argument(Array.isArray(entry) && entry.length === 2, file, "planSafetensors takes [name, { dtype, shape }] pairs");
+    const [name, spec] = entry;
     checkText(name, "a tensor name", file);
     if (name === "__metadata__") refuse("INVALID_ARGUMENT", file, `"__metadata__" is reserved for metadata and cannot name a tensor`);
     if (seen.has(name)) refuse("INVALID_ARGUMENT", file, `the tensor name ${JSON.stringify(name)} is given twice`);
@@ -836,6 +873,11 @@ export function planSafetensors(
 
 /** A tensor's values as the little-endian bytes of its file dtype (a view, not a copy, where possible). */
 export function encodeValues(values: TypedArray, dtype: WritableDType): Uint8Array {
+  argument(
+    ArrayBuffer.isView(values) && typeof dtype === "string" && Object.hasOwn(WRITABLE_SIZES, dtype),
+    undefined,
+    `encodeValues takes a typed array and one of ${Object.keys(WRITABLE_SIZES).join(", ")}`,
+  );
   const size = WRITABLE_SIZES[dtype];
   const matches =
     (dtype === "F64" && values instanceof Float64Array) ||
@@ -863,6 +905,11 @@ export function serializeSafetensors(
   tensors: Map<string, SafetensorsTensorSpec & { data: Uint8Array }> | Record<string, SafetensorsTensorSpec & { data: Uint8Array }>,
   metadata: Record<string, string> | null = null,
 ): Uint8Array {
+  argument(
+    tensors !== null && typeof tensors === "object",
+    undefined,
+    "serializeSafetensors takes a Map or an object of { dtype, shape, data }",
+  );
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
   const plan = planSafetensors(map, metadata);
   const out = new Uint8Array(plan.byteLength);

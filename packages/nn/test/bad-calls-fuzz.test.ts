@@ -1,0 +1,118 @@
+/**
+ * @file Fuzz: every layer, loss and optimiser of @tsgrad/nn constructed with arguments from a pool of bad
+ * values (and its forward or step called with more of them), and every function, must return or throw a
+ * TsgradError naming the class or function. The file functions (save, load, ...) are left to the file
+ * tests, which give them real folders. 300 calls in CI; TSGRAD_FC_PROFILE=thorough makes 3,000.
+ */
+
+import * as core from "@tsgrad/core";
+import { checkProperty, fuzzSize } from "@tsgrad/core/testing";
+import fc from "fast-check";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import * as nn from "../src/index.ts";
+
+const { Tensor, TsgradError, tensor, randn, setBackend, tidy } = core;
+
+const isClass = (f: unknown) => typeof f === "function" && /^class\b/.test(Function.prototype.toString.call(f));
+// the file functions write where they are told: the file tests give them real folders; Optimizer is abstract
+const SKIP = new Set([
+  "save",
+  "load",
+  "saveTensors",
+  "loadTensors",
+  "saveOptimizer",
+  "loadOptimizer",
+  "saveOptimizerState",
+  "loadOptimizerState",
+  "readSafetensorsFile",
+  "writeFileAtomic",
+  "readCappedFile",
+  "removeStaleTemporaries",
+  "openRegularFile",
+  "refuseLink",
+  "Module",
+  "SafetensorsError",
+  "Optimizer",
+]);
+const entries = Object.entries(nn).filter(([n, f]) => typeof f === "function" && !SKIP.has(n));
+const classes = entries.filter(([, f]) => isClass(f)).map(([n]) => n);
+const fns = entries.filter(([, f]) => !isClass(f)).map(([n]) => n);
+const plain = (label: string, value: unknown) => ({ label, make: () => value });
+const made = (label: string, make: () => unknown) => ({ label, make });
+const POOL = [
+  ...[0, 1, 2, 3, 4, -1, 1.5, NaN, Infinity, 1e10, 1e5].map((v) => plain(String(v), v)),
+  ...["", "x", "float32", "gelu", "mean"].map((v) => plain(JSON.stringify(v), v)),
+  plain("null", null),
+  plain("undefined", undefined),
+  plain("true", true),
+  plain("{}", {}),
+  plain("[]", []),
+  plain("[2]", [2]),
+  plain("[1e5,1e5]", [1e5, 1e5]),
+  plain("{lr:-1}", { lr: -1 }),
+  plain("{lr:NaN}", { lr: NaN }),
+  plain("{dtype:'x'}", { dtype: "x" }),
+  plain("{eps:-1}", { eps: -1 }),
+  plain("{bias:'yes'}", { bias: "yes" }),
+  plain("{hidden:1.5}", { hidden: 1.5 }),
+  made("float32[2,3]", () => randn([2, 3])),
+  made("float32[2,4,4]", () => randn([2, 4, 4])),
+  made("float32[]", () => randn([])),
+  made("int32[2]", () => tensor([0, 1], undefined, "int32")),
+  made("disposed float32[2]", () => {
+    const t = randn([2]);
+    t.dispose();
+    return t;
+  }),
+  made("Linear(4,4)", () => new nn.Linear(4, 4)),
+  made("[Parameter]", () => [new nn.Parameter(randn([2]))]),
+  made("params()", () => new nn.Linear(2, 2).parameters()),
+];
+const argsArb = fc.array(fc.nat(POOL.length - 1), { maxLength: 4 });
+const callArb = fc.oneof(
+  fc.record({ kind: fc.constant("new"), name: fc.constantFrom(...classes), args: argsArb, fwd: fc.option(argsArb) }),
+  fc.record({ kind: fc.constant("fn"), name: fc.constantFrom(...fns), args: argsArb, fwd: fc.constant(null) }),
+);
+type Call = typeof callArb extends fc.Arbitrary<infer T> ? T : never;
+
+function describe(call: Call): string {
+  const args = (list: number[]) => list.map((i) => POOL[i].label).join(", ");
+  return `${call.kind === "new" ? "new " : ""}${call.name}(${args(call.args)})${call.fwd ? `.forward(${args(call.fwd)})` : ""}`;
+}
+
+async function survive(call: Call): Promise<void> {
+  const args = call.args.map((i) => POOL[i].make());
+  try {
+    const result = tidy(() => {
+      const target = (nn as unknown as Record<string, new (...a: unknown[]) => unknown>)[call.name];
+      const made = call.kind === "new" ? new target(...args) : (target as unknown as (...a: unknown[]) => unknown)(...args);
+      const obj = made as { forward?: (...a: unknown[]) => unknown; step?: () => unknown } | null;
+      if (call.fwd && obj && typeof obj.forward === "function") return obj.forward(...call.fwd.map((i) => POOL[i].make()));
+      if (call.fwd && obj && typeof obj.step === "function") return obj.step();
+      return made instanceof Tensor ? made : undefined;
+    });
+    if (result instanceof Promise) await result;
+  } catch (error) {
+    if (!(error instanceof TsgradError)) {
+      const e = error as Error;
+      throw new Error(`${describe(call)} threw ${e?.name}: ${e?.message}\n${e?.stack?.split("\n").slice(1, 4).join("\n")}`);
+    }
+  }
+}
+
+test("every nn class and function, called with bad arguments, returns or throws a TsgradError", async () => {
+  const reference = await setBackend("reference");
+  assert.ok(classes.length > 15 && fns.length > 20, `${classes.length} classes, ${fns.length} functions`);
+  await checkProperty(
+    "nn bad calls",
+    callArb,
+    async (call) => {
+      core.useBackend(reference);
+      await survive(call);
+    },
+    { numRuns: fuzzSize(300, 3000) },
+  );
+});
+
+test.run();
