@@ -6,14 +6,14 @@
  */
 
 import * as core from "@tsgrad/core";
-import { checkProperty, fuzzSize } from "@tsgrad/core/testing";
+import { badArgs, checkProperty, escapedCall, fuzzSize, madeArg, plainArg } from "@tsgrad/core/testing";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as hyra from "../src/index.ts";
 import { tinyEncoder } from "./support/models.ts";
 
-const { TsgradError, randn, setBackend } = core;
+const { TsgradError, setBackend } = core;
 
 const METHODS = [
   "forward",
@@ -46,34 +46,22 @@ const FNS = [
   "cloneModule",
   "scalingOf",
 ];
-const plain = (label: string, value: unknown) => ({ label, make: () => value });
-const made = (label: string, make: () => unknown) => ({ label, make });
-const POOL = [
-  ...[0, 1, 2, -1, 1.5, NaN, 1e10].map((v) => plain(String(v), v)),
-  ...["", "x", "default", "lora", "q", "../x", "/nonexistent"].map((v) => plain(JSON.stringify(v), v)),
-  plain("null", null),
-  plain("undefined", undefined),
-  plain("true", true),
-  plain("{}", {}),
-  plain("[]", []),
-  plain("['q']", ["q"]),
-  plain("{method:'lora'}", { method: "lora" }),
-  plain("{method:'hyra',r:2}", { method: "hyra", r: 2 }),
-  plain("{method:'x'}", { method: "x" }),
-  plain("{method:'lora',targetModules:/q/}", { method: "lora", targetModules: /q/ }),
-  plain("{peft_type:'LORA',target_modules:'['}", { peft_type: "LORA", target_modules: "[" }),
-  plain("{adapterNames:'x'}", { adapterNames: "x" }),
-  plain("{safe:'x'}", { safe: "x" }),
-  made("float32[2,3,16]", () => randn([2, 3, 16])),
-  made("tinyEncoder", () => tinyEncoder()),
-  made("Map", () => new Map([["a", randn([2])]])),
-  made("fn", () => () => 1),
-  made("disposed", () => {
-    const t = randn([2]);
-    t.dispose();
-    return t;
-  }),
-];
+// the shared pool, plus hyra's kinds: configs, names, folders that do not exist, models and state dicts
+const POOL = badArgs([
+  ...["default", "lora", "q", "../x", "/nonexistent"].map((v) => plainArg(JSON.stringify(v), v)),
+  plainArg("['q']", ["q"]),
+  plainArg("{method:'lora'}", { method: "lora" }),
+  plainArg("{method:'hyra',r:2}", { method: "hyra", r: 2 }),
+  plainArg("{method:'x'}", { method: "x" }),
+  plainArg("{method:'lora',targetModules:/q/}", { method: "lora", targetModules: /q/ }),
+  plainArg("{peft_type:'LORA',target_modules:'['}", { peft_type: "LORA", target_modules: "[" }),
+  plainArg("{adapterNames:'x'}", { adapterNames: "x" }),
+  plainArg("{safe:'x'}", { safe: "x" }),
+  madeArg("float32[2,3,16]", () => core.randn([2, 3, 16])),
+  madeArg("tinyEncoder", () => tinyEncoder()),
+  madeArg("Map", () => new Map([["a", core.randn([2])]])),
+  madeArg("fn", () => () => 1),
+]);
 const argsArb = fc.array(fc.nat(POOL.length - 1), { maxLength: 4 });
 const callArb = fc.oneof(
   fc.record({ kind: fc.constant("fn"), name: fc.constantFrom(...FNS), args: argsArb }),
@@ -91,9 +79,8 @@ async function survive(call: Call): Promise<void> {
     }
   } catch (error) {
     if (!(error instanceof TsgradError)) {
-      const e = error as Error;
       const described = `${call.kind === "method" ? "peft." : ""}${call.name}(${call.args.map((i) => POOL[i].label).join(", ")})`;
-      throw new Error(`${described} threw ${e?.name}: ${e?.message}\n${e?.stack?.split("\n").slice(1, 4).join("\n")}`);
+      throw escapedCall(described, error);
     }
   }
 }

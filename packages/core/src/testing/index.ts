@@ -10,6 +10,7 @@ export { composedLayerNorm } from "../composite/normalization.ts";
 export * from "./arbitraries.ts";
 export * from "./assert-close.ts";
 export * from "./backends.ts";
+export * from "./bad-values.ts";
 export * from "./gradcheck.ts";
 export * from "./memory.ts";
 export * from "./property.ts";
