@@ -29,6 +29,8 @@ export async function writeAdapterFolder(
 ): Promise<void> {
   await refuseLink(folder, where);
   await mkdir(folder, { recursive: true });
+  // again: a link planted between the check and the mkdir would otherwise take the files
+  await refuseLink(folder, where);
   // "pt": transformers and PEFT refuse a file without it, and our layouts are PyTorch's
   const weights = await saveTensors(new Map(tensors), join(folder, WEIGHTS_FILE), { metadata: { format: "pt" } });
   const record = { ...config, [WEIGHTS_RECORD]: { bytes: weights.bytes, sha256: weights.sha256 } };
