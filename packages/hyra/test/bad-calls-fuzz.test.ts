@@ -70,8 +70,8 @@ const callArb = fc.oneof(
 type Call = typeof callArb extends fc.Arbitrary<infer T> ? T : never;
 
 async function survive(call: Call): Promise<void> {
-  const args = call.args.map((i) => POOL[i].make());
   try {
+    const args = call.args.map((i) => POOL[i].make());
     if (call.kind === "fn") await (hyra as unknown as Record<string, (...a: unknown[]) => unknown>)[call.name](...args);
     else {
       const peft = hyra.getPeftModel(tinyEncoder(), { method: "hyra", r: 2 }) as unknown as Record<string, (...a: unknown[]) => unknown>;

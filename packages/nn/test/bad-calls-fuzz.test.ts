@@ -62,8 +62,8 @@ function describe(call: Call): string {
 }
 
 async function survive(call: Call): Promise<void> {
-  const args = call.args.map((i) => POOL[i].make());
   try {
+    const args = call.args.map((i) => POOL[i].make());
     const result = tidy(() => {
       const target = (nn as unknown as Record<string, new (...a: unknown[]) => unknown>)[call.name];
       const made = call.kind === "new" ? new target(...args) : (target as unknown as (...a: unknown[]) => unknown)(...args);
