@@ -76,9 +76,10 @@ export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
 /** Runs a primitive and, when grad mode is on and an input requires grad, records its graph node. */
 export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
   if (def === null || typeof def !== "object" || typeof def.forward !== "function") fail("apply", "expected an op made by defineOp");
-  // liveness is checked by operand() below, with the message that names the op
-  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((t) => t instanceof Tensor)) {
-    fail(def.name, "expected a non-empty array of tensor inputs");
+  // liveness is checked by operand() below, with the message that names the op (a loop: this runs per op)
+  if (!Array.isArray(inputs) || inputs.length === 0) fail(def.name, "expected a non-empty array of tensor inputs");
+  for (let i = 0; i < inputs.length; i++) {
+    if (!(inputs[i] instanceof Tensor)) fail(def.name, "expected a non-empty array of tensor inputs");
   }
   const backend = commonBackend(def.name, inputs);
   let result: Operand;
