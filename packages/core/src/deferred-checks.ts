@@ -44,15 +44,34 @@ export function pendingIndexChecks(backend: Backend): number {
   return pending.get(backend)?.length ?? 0;
 }
 
-/** Runs the checks queued on `backend`; throws the first failure after every held buffer is released. */
-export async function runDeferredChecks(backend: Backend): Promise<void> {
+const inFlight = new WeakMap<Backend, Promise<void>>();
+
+/**
+ * Runs the checks queued on `backend`; throws the first failure. A readback that starts while another
+ * is running the checks waits for the same run (and gets the same failure), so no readback slips past.
+ */
+export function runDeferredChecks(backend: Backend): Promise<void> {
+  const running = inFlight.get(backend);
   const list = pending.get(backend);
-  if (!list || list.length === 0) return;
+  if (!list || list.length === 0) return running ?? Promise.resolve();
   pending.set(backend, []);
+  const run = (async () => {
+    await running?.catch(() => undefined);
+    await checkAll(backend, list);
+  })();
+  inFlight.set(backend, run);
+  const clear = () => {
+    if (inFlight.get(backend) === run) inFlight.delete(backend);
+  };
+  run.then(clear, clear);
+  return run;
+}
+
+async function checkAll(backend: Backend, list: PendingCheck[]): Promise<void> {
   let failure: TsgradError | null = null;
-  for (const check of list) {
-    try {
-      if (failure) continue;
+  try {
+    for (const check of list) {
+      if (failure) break;
       const values = await backend.read({ storage: check.buffer.storage, shape: check.shape, dtype: check.dtype });
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
@@ -64,9 +83,10 @@ export async function runDeferredChecks(backend: Backend): Promise<void> {
           break;
         }
       }
-    } finally {
-      check.buffer.release();
     }
+  } finally {
+    // every held buffer is released, also when a read fails
+    for (const check of list) check.buffer.release();
   }
   if (failure) throw failure;
 }

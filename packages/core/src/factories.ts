@@ -183,7 +183,9 @@ export function arange(start: number, stop?: number, step = 1, options: TensorOp
     fail("arange", `needs finite start, stop and a non-zero step, got ${from}, ${to}, ${step}`);
   }
   const n = Math.max(0, Math.ceil((to - from) / step));
-  const dtype = checkDType("arange", options.dtype ?? ([from, to, step].every(isInt32Value) ? "int32" : "float32"));
+  // int32 when the arguments are integers and every value fits (stop itself is never produced)
+  const integral = [from, to, step].every(Number.isInteger) && isInt32Value(from) && isInt32Value(from + Math.max(n - 1, 0) * step);
+  const dtype = checkDType("arange", options.dtype ?? (integral ? "int32" : "float32"));
   checkSize("arange", [n], dtype);
   if (dtype === "int32" && n > 0) checkInt32("arange", [from, from + (n - 1) * step]);
   const values = typedArrayFor(dtype, n);

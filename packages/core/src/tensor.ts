@@ -226,10 +226,11 @@ export class Tensor {
 
   /** The values, row-major, as a fresh typed array. Works on every backend. */
   async data(): Promise<TypedArray> {
-    const operand = this.operand("data");
+    this.operand("data");
     // an index computed on this backend and not yet checked is checked before anything is read back
     await runDeferredChecks(this.backend);
-    return this.backend.read(operand);
+    // taken after the wait: a tensor disposed meanwhile is an error, not a read of freed storage
+    return this.backend.read(this.operand("data"));
   }
 
   /** The values as nested arrays. Works on every backend. */

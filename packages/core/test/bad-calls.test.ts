@@ -191,6 +191,14 @@ test("an index computed on a device that reads back only asynchronously works, a
   );
   garbage.dispose();
   assert.equal(await values(x), [10, 20, 30]);
+  // two readbacks started together: the second waits for the first's checks and fails with them
+  const bad = argmax(scores, 1).add(7);
+  gather(x, 0, bad).dispose();
+  bad.dispose();
+  const [first, second] = await Promise.allSettled([x.data(), x.data()]);
+  assert.is(first.status, "rejected");
+  assert.is(second.status, "rejected", "a readback started during the check must not slip past it");
+  assert.equal(await values(x), [10, 20, 30]);
   useBackend(previous);
 });
 

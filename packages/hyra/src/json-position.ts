@@ -93,6 +93,27 @@ export function jsonErrorOffset(text: string): number {
   }
 }
 
+/** The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count). */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+    } else if (c === "[" || c === "{") {
+      deepest = Math.max(deepest, ++depth);
+    } else if (c === "]" || c === "}") {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
 /** "line 3, column 7" for an offset into `text` (both counted from 1). */
 export function lineAndColumn(text: string, offset: number): string {
   const before = text.slice(0, offset);

@@ -200,6 +200,15 @@ export class PeftModel<M extends Module> extends Module {
       const attention = split.attention as unknown as Record<string, unknown>;
       const layer = (attention.hyra as HyraLayer | undefined) ?? new HyraLayer();
       const linear = group[0].layer instanceof AdapterLayer ? group[0].layer.base_layer : (group[0].layer as Linear);
+      // a generator far wider than the model is no adapter of it, and a config (from a file) must not
+      // make tsgrad allocate gigabytes for one
+      const width = config.hiddenWidth ?? split.headSize;
+      if (width > MAX_WIDTH_RATIO * linear.inFeatures) {
+        fail(
+          "getPeftModel (hyra)",
+          `hiddenWidth = ${width} is more than ${MAX_WIDTH_RATIO} × the width ${linear.inFeatures} of "${group[0].path}"; the generators' width m is at most ${MAX_WIDTH_RATIO * linear.inFeatures} here`,
+        );
+      }
       const generator = new HyraGenerator(
         {
           inFeatures: linear.inFeatures,
@@ -550,7 +559,9 @@ export class PeftModel<M extends Module> extends Module {
     }
     for (const name of names) {
       const folder = name === "default" ? dir : `${dir}/${name}`;
-      await writeAdapterFolder(folder, configToJson(this.#configs.get(name) as PeftConfig), this.adapterStateDict(name));
+      await writeAdapterFolder(folder, configToJson(this.#configs.get(name) as PeftConfig), this.adapterStateDict(name), {
+        subfolder: name !== "default",
+      });
     }
   }
 
@@ -656,7 +667,7 @@ export class PeftModel<M extends Module> extends Module {
         bias: config.bias,
         initLoraWeights: config.initLoraWeights,
       });
-      await writeAdapterFolder(dir, configToJson(lora), tensors, "exportAsLora");
+      await writeAdapterFolder(dir, configToJson(lora), tensors, { where: "exportAsLora", record: false });
     } finally {
       for (const { A, B } of factors) {
         A.dispose();
@@ -725,6 +736,9 @@ export class PeftModel<M extends Module> extends Module {
 }
 
 /** Wraps the layers of `model` that `config` targets, in place, and returns the adapted model. */
+/** HyRA's generator width m may be at most this many times the adapted layer's input width. */
+const MAX_WIDTH_RATIO = 16;
+
 /** A folder argument: a non-empty string (a function or an object would reach node:path as a TypeError). */
 function checkFolder(where: string, dir: unknown): asserts dir is string {
   if (typeof dir !== "string" || dir === "") fail(where, `the folder must be a non-empty path string, got ${describeValue(dir)}`);

@@ -8,7 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TsgradError, tensor } from "@tsgrad/core";
+import { memory, TsgradError, tensor } from "@tsgrad/core";
 import { assertRejects, checkProperty, fuzzSize } from "@tsgrad/core/testing";
 import { saveTensors } from "@tsgrad/nn";
 import fc from "fast-check";
@@ -99,6 +99,50 @@ test("a symlinked weights file is not read, and a link planted at dir/<name> doe
   });
 });
 
+test("the folder the caller names may be a link; a config that vouches for nothing is removed before new weights are written", async () => {
+  await withTempDir(async (dir) => {
+    const real = join(dir, "run-7");
+    await mkdir(real);
+    await symlink(real, join(dir, "latest"));
+    await saved(join(dir, "latest"));
+    assert.ok((await readFile(join(real, "adapter_config.json"), "utf8")).includes("tsgrad_weights"));
+    // a PEFT-written config (no record) next to the weights: a save killed after the weights would
+    // leave new weights that this old config would load; the save removes it first
+    const peftFolder = join(dir, "peft");
+    await saved(peftFolder);
+    const { tsgrad_weights: _, ...peftConfig } = JSON.parse(await readFile(join(peftFolder, "adapter_config.json"), "utf8"));
+    await writeFile(join(peftFolder, "adapter_config.json"), JSON.stringify(peftConfig));
+    // a save that dies while writing the weights (as a kill would): the record-less config is gone already
+    const failing = getPeftModel(tinyEncoder(), { method: "lora", r: 2 });
+    const [first] = failing.adapterStateDict().values();
+    (first as unknown as { data: () => Promise<never> }).data = async () => {
+      throw new Error("killed");
+    };
+    await assertRejects(failing.saveAdapter(peftFolder), /killed/);
+    await assertRejects(loadAdapter(tinyEncoder(), peftFolder), /adapter_config\.json: cannot read it: ENOENT/);
+    const peft = getPeftModel(tinyEncoder(), { method: "lora", r: 2 });
+    await peft.saveAdapter(peftFolder);
+    assert.ok((await readFile(join(peftFolder, "adapter_config.json"), "utf8")).includes("tsgrad_weights"));
+    // exportAsLora is for PEFT: its config carries no record
+    await peft.exportAsLora(join(dir, "export"));
+    assert.not.ok((await readFile(join(dir, "export", "adapter_config.json"), "utf8")).includes("tsgrad_weights"));
+  });
+});
+
+test("a config cannot make tsgrad allocate far more than the model: HyRA's width is bounded by the layer", async () => {
+  await withTempDir(async (dir) => {
+    await getPeftModel(tinyEncoder(), { method: "hyra", r: 2 }).saveAdapter(dir);
+    const config = JSON.parse(await readFile(join(dir, "adapter_config.json"), "utf8"));
+    await writeFile(
+      join(dir, "adapter_config.json"),
+      JSON.stringify({ ...config, hyra_hidden_width: 65536, hyra_per_head_generator: true }),
+    );
+    const before = memory().numBytes;
+    await assertRejects(loadAdapter(tinyEncoder(), dir), /hiddenWidth = 65536 is more than 16 × the width 16 of "blocks\.0\.attn\.q"/);
+    assert.ok(memory().numBytes - before < 1 << 20, "nothing large was allocated");
+  });
+});
+
 test("malformed configs are errors naming the file and the position, never a bare SyntaxError", async () => {
   await withTempDir(async (dir) => {
     const config = await saved(dir);
@@ -109,7 +153,8 @@ test("malformed configs are errors naming the file and the position, never a bar
       [text.slice(0, text.length - 2), /is not valid JSON at line \d+, column \d+/],
       ["", /is not valid JSON at line 1, column 1/],
       [`${text}x`, /is not valid JSON at line \d+, column 2/],
-      ["[".repeat(100_000), /is not valid JSON at line 1, column 100001/],
+      ["[".repeat(100_000), /nests arrays and objects 100000 levels deep; an adapter config has at most 16/],
+      [`{"task_type": ${"[".repeat(5000)}${"]".repeat(5000)}}`, /nests arrays and objects 5001 levels deep/],
       ['{"r": "\\x"}', /is not valid JSON at line 1, column 8/],
     ];
     for (const [body, pattern] of cases) {

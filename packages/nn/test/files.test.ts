@@ -6,7 +6,7 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { tensor } from "@tsgrad/core";
 import { assertRejects } from "@tsgrad/core/testing";
@@ -69,14 +69,20 @@ test("the next save removes stale temporary files of its target only, and only o
   const dir = freshDir();
   const target = join(dir, "model.safetensors");
   const dead = await deadPid();
-  const stale = `.model.safetensors.${dead}-0123456789ab.tmp`;
-  const live = `.model.safetensors.${process.pid}-0123456789ab.tmp`;
-  const otherTarget = `.other.safetensors.${dead}-0123456789ab.tmp`;
-  const notOurs = `.model.safetensors.${dead}-notours.tmp`;
-  for (const name of [stale, live, otherTarget, notOurs]) writeFileSync(join(dir, name), "partial");
+  const host = hostname()
+    .replace(/[^A-Za-z0-9-]/g, "-")
+    .slice(0, 32)
+    .toLowerCase();
+  const stale = `.model.safetensors.${host}-${dead}-0123456789ab.tmp`;
+  const live = `.model.safetensors.${host}-${process.pid}-0123456789ab.tmp`;
+  const otherTarget = `.other.safetensors.${host}-${dead}-0123456789ab.tmp`;
+  const notOurs = `.model.safetensors.${host}-${dead}-notours.tmp`;
+  // a pid of another host sharing the folder says nothing about that save: left alone
+  const otherHost = `.model.safetensors.elsewhere-${dead}-0123456789ab.tmp`;
+  for (const name of [stale, live, otherTarget, notOurs, otherHost]) writeFileSync(join(dir, name), "partial");
   const written = await writeFileAtomic(target, async (write) => write(new Uint8Array([1, 2, 3])));
   assert.equal(written.bytes, 3);
-  assert.equal(readdirSync(dir).sort(), [live, notOurs, otherTarget, "model.safetensors"].sort());
+  assert.equal(readdirSync(dir).sort(), [live, notOurs, otherTarget, otherHost, "model.safetensors"].sort());
   assert.is(await removeStaleTemporaries(target), 0);
 });
 

@@ -8,13 +8,15 @@
  * FIFO or reads from a device.
  *
  * Writes are atomic (temporary file, fsync, rename, fsync of the directory). A temporary file is named
- * `.<target>.<pid>-<12 hex>.tmp`, so a later save of the same target can find what a killed save left and
- * remove it, when the process named in it is no longer running.
+ * `.<target>.<host>-<pid>-<12 hex>.tmp`, so a later save of the same target on the same host can find what a
+ * killed save left and remove it, when the process named in it is no longer running (a pid means nothing
+ * on another host sharing the folder, so those files are left alone).
  */
 
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, lstat, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fail } from "@tsgrad/core";
 
@@ -89,14 +91,21 @@ export async function refuseLink(path: string, where: string, refuse: Refuse = (
 
 // ---- atomic write ---------------------------------------------------------------------------------------
 
+/** This host in a file name: letters, digits and "-" only, at most 32 characters. */
+const HOST = (
+  hostname()
+    .replace(/[^A-Za-z0-9-]/g, "-")
+    .slice(0, 32) || "host"
+).toLowerCase();
+
 /** The temporary file of a save in progress: hidden, beside the target (a rename is atomic only within one file system). */
 function temporaryPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
+  return join(dirname(target), `.${basename(target)}.${HOST}-${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
 }
 
-/** The process id recorded in a temporary file's name, if `name` is one of `target`'s. */
+/** The process id recorded in a temporary file's name, if `name` is one of `target`'s, written on this host. */
 function writerOf(name: string, target: string): number | null {
-  const prefix = `.${basename(target)}.`;
+  const prefix = `.${basename(target)}.${HOST}-`;
   if (!name.startsWith(prefix) || !name.endsWith(".tmp")) return null;
   const m = /^([1-9][0-9]{0,9})-[0-9a-f]{12}$/.exec(name.slice(prefix.length, -".tmp".length));
   return m ? Number(m[1]) : null;

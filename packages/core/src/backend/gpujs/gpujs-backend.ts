@@ -8,7 +8,7 @@
  * are all stored as float32 (int32 exact to ±2^24); float64 is refused, never downcast.
  */
 
-import { castValue, type DType, INT32_MAX, type TypedArray, typedArrayFor } from "../../dtype.ts";
+import { castValue, type DType, INT32_MAX, INT32_MIN, type TypedArray, typedArrayFor } from "../../dtype.ts";
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
 import type { AdamWScalars, ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
@@ -138,7 +138,7 @@ export class GpujsBackend implements Backend {
     if (dtype === "int32") {
       // an int32 result kept as float32 (a sum past 2^31) would wrap in the Int32Array store below
       for (let i = 0; i < size; i++) {
-        if (!(Math.abs(data[i]) <= INT32_MAX)) {
+        if (!(data[i] >= INT32_MIN && data[i] <= INT32_MAX)) {
           fail(
             "data",
             `an int32 result holds ${data[i]} at flat position ${i}, outside int32's range (an int32 sum too large?); cast to float32 first`,
