@@ -57,13 +57,19 @@ export function checkSize(where: string, shape: Shape, dtype: DType): void {
 
 /** NumPy broadcasting: align on the right; each pair of dimensions must be equal or contain a 1. */
 export function broadcastShapes(where: string, ...shapes: Shape[]): number[] {
-  for (const s of shapes) checkShape(typeof where === "string" ? where : "broadcastShapes", s);
-  const rank = Math.max(0, ...shapes.map((s) => s.length));
-  const out = new Array<number>(rank).fill(1);
+  // every op with two operands passes through here: plain loops, and each size checked where it is read
+  let rank = 0;
+  for (const s of shapes) {
+    if (!Array.isArray(s)) checkShape(typeof where === "string" ? where : "broadcastShapes", s);
+    if (s.length > rank) rank = s.length;
+  }
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) out.push(1);
   for (const shape of shapes) {
     for (let i = 0; i < shape.length; i++) {
       const axis = rank - shape.length + i;
       const d = shape[i];
+      if (typeof d !== "number" || !Number.isInteger(d) || d < 0) checkShape(typeof where === "string" ? where : "broadcastShapes", shape);
       if (d === out[axis] || d === 1) continue;
       if (out[axis] === 1) {
         out[axis] = d;

@@ -65,7 +65,7 @@ export function matmul(a: TensorLike, b: TensorLike, options: MatmulOptions = {}
     const t = (flag: boolean) => (flag ? "ᵀ" : "");
     fail("matmul", `inner dimensions differ: ${fmtShape(x.shape)}${t(transposeA)} @ ${fmtShape(y.shape)}${t(transposeB)}`);
   }
-  broadcastShapes("matmul", a2.shape.slice(0, -2), b2.shape.slice(0, -2));
+  // the batch axes must broadcast: forward's broadcastShapes refuses them, naming matmul
   let out = product(a2, b2, transposeA, transposeB);
   if (y.rank === 1) out = squeeze(out, -1);
   if (x.rank === 1) out = squeeze(out, x.rank === 1 && y.rank === 1 ? 0 : -2);
