@@ -20,7 +20,6 @@ const castDef = defineOp<{ dtype: DType }>({
 /** Converts to another dtype: int32 truncates toward zero, bool is (x != 0). Same dtype returns x itself. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   checkTensor("cast", x, "the input");
-  if (!(x instanceof Tensor)) fail("cast", `expected a Tensor, got ${x === null ? "null" : typeof x}`);
   if (!isDType(dtype)) fail("cast", `unknown dtype ${JSON.stringify(dtype)}; expected float32, float64, int32 or bool`);
   if (x.dtype === dtype) return x;
   if (dtype === "float64" && !x.backend.supportsFloat64) {
@@ -51,6 +50,20 @@ export function asTensor(op: string, x: TensorLike): Tensor {
  * bool, float32 for float-only math). Casts are recorded, so gradients flow back through them.
  */
 export function unify(op: string, operands: readonly TensorLike[], minimum: DType = "bool"): Tensor[] {
+  // the common case, first and without allocations: tensors of one dtype that needs no lift
+  const first = operands[0];
+  if (first instanceof Tensor && promoteTypes(first.dtype, minimum) === first.dtype) {
+    let same = true;
+    for (let i = 0; i < operands.length && same; i++) {
+      const x = operands[i];
+      same = x instanceof Tensor && x.dtype === first.dtype;
+    }
+    if (same) {
+      // a disposed operand is reported by the op the caller used
+      for (let i = 0; i < operands.length; i++) (operands[i] as Tensor).buffer(op);
+      return operands.slice() as Tensor[];
+    }
+  }
   for (const x of operands) {
     checkOperand(op, x);
     // a disposed operand is reported by the op the caller used, not by a cast inside it

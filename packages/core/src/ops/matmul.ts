@@ -17,10 +17,11 @@ interface MatmulAttrs {
 const matmulDef: OpDef<MatmulAttrs> = defineOp<MatmulAttrs>({
   name: "matmul",
   forward: (be, [a, b], { transposeA, transposeB }) => {
-    const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
     const m = a.shape[a.shape.length - (transposeA ? 1 : 2)];
     const n = b.shape[b.shape.length - (transposeB ? 2 : 1)];
-    const shape = [...batch, m, n];
+    // two matrices (every linear layer) need no batch broadcast
+    const shape =
+      a.shape.length === 2 && b.shape.length === 2 ? [m, n] : [...broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
     return { storage: be.matmul(a, b, shape, transposeA, transposeB), shape, dtype: a.dtype };
   },
   // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC. Where an operand is stored transposed, its

@@ -347,15 +347,24 @@ export class WasmBackend implements Backend {
       return this.#viaReference(a.dtype, (ref) => ref.matmul(this.#ref(a), this.#ref(b), outShape, transposeA, transposeB));
     }
     const rank = outShape.length;
-    const [m, n] = [outShape[rank - 2], outShape[rank - 1]];
+    const m = outShape[rank - 2];
+    const n = outShape[rank - 1];
     const k = a.shape[a.shape.length - (transposeA ? 2 : 1)];
+    // element (i, p) of op(A) is at i·rsA + p·csA; element (p, j) of op(B) at p·rsB + j·csB
+    const rsA = transposeA ? 1 : k;
+    const csA = transposeA ? m : 1;
+    const rsB = transposeB ? 1 : n;
+    const csB = transposeB ? k : 1;
+    if (rank === 2) {
+      // two matrices, the common case (every linear layer): no batch bookkeeping
+      const out = this.#alloc("float32", m * n);
+      if (m * n > 0) this.#gemm(ptrOf(a), ptrOf(b), out.ptr, m, n, k, rsA, csA, rsB, csB);
+      return wrap(out);
+    }
     const batchShape = outShape.slice(0, -2);
     const batch = sizeOf(batchShape);
     const out = this.#alloc("float32", batch * m * n);
     if (batch * m * n === 0) return wrap(out);
-    // element (i, p) of op(A) is at i·rsA + p·csA; element (p, j) of op(B) at p·rsB + j·csB
-    const [rsA, csA] = transposeA ? [1, m] : [k, 1];
-    const [rsB, csB] = transposeB ? [1, k] : [n, 1];
     const batchA = sizeOf(a.shape.slice(0, -2));
     const batchB = sizeOf(b.shape.slice(0, -2));
     if (batch === 1 || (batchB === 1 && batchA === batch && !transposeA)) {
