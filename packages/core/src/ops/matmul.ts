@@ -21,7 +21,9 @@ const matmulDef: OpDef<MatmulAttrs> = defineOp<MatmulAttrs>({
     const n = b.shape[b.shape.length - (transposeB ? 2 : 1)];
     // two matrices (every linear layer) need no batch broadcast
     const shape =
-      a.shape.length === 2 && b.shape.length === 2 ? [m, n] : [...broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
+      a.shape.length === 2 && b.shape.length === 2
+        ? [m, n]
+        : [...broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
     return { storage: be.matmul(a, b, shape, transposeA, transposeB), shape, dtype: a.dtype };
   },
   // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC. Where an operand is stored transposed, its
