@@ -73,9 +73,18 @@ export function memory(): MemoryReport {
 
 const scopes: Tensor[][] = [];
 
-/** Called for every new tensor: the innermost open tidy scope will dispose it. */
+/** Called for every new tensor: the innermost open tidy scope will dispose it; outside any, it is on its own. */
 export function trackTensor(t: Tensor): void {
-  scopes.at(-1)?.push(t);
+  const scope = scopes.at(-1);
+  if (scope) scope.push(t);
+  else unowned(t);
+}
+
+/** A tensor no scope will dispose: its backend may free it when it is garbage-collected. */
+function unowned(t: Tensor): void {
+  if (t.isDisposed) return;
+  const buffer = t.buffer("tidy");
+  buffer.backend.protect?.(buffer.storage);
 }
 
 /** Every tensor reachable from a value through arrays and plain objects. */
@@ -106,20 +115,28 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
   } catch (error) {
-    for (const t of scopes.pop() ?? []) if (!t.isKept) t.dispose();
+    for (const t of scopes.pop() ?? []) {
+      if (!t.isKept) t.dispose();
+      else unowned(t);
+    }
     throw error;
   }
   const created = scopes.pop() ?? [];
   if (result instanceof Promise) {
     // the caller gets the error below instead; a later rejection must not crash the process
     result.catch(() => {});
-    for (const t of created) if (!t.isKept) t.dispose();
+    for (const t of created) {
+      if (!t.isKept) t.dispose();
+      else unowned(t);
+    }
     fail("tidy", "the function returned a Promise; tidy is synchronous (await outside it, on the tensors it returns)");
   }
   const returned = tensorsIn(result, new Set(), isTensorFn);
   for (const t of created) {
     if (returned.has(t)) trackTensor(t);
     else if (!t.isKept) t.dispose();
+    // kept: it outlives the scope, and only dispose() frees it now
+    else unowned(t);
   }
   return result;
 }

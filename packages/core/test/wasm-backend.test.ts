@@ -10,7 +10,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Generator, matmul, randn, setBackend, softmax, sum, tensor, type WasmBackend, zeros } from "../src/index.ts";
+import { Generator, matmul, randn, setBackend, softmax, sum, tensor, tidy, type WasmBackend, zeros } from "../src/index.ts";
 import { assertArrayClose, assertRejects, tolerance } from "../src/testing/index.ts";
 
 setFlagsFromString("--expose-gc");
@@ -36,12 +36,20 @@ test("running out of memory names the bytes asked for and the bytes live", async
 
 test("tensors garbage-collected without dispose() give their memory back", async () => {
   const backend = await start({ threads: 1, maxMemoryBytes: 2 ** 25 });
+  // made outside any scope, and kept or returned from a tidy scope: no scope frees these, the net must
   const leak = () => {
     for (let i = 0; i < 20; i++) zeros([256, 256], { backend }).add(1);
+    // kept and not returned: the scope leaves it alone, and nothing else refers to it
+    for (let i = 0; i < 5; i++) {
+      tidy(() => {
+        zeros([256, 256], { backend }).add(2).keep();
+      });
+    }
+    for (let i = 0; i < 5; i++) tidy(() => zeros([256, 256], { backend }).add(3));
   };
   leak();
   const held = backend.memory().bytes;
-  assert.ok(held >= 40 * 256 * 256 * 4, `the leaked tensors are live before a collection (${held} bytes)`);
+  assert.ok(held >= 50 * 256 * 256 * 4, `the leaked tensors are live before a collection (${held} bytes)`);
   for (let i = 0; i < 20 && backend.memory().bytes > 0; i++) {
     gc();
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -90,6 +90,13 @@ export interface Backend {
   readSync(x: Operand): TypedArray;
   /** Releases a storage. The core calls it exactly once per storage. */
   free(storage: Storage): void;
+  /**
+   * Optional: the tensor holding this storage is no longer owned by a tidy scope (it was made outside
+   * one, returned from the outermost one, or kept), so nothing will free it but dispose(): a backend whose
+   * memory the garbage collector cannot see (wasm) frees it if the tensor is collected. Tensors that a
+   * tidy scope disposes never get here, which keeps the safety net off the hot path. May be called again.
+   */
+  protect?(storage: Storage): void;
   memory(): MemoryInfo;
   /** Releases everything the backend holds (devices, workers) so the process can exit. */
   close?(): Promise<void> | void;

@@ -3,7 +3,9 @@
  * @file The wasm backend's memory: storages as blocks of the caching allocator, views of the memory by
  * dtype (made again whenever it grows), the live counts `memory()` reports, and the FinalizationRegistry
  * that frees a block whose tensor was garbage-collected without dispose() (a safety net: when it runs is
- * up to the collector; `tidy` and `dispose` free at once).
+ * up to the collector; `tidy` and `dispose` free at once). Only storages the core hands to `protect`
+ * are registered: those of tensors no tidy scope will dispose (registering costs about as much as the
+ * rest of a small op, and most tensors of a step live and die inside one scope).
  */
 
 import type { DType, TypedArray } from "../../dtype.ts";
@@ -12,6 +14,9 @@ import { Allocator, type AllocatorStats } from "./allocator.ts";
 
 /** A block of wasm memory holding one tensor's elements. */
 export class WasmStorage {
+  /** Registered with the FinalizationRegistry (see protect). */
+  protected_ = false;
+
   constructor(
     readonly ptr: number,
     readonly bytes: number,
@@ -57,12 +62,18 @@ export class WasmHeap {
     const storage = new WasmStorage(this.#allocator.alloc(bytes), bytes);
     this.#buffers++;
     this.#bytes += bytes;
-    this.#finalizer.register(storage, { ptr: storage.ptr, bytes }, storage);
     return storage;
   }
 
+  /** From now on, a storage collected without free() gives its block back. */
+  protect(storage: WasmStorage): void {
+    if (storage.protected_) return;
+    storage.protected_ = true;
+    this.#finalizer.register(storage, { ptr: storage.ptr, bytes: storage.bytes }, storage);
+  }
+
   free(storage: WasmStorage): void {
-    this.#finalizer.unregister(storage);
+    if (storage.protected_) this.#finalizer.unregister(storage);
     this.#release(storage.ptr, storage.bytes);
   }
 

@@ -169,6 +169,10 @@ export class WasmBackend implements Backend {
     this.#heap.free(storage as unknown as WasmStorage);
   }
 
+  protect(storage: Storage): void {
+    this.#heap.protect(storage as unknown as WasmStorage);
+  }
+
   memory(): MemoryInfo {
     return this.#heap.memory();
   }
