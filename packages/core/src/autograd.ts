@@ -130,14 +130,15 @@ function run(where: string, roots: readonly Tensor[], seeds: readonly Tensor[], 
       if (node.released) {
         fail(where, "the graph was freed by an earlier backward(); pass { retainGraph: true } to that call to run backward twice");
       }
-      const tensors = [...node.inputs, t];
-      tensors.forEach((x, j) => {
+      // the node's inputs, then its output (versions holds them in that order); loops: this runs per op
+      for (let j = 0; j <= node.inputs.length; j++) {
+        const x = j < node.inputs.length ? node.inputs[j] : t;
         if (x.isDisposed)
           fail(where, `an input of "${node.op.name}" was disposed before backward(); dispose after it, or tidy around the whole step`);
         if (x.buffer(where).version !== node.versions[j]) {
           fail(where, `an input of "${node.op.name}" was modified in place (assign) after it was used; its gradient would be wrong`);
         }
-      });
+      }
       if (node.op.backward === NOT_DIFFERENTIABLE) continue;
       const thunks = node.op.backward({ inputs: node.inputs, output: t, attrs: node.attrs }, dy);
       node.inputs.forEach((x, j) => {

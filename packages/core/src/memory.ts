@@ -131,9 +131,11 @@ export function tidy<T>(fn: () => T): T {
     }
     fail("tidy", "the function returned a Promise; tidy is synchronous (await outside it, on the tensors it returns)");
   }
-  const returned = tensorsIn(result, new Set(), isTensorFn);
+  // one returned tensor (backward's gradients, every op in a step) needs no set
+  const single = isTensorFn(result) ? result : null;
+  const returned = single ? null : tensorsIn(result, new Set(), isTensorFn);
   for (const t of created) {
-    if (returned.has(t)) trackTensor(t);
+    if (single ? t === single : (returned as Set<Tensor>).has(t)) trackTensor(t);
     else if (!t.isKept) t.dispose();
     // kept: it outlives the scope, and only dispose() frees it now
     else unowned(t);
