@@ -56,11 +56,6 @@ export function checkFunction(where: string, value: unknown, what = "the argumen
   if (typeof value !== "function") fail(where, `${what} must be a function, got ${describeValue(value)}`);
 }
 
-/** An integer (a count, an axis, a size), or an error naming it. */
-export function checkInteger(where: string, value: unknown, what: string): asserts value is number {
-  if (typeof value !== "number" || !Number.isInteger(value)) fail(where, `${what} must be an integer, got ${describeValue(value)}`);
-}
-
 /** A list of numbers (a shape, begins, a permutation), checked for kind only. */
 export function checkNumberList(where: string, value: unknown, what: string): asserts value is readonly number[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === "number")) {

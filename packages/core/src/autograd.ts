@@ -9,7 +9,7 @@
  * With `createGraph`, the backward pass is itself recorded, so gradients of gradients work.
  */
 
-import { checkOptions, checkTensor } from "./args.ts";
+import { checkOptions, checkTensor, describeValue } from "./args.ts";
 import { fail, fmtShape } from "./errors.ts";
 import { onesLike } from "./factories.ts";
 import { enableGrad, noGrad } from "./grad-mode.ts";
@@ -175,8 +175,10 @@ function checkRoot(where: string, root: Tensor, gradient: Tensor | undefined): T
   if (!(root instanceof Tensor)) fail(where, "expected a Tensor");
   root.checkLive(where, "the tensor");
   if (gradient !== undefined && !(gradient instanceof Tensor)) {
-    const got = Array.isArray(gradient) ? "an array" : gradient === null ? "null" : typeof gradient;
-    fail(where, `the gradient must be a Tensor of the tensor's shape ${fmtShape(root.shape)}, got ${got}; wrap it with tensor(...)`);
+    fail(
+      where,
+      `the gradient must be a Tensor of the tensor's shape ${fmtShape(root.shape)}, got ${describeValue(gradient)}; wrap it with tensor(...)`,
+    );
   }
   gradient?.checkLive(where, "the gradient");
   if (!root.requiresGrad) {
@@ -233,7 +235,7 @@ export interface GradOptions extends BackwardOptions {
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], options: GradOptions = {}): (Tensor | null)[] {
   checkOptions("grad", options);
-  if (!Array.isArray(inputs)) fail("grad", `inputs must be an array of tensors, got ${inputs === null ? "null" : typeof inputs}`);
+  if (!Array.isArray(inputs)) fail("grad", `inputs must be an array of tensors, got ${describeValue(inputs)}`);
   const roots = Array.isArray(outputs) ? outputs : [outputs as Tensor];
   if (options.gradOutputs && options.gradOutputs.length !== roots.length) {
     fail("grad", `got ${options.gradOutputs.length} gradOutputs for ${roots.length} outputs`);

@@ -141,7 +141,6 @@ export function scalar(value: number | boolean, options: TensorOptions | DType =
 /** full under the name of the factory the caller used (zeros, ones, ...), so its errors name that one. */
 function filled(where: string, shape: readonly number[], value: number | boolean, options: TensorOptions): Tensor {
   checkOptions(where, options);
-  if (!Array.isArray(shape)) fail(where, `shape must be an array of sizes, got ${typeof shape === "number" ? shape : typeof shape}`);
   const s = checkShape(where, shape);
   const dtype = checkDType(where, options.dtype ?? (typeof value === "boolean" ? "bool" : "float32"));
   if (typeof value !== "number" && typeof value !== "boolean") fail(where, `value must be a number or a boolean, got ${typeof value}`);

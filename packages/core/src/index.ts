@@ -10,7 +10,6 @@ import { fail } from "./errors.ts";
 
 export {
   checkFunction,
-  checkInteger,
   checkNumberList,
   checkOptionalTensor,
   checkOptions,

@@ -372,7 +372,12 @@ export function configToJson(config: PeftConfig): Record<string, unknown> {
     if (camel === "excludeModules" && value === null) continue;
     out[snake] = value instanceof ModulePattern ? value.source : Array.isArray(value) ? [...value] : value;
   }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return sortedKeys(out);
+}
+
+/** An object with its keys in code-point order, as PEFT's json.dumps(sort_keys=True) writes them. */
+export function sortedKeys(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** The field of our adapter_config.json that records the weights file saved with it (save.ts). */

@@ -12,7 +12,7 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fail, noGrad, type Tensor, TsgradError, tidy } from "@tsgrad/core";
 import { readCappedFile, readSafetensorsFile, refuseLink, saveTensors, uploadTensors, writeFileAtomic } from "@tsgrad/nn";
-import { configFromJson, type PeftConfig, WEIGHTS_RECORD } from "./config.ts";
+import { configFromJson, type PeftConfig, sortedKeys, WEIGHTS_RECORD } from "./config.ts";
 import { jsonErrorOffset, lineAndColumn, nestingDepth } from "./json-position.ts";
 
 export const CONFIG_FILE = "adapter_config.json";
@@ -48,7 +48,7 @@ export async function writeAdapterFolder(
   // "pt": transformers and PEFT refuse a file without it, and our layouts are PyTorch's
   const weights = await saveTensors(new Map(tensors), join(folder, WEIGHTS_FILE), { metadata: { format: "pt" } });
   const written = record ? { ...config, [WEIGHTS_RECORD]: { bytes: weights.bytes, sha256: weights.sha256 } } : config;
-  const sorted = Object.fromEntries(Object.entries(written).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const sorted = sortedKeys(written);
   const text = new TextEncoder().encode(`${JSON.stringify(sorted, null, 2)}\n`);
   await writeFileAtomic(configPath, async (write) => write(text), `${where} ${configPath}`);
 }

@@ -17,7 +17,6 @@ import { reshape } from "./movement.ts";
 import { mean, sum } from "./reduce.ts";
 import { apply, defineOp, type OpDef } from "./registry.ts";
 
-/** The fused ops take a tensor, not a JS number: refused by name, as every op refuses bad operands. */
 /** Applies a primitive along one axis of x (promoted to float); a rank-0 tensor is a single class. */
 function alongAxis(op: string, def: OpDef<{ axis: number }>, x: Tensor, axis: number): Tensor {
   checkTensor(op, x);
