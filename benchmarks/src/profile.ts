@@ -48,8 +48,23 @@ const { values } = parseArgs({
     threads: { type: "string" },
     case: { type: "string", default: "encoder train step" },
     steps: { type: "string", default: "30" },
+    help: { type: "boolean", short: "h" },
   },
 });
+if (values.help) {
+  console.log(`Where the time of one training step goes, kernel by kind, on one backend.
+
+  node --import tsx benchmarks/src/profile.ts [options]
+
+  --backend NAME   the backend to profile (default wasm)
+  --threads N      the wasm backend's thread count (default: TSGRAD_THREADS, else 2 where threads work)
+  --case ID        a case of the full benchmark set (default "encoder train step"; pnpm bench --list)
+  --steps N        timed steps after 5 warm-up steps (default 30)
+  -h, --help       this text
+
+PROFILE_OPS=1 splits the elementwise rows by op code.`);
+  process.exit(0);
+}
 const options: Record<string, unknown> = values.threads ? { threads: Number(values.threads) } : {};
 const backend = await setBackend(values.backend!, options);
 await (backend as { ready?: Promise<void> }).ready;
