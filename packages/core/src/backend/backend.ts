@@ -28,6 +28,7 @@ export interface Operand {
   readonly dtype: DType;
 }
 
+// An op's position in these lists is its code in the wasm and gpujs kernels: reordering renumbers their branches.
 export const UNARY_OPS = ["neg", "exp", "log", "log1p", "sqrt", "tanh", "sigmoid", "erf", "relu", "abs", "sign", "logicalNot"] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 

@@ -11,10 +11,22 @@
 import { castValue, type DType, INT32_MAX, INT32_MIN, type TypedArray, typedArrayFor } from "../../dtype.ts";
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
-import type { AdamWScalars, ArgReduceOp, Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp } from "../backend.ts";
+import {
+  type AdamWScalars,
+  type ArgReduceOp,
+  type Backend,
+  BINARY_OPS,
+  type BinaryOp,
+  type MemoryInfo,
+  type Operand,
+  type ReduceOp,
+  type Storage,
+  UNARY_OPS,
+  type UnaryOp,
+} from "../backend.ts";
 import { fusedAdamw, fusedGelu, fusedLayerNorm, fusedLogSoftmax, fusedSoftmax } from "./fused.ts";
 import { KernelCache, type KernelName, type KernelStats, type Mode } from "./kernel-cache.ts";
-import { BINARY_CODES, UNARY_CODES } from "./kernels/elementwise.ts";
+import { UNARY_CODES } from "./kernels/elementwise.ts";
 import { KIND, SPECIAL_VALUES } from "./kernels/kernel-this.ts";
 import { checkRank, coalesce, inner, meta } from "./meta.ts";
 import { type DeviceHandle, DeviceQueue, DeviceStore, HostStore, type Store, sizeClass } from "./storage.ts";
@@ -29,6 +41,14 @@ const EMPTY = new Float32Array(16);
 const store = (storage: Storage): Store => storage as unknown as Store;
 const wrap = (s: Store): Storage => s as unknown as Storage;
 const kindOf = (dtype: DType): number => (dtype === "int32" ? KIND.int32 : dtype === "bool" ? KIND.bool : KIND.float32);
+
+/** An op's code for the elementwise kernels, which would otherwise get -1 for an op outside the list. */
+function codeOf(backend: string, family: "unary" | "binary", op: string): number {
+  const codes: readonly string[] = family === "unary" ? UNARY_OPS : BINARY_OPS;
+  const code = codes.indexOf(op);
+  if (code < 0) fail(`${backend} ${family}`, `unknown op "${op}"; expected one of ${codes.join(", ")}`);
+  return code;
+}
 
 export interface GpujsBackendOptions {
   mode: Mode;
@@ -252,7 +272,7 @@ export class GpujsBackend implements Backend {
 
   unary(op: UnaryOp, x: Operand, outDType: DType): Storage {
     const size = sizeOf(x.shape);
-    return this.#run("unary", size, [store(x.storage), SPECIAL_VALUES, UNARY_CODES.indexOf(op), kindOf(outDType), size]);
+    return this.#run("unary", size, [store(x.storage), SPECIAL_VALUES, codeOf(this.name, "unary", op), kindOf(outDType), size]);
   }
 
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape, outDType: DType): Storage {
@@ -265,7 +285,7 @@ export class GpujsBackend implements Backend {
       store(b.storage),
       m,
       SPECIAL_VALUES,
-      BINARY_CODES.indexOf(op),
+      codeOf(this.name, "binary", op),
       kindOf(outDType),
       size,
     ]);

@@ -2,69 +2,47 @@
  * @file Elementwise kernels: unary ops (and casts), binary ops with broadcasting, where, fill and copy.
  *
  * One kernel per family with the op as an integer argument, so every unary op shares one compiled
- * shader (a cold WebGPU compile costs 55-145 ms). Op codes are the positions in UNARY_CODES and
- * BINARY_CODES; the semantics are those of reference/scalar-ops.ts.
+ * shader (a cold WebGPU compile costs 55-145 ms). An op's code is its position in UNARY_OPS or
+ * BINARY_OPS of backend.ts (the wasm kernels number them the same way); the semantics are those of
+ * reference/scalar-ops.ts. A kernel cannot read those lists, so its branches test literal codes, each
+ * named in a comment; test/gpujs-kernels.test.ts runs every code against the reference. A code without
+ * a branch yields NaN, never a plausible value such as its input.
  */
 
+import { UNARY_OPS } from "../../backend.ts";
 import type { KernelThis } from "./kernel-this.ts";
 
-export const UNARY_CODES = [
-  "neg",
-  "exp",
-  "log",
-  "log1p",
-  "sqrt",
-  "tanh",
-  "sigmoid",
-  "erf",
-  "relu",
-  "abs",
-  "sign",
-  "logicalNot",
-  "identity",
-] as const;
-
-export const BINARY_CODES = [
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "pow",
-  "maximum",
-  "minimum",
-  "eq",
-  "ne",
-  "lt",
-  "le",
-  "gt",
-  "ge",
-  "logicalAnd",
-  "logicalOr",
-] as const;
+/** unaryKernel's codes: the unary ops, then "identity", which makes it the cast kernel. */
+export const UNARY_CODES = [...UNARY_OPS, "identity"] as const;
 
 /** out[i] = op(x[i]) stored as `kind` (op 12, identity, makes this the cast kernel). */
 export function unaryKernel(this: KernelThis, x: Float32Array, sp: Float32Array, op: number, kind: number, n: number): number {
   const i = this.thread.x;
   if (i >= n) return 0;
   const v = x[i];
-  let r = v;
+  let r = sp[0];
   if (op === 0) {
+    // neg
     r = -v;
   } else if (op === 1) {
+    // exp
     r = Math.exp(v);
   } else if (op === 2) {
+    // log
     r = Math.log(v);
   } else if (op === 3) {
-    // log(1 + v) scaled by v / ((1 + v) - 1) cancels the rounding of 1 + v, so small v stay accurate
+    // log1p: log(1 + v) scaled by v / ((1 + v) - 1) cancels the rounding of 1 + v, so small v stay accurate
     const u = 1 + v;
     r = u === 1 ? v : (Math.log(u) * v) / (u - 1);
     if (u === sp[1]) r = u;
   } else if (op === 4) {
+    // sqrt
     r = Math.sqrt(v);
   } else if (op === 5) {
+    // tanh
     r = Math.tanh(v);
   } else if (op === 6) {
-    // two branches keep exp from overflowing for large |v|, as the reference does
+    // sigmoid: two branches keep exp from overflowing for large |v|, as the reference does
     r = v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
   } else if (op === 7) {
     // erf: its Maclaurin series near 0 (relative accuracy), Abramowitz-Stegun 7.1.26 beyond (|error| < 1.5e-7)
@@ -79,15 +57,21 @@ export function unaryKernel(this: KernelThis, x: Float32Array, sp: Float32Array,
     }
     r = v < 0 ? -e : e;
   } else if (op === 8) {
+    // relu
     // biome-ignore lint/complexity/useMathMinMax: WebGPU's max(NaN, 0) is 0; here NaN < 0 is false, so NaN passes through as Math.max keeps it
     r = v < 0 ? 0 : v;
   } else if (op === 9) {
+    // abs
     r = Math.abs(v);
   } else if (op === 10) {
-    // not Math.sign: WebGPU's sign(NaN) is 0
+    // sign, not Math.sign: WebGPU's sign(NaN) is 0
     r = v > 0 ? 1 : v < 0 ? -1 : v;
   } else if (op === 11) {
+    // logicalNot
     r = v === 0 ? 1 : 0;
+  } else if (op === 12) {
+    // identity
+    r = v;
   }
   if (kind === 1) {
     r = r < 2147483648 && r > -2147483649 ? Math.trunc(r) : 0;
@@ -120,6 +104,7 @@ export function binaryKernel(
   for (let j = 0; j < 8; j++) {
     if (j < rank) {
       const d = meta[1 + j];
+      // exact quotient (kernel-this.ts)
       let q = Math.floor(rem / d);
       if (q * d > rem) q = q - 1;
       if ((q + 1) * d <= rem) q = q + 1;
@@ -131,17 +116,21 @@ export function binaryKernel(
   }
   const x = a[offA];
   const y = b[offB];
-  let r = 0;
+  let r = sp[0];
   if (op === 0) {
+    // add
     r = x + y;
   } else if (op === 1) {
+    // sub
     r = x - y;
   } else if (op === 2) {
+    // mul
     r = x * y;
   } else if (op === 3) {
+    // div
     r = x / y;
   } else if (op === 4) {
-    // JavaScript's Math.pow: x^0 = 1 even for NaN; a negative base needs an integer exponent, whose
+    // pow, as JavaScript's Math.pow: x^0 = 1 even for NaN; a negative base needs an integer exponent, whose
     // parity gives the sign (WGSL's pow is undefined for x < 0)
     if (y === 0) {
       r = 1;
@@ -157,7 +146,7 @@ export function binaryKernel(
       r = x ** y;
     }
   } else if (op === 5 || op === 6) {
-    // NaN wins, as with Math.max and Math.min (WebGPU's max and min drop it)
+    // maximum and minimum: NaN wins, as with Math.max and Math.min (WebGPU's max and min drop it)
     const xNaN = x < 1 || x >= 1 ? 0 : 1;
     const yNaN = y < 1 || y >= 1 ? 0 : 1;
     if (xNaN > 0) {
@@ -170,20 +159,28 @@ export function binaryKernel(
       r = Math.min(x, y);
     }
   } else if (op === 7) {
+    // eq
     r = x === y ? 1 : 0;
   } else if (op === 8) {
+    // ne
     r = x === y ? 0 : 1;
   } else if (op === 9) {
+    // lt
     r = x < y ? 1 : 0;
   } else if (op === 10) {
+    // le
     r = x <= y ? 1 : 0;
   } else if (op === 11) {
+    // gt
     r = x > y ? 1 : 0;
   } else if (op === 12) {
+    // ge
     r = x >= y ? 1 : 0;
   } else if (op === 13) {
+    // logicalAnd
     r = x === 0 || y === 0 ? 0 : 1;
   } else if (op === 14) {
+    // logicalOr
     r = x === 0 && y === 0 ? 0 : 1;
   }
   if (kind === 1) {
@@ -208,6 +205,7 @@ export function whereKernel(this: KernelThis, c: Float32Array, a: Float32Array, 
   for (let j = 0; j < 8; j++) {
     if (j < rank) {
       const d = meta[1 + j];
+      // exact quotient (kernel-this.ts)
       let q = Math.floor(rem / d);
       if (q * d > rem) q = q - 1;
       if ((q + 1) * d <= rem) q = q + 1;

@@ -19,6 +19,7 @@ export function gatherKernel(this: KernelThis, x: Float32Array, index: Float32Ar
   for (let j = 0; j < 8; j++) {
     if (j < rank) {
       const d = meta[1 + j];
+      // exact quotient (kernel-this.ts)
       let q = Math.floor(rem / d);
       if (q * d > rem) q = q - 1;
       if ((q + 1) * d <= rem) q = q + 1;
@@ -52,6 +53,7 @@ export function scatterAddKernel(
   for (let j = 0; j < 8; j++) {
     if (j < rank) {
       const d = meta[1 + j];
+      // exact quotient (kernel-this.ts)
       let q = Math.floor(rem / d);
       if (q * d > rem) q = q - 1;
       if ((q + 1) * d <= rem) q = q + 1;
@@ -85,6 +87,7 @@ export function topkRankKernel(this: KernelThis, x: Float32Array, meta: Float32A
   const i = this.thread.x;
   if (i >= n) return 0;
   const len = meta[0];
+  // exact quotient (kernel-this.ts)
   let r = Math.floor(i / len);
   if (r * len > i) r = r - 1;
   if ((r + 1) * len <= i) r = r + 1;
@@ -120,6 +123,7 @@ export function topkSelectKernel(this: KernelThis, ranks: Float32Array, meta: Fl
   if (i >= n) return 0;
   const len = meta[0];
   const k = meta[1];
+  // exact quotient (kernel-this.ts)
   let r = Math.floor(i / k);
   if (r * k > i) r = r - 1;
   if ((r + 1) * k <= i) r = r + 1;

@@ -11,8 +11,17 @@
  * - `n` is the number of valid outputs; threads at or past it return 0 without reading anything (on
  *   webasm the output is rounded up to a size class, see storage.ts).
  * - Every integer computed inside a kernel is a float32, exact below 2^24: that is why tensors are capped
- *   at 2^24 elements, and why divisions are corrected (`q * d > r` ...) instead of trusted: WGSL's float
- *   division may be off by 2.5 ulp, enough for `floor(6 / 3)` to come out as 1.
+ *   at 2^24 elements, and why whole quotients are corrected instead of trusted (the next point).
+ * - The exact quotient, for turning a flat position into indices. WGSL's float division may be off by
+ *   2.5 ulp, enough for `floor(6 / 3)` to come out as 1, so every q = floor(r / d) of whole numbers is
+ *       let q = Math.floor(r / d);
+ *       if (q * d > r) q = q - 1;
+ *       if ((q + 1) * d <= r) q = q + 1;
+ *   where the products of whole numbers are exact, so the two tests move a floor that came out one too
+ *   high or one too low onto the true quotient. Each copy is marked `// exact quotient (kernel-this.ts)`,
+ *   and test/gpujs-kernels.test.ts holds every floor of a division in kernels/ to these three lines. The
+ *   lines are pasted rather than made a helper (gpu.js's addFunction): on webasm the SIMD path calls a
+ *   helper once per lane, which made a broadcast add of 2^20 elements about 20 % slower.
  * - `kind` is the dtype of the stored result: 0 float32, 1 int32 (truncated toward zero, NaN and ±Inf to
  *   0), 2 bool (0 or 1; NaN counts as true). gpu.js ignores `returnType: "Integer"`, so kernels convert
  *   themselves, before the value can feed the next kernel.

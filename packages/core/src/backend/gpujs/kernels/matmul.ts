@@ -16,10 +16,12 @@ export function matmulKernel(this: KernelThis, a: Float32Array, b: Float32Array,
   const kk = meta[1];
   const nn = meta[2];
   const rank = meta[3];
+  // exact quotient (kernel-this.ts)
   let t = Math.floor(i / nn);
   if (t * nn > i) t = t - 1;
   if ((t + 1) * nn <= i) t = t + 1;
   const col = i - t * nn;
+  // exact quotient (kernel-this.ts)
   let rem = Math.floor(t / m);
   if (rem * m > t) rem = rem - 1;
   if ((rem + 1) * m <= t) rem = rem + 1;
@@ -29,6 +31,7 @@ export function matmulKernel(this: KernelThis, a: Float32Array, b: Float32Array,
   for (let j = 0; j < 8; j++) {
     if (j < rank) {
       const d = meta[4 + j];
+      // exact quotient (kernel-this.ts)
       let q = Math.floor(rem / d);
       if (q * d > rem) q = q - 1;
       if ((q + 1) * d <= rem) q = q + 1;

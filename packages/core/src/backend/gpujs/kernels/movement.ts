@@ -15,6 +15,7 @@ export function stridedKernel(this: KernelThis, x: Float32Array, meta: Float32Ar
   for (let j = 0; j < 8; j++) {
     if (j < rank) {
       const d = meta[1 + j];
+      // exact quotient (kernel-this.ts)
       let q = Math.floor(rem / d);
       if (q * d > rem) q = q - 1;
       if ((q + 1) * d <= rem) q = q + 1;
@@ -39,6 +40,7 @@ export function padKernel(this: KernelThis, x: Float32Array, meta: Float32Array,
   for (let j = 0; j < 8; j++) {
     if (j < rank) {
       const d = meta[1 + j];
+      // exact quotient (kernel-this.ts)
       let q = Math.floor(rem / d);
       if (q * d > rem) q = q - 1;
       if ((q + 1) * d <= rem) q = q + 1;
@@ -62,10 +64,12 @@ export function concatKernel(this: KernelThis, a: Float32Array, b: Float32Array,
   const inner = meta[0];
   const la = meta[1];
   const len = la + meta[2];
+  // exact quotient (kernel-this.ts)
   let t = Math.floor(i / inner);
   if (t * inner > i) t = t - 1;
   if ((t + 1) * inner <= i) t = t + 1;
   const k = i - t * inner;
+  // exact quotient (kernel-this.ts)
   let o = Math.floor(t / len);
   if (o * len > t) o = o - 1;
   if ((o + 1) * len <= t) o = o + 1;

@@ -19,6 +19,7 @@ export function reduceKernel(this: KernelThis, x: Float32Array, meta: Float32Arr
   if (j >= n) return 0;
   const len = meta[0];
   const inner = meta[1];
+  // exact quotient (kernel-this.ts)
   let o = Math.floor(j / inner);
   if (o * inner > j) o = o - 1;
   if ((o + 1) * inner <= j) o = o + 1;
@@ -62,6 +63,7 @@ export function argReduceKernel(this: KernelThis, x: Float32Array, meta: Float32
   if (j >= n) return 0;
   const len = meta[0];
   const inner = meta[1];
+  // exact quotient (kernel-this.ts)
   let o = Math.floor(j / inner);
   if (o * inner > j) o = o - 1;
   if ((o + 1) * inner <= j) o = o + 1;
