@@ -26,6 +26,6 @@ export * from "./optim/sgd.ts";
 
 // ---- checkpoints ----
 
-export * from "./safetensors/checkpoint.ts";
-export * from "./safetensors/files.ts";
-export * from "./safetensors/format.ts";
+// the format and the file policy live in @tsgrad/safetensors; nn re-exports them, as before the split
+export * from "@tsgrad/safetensors";
+export * from "./checkpoint.ts";

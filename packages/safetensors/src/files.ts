@@ -1,5 +1,6 @@
 /**
- * @file Every file nn and hyra read or write goes through here, because those files may come from anyone.
+ * @file Every file tsgrad reads or writes (safetensors files, nn's checkpoints, hyra's adapter folders) goes
+ * through here, because those files may come from anyone.
  *
  * The policy (README, "Reliability"): a file tsgrad opens must be a regular file, and never a symbolic link;
  * a link is refused, not resolved, when reading and when writing (a link planted where a save goes would

@@ -1,5 +1,5 @@
 /**
- * @file The file policy of nn (files.ts): only regular files, never through a link, capped reads that
+ * @file The file policy (files.ts): only regular files, never through a link, capped reads that
  * cannot hang on a FIFO or stream a device, and stale temporary files of killed saves removed by the next
  * save of the same target, never one of a save still running.
  */
