@@ -1,6 +1,7 @@
 /**
- * @file The error of the reader, the writer and the file functions: a SafetensorsError carries a code, so a caller can tell a truncated
- * file from a hostile header or a bad argument without matching messages; the message names the file.
+ * @file The error of the reader, the writer and the named-tensor files: a SafetensorsError carries a code,
+ * so a caller can tell a truncated file from a hostile header or a bad argument without matching
+ * messages; the message names the file.
  */
 
 import { TsgradError } from "@tsgrad/core";
