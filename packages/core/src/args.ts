@@ -4,25 +4,8 @@
  * before anything inside can fail with a TypeError that names neither.
  */
 
-import { fail } from "./errors.ts";
+import { describeValue, fail } from "./errors.ts";
 import { Tensor } from "./tensor.ts";
-
-/** What a value is, for error messages: `number 1.5`, `string "x"`, `an array`, `a float32[2] tensor`. */
-export function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (value instanceof Tensor) return value.isDisposed ? `a disposed ${value.describe()} tensor` : `a ${value.describe()} tensor`;
-  if (Array.isArray(value))
-    return `an array [${value
-      .slice(0, 4)
-      .map((v) => (typeof v === "object" ? typeof v : String(v)))
-      .join(",")}${value.length > 4 ? ",..." : ""}]`;
-  if (typeof value === "string") return `string ${JSON.stringify(value.length > 24 ? `${value.slice(0, 24)}...` : value)}`;
-  if (typeof value === "function") return "a function";
-  if (typeof value === "object")
-    return value.constructor?.name && value.constructor !== Object ? `a ${value.constructor.name}` : "an object";
-  return `${typeof value} ${String(value)}`;
-}
 
 /** A live Tensor, or an error naming `where` and which argument it was. */
 export function checkTensor(where: string, value: unknown, what = "the input"): asserts value is Tensor {

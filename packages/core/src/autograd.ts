@@ -9,8 +9,8 @@
  * With `createGraph`, the backward pass is itself recorded, so gradients of gradients work.
  */
 
-import { checkOptions, checkTensor, describeValue } from "./args.ts";
-import { fail, fmtShape } from "./errors.ts";
+import { checkOptions, checkTensor } from "./args.ts";
+import { describeValue, fail, fmtShape } from "./errors.ts";
 import { onesLike } from "./factories.ts";
 import { enableGrad, noGrad } from "./grad-mode.ts";
 import { tidy } from "./memory.ts";

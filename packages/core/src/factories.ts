@@ -8,7 +8,7 @@
 import { checkOptions, checkTensor } from "./args.ts";
 import { type Backend, getBackend } from "./backend/backend.ts";
 import { type DType, INT32_MAX, INT32_MIN, isDType, isFloat, isInt32Value, type TypedArray, toTypedArray, typedArrayFor } from "./dtype.ts";
-import { fail, fmtShape } from "./errors.ts";
+import { checkBackendHolds, fail, fmtShape } from "./errors.ts";
 import { defaultGenerator, type Generator } from "./random.ts";
 import { checkShape, checkSize, type Shape, sizeOf } from "./shape.ts";
 import { resolveBackend, type Tensor, uploadTensor, wrapStorage } from "./tensor.ts";
@@ -147,7 +147,7 @@ function filled(where: string, shape: readonly number[], value: number | boolean
   if (dtype === "int32") checkInt32(where, [value]);
   checkSize(where, s, dtype);
   const backend = targetBackend(where, options);
-  if (dtype === "float64" && !backend.supportsFloat64) fail(where, `backend ${backend.name} has no float64`);
+  checkBackendHolds(where, backend, dtype);
   return finish(wrapStorage(backend, { storage: backend.fill(s, Number(value), dtype), shape: s, dtype }), options);
 }
 

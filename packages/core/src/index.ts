@@ -15,7 +15,6 @@ export {
   checkOptions,
   checkTensor,
   checkTensorList,
-  describeValue,
 } from "./args.ts";
 export { type BackwardOptions, backward, type GradOptions, grad, sumToShape } from "./autograd.ts";
 export {
@@ -43,7 +42,7 @@ export {
   type Reduction,
 } from "./composite/loss.ts";
 export { type DType, type FloatDType, isFloat, promoteTypes, type TypedArray } from "./dtype.ts";
-export { fail, fmtShape, TsgradError } from "./errors.ts";
+export { describeValue, fail, fmtShape, kindOf, showValue, TsgradError } from "./errors.ts";
 export {
   arange,
   eye,

@@ -6,7 +6,7 @@
 import { checkTensor } from "./args.ts";
 import type { Backend } from "./backend/backend.ts";
 import { isFloat } from "./dtype.ts";
-import { fail, fmtShape } from "./errors.ts";
+import { checkBackendHolds, fail, fmtShape } from "./errors.ts";
 import { isGradEnabled, noGrad } from "./grad-mode.ts";
 import { tidy } from "./memory.ts";
 import { cast, scalarOn, type TensorLike } from "./ops/cast.ts";
@@ -57,9 +57,7 @@ export async function to(x: Tensor, target: string | Backend): Promise<Tensor> {
   checkTensor("to", x, "the tensor");
   const backend = resolveBackend("to", target);
   if (backend === x.backend) return x;
-  if (x.dtype === "float64" && !backend.supportsFloat64) {
-    fail("to", `backend ${backend.name} has no float64; cast to float32 first`);
-  }
+  checkBackendHolds("to", backend, x.dtype);
   const copy = uploadTensor("to", backend, await x.data(), x.shape, x.dtype);
   if (x.requiresGrad) copy.requiresGrad = true;
   return copy;

@@ -16,7 +16,7 @@
 import { checkFunction } from "./args.ts";
 import type { Backend, Storage } from "./backend/backend.ts";
 import type { TypedArray } from "./dtype.ts";
-import { fail } from "./errors.ts";
+import { fail, isTensor } from "./errors.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** One storage and the tensors that view it (reshape and detach share a buffer). */
@@ -88,19 +88,13 @@ function unowned(t: Tensor): void {
 }
 
 /** Every tensor reachable from a value through arrays and plain objects. */
-function tensorsIn(value: unknown, found: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): Set<Tensor> {
+function tensorsIn(value: unknown, found: Set<Tensor>): Set<Tensor> {
   if (isTensor(value)) found.add(value);
-  else if (Array.isArray(value)) for (const v of value) tensorsIn(v, found, isTensor);
+  else if (Array.isArray(value)) for (const v of value) tensorsIn(v, found);
   else if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value)) tensorsIn(v, found, isTensor);
+    for (const v of Object.values(value)) tensorsIn(v, found);
   }
   return found;
-}
-
-let isTensorFn: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
-/** tensor.ts registers its instanceof check here (memory.ts cannot import the class it manages). */
-export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
-  isTensorFn = check;
 }
 
 /**
@@ -132,8 +126,8 @@ export function tidy<T>(fn: () => T): T {
     fail("tidy", "the function returned a Promise; tidy is synchronous (await outside it, on the tensors it returns)");
   }
   // one returned tensor (backward's gradients, every op in a step) needs no set
-  const single = isTensorFn(result) ? result : null;
-  const returned = single ? null : tensorsIn(result, new Set(), isTensorFn);
+  const single = isTensor(result) ? result : null;
+  const returned = single ? null : tensorsIn(result, new Set());
   for (const t of created) {
     if (single ? t === single : (returned as Set<Tensor>).has(t)) trackTensor(t);
     else if (!t.isKept) t.dispose();
@@ -145,5 +139,5 @@ export function tidy<T>(fn: () => T): T {
 
 /** Disposes every tensor found in value (a tensor, or arrays and plain objects of tensors). */
 export function dispose(value: unknown): void {
-  for (const t of tensorsIn(value, new Set(), isTensorFn)) t.dispose();
+  for (const t of tensorsIn(value, new Set())) t.dispose();
 }

@@ -11,9 +11,9 @@ import { type Backend, findBackend, getBackend, type Operand } from "./backend/b
 import { softplus } from "./composite/activation.ts";
 import { runDeferredChecks } from "./deferred-checks.ts";
 import { bytesPerElement, type DType, isFloat, type TypedArray } from "./dtype.ts";
-import { fail, fmtShape } from "./errors.ts";
+import { checkBackendHolds, fail, fmtShape, setTensorCheck } from "./errors.ts";
 import { assign, to } from "./inplace.ts";
-import { countTensor, DataBuffer, setTensorCheck, trackTensor } from "./memory.ts";
+import { countTensor, DataBuffer, trackTensor } from "./memory.ts";
 import { cast, scalarOn, type TensorLike } from "./ops/cast.ts";
 import {
   abs,
@@ -526,9 +526,7 @@ export function wrapStorage(backend: Backend, result: Operand): Tensor {
 
 /** Internal: a new tensor on `backend` holding `values` (the backend takes ownership of the array). */
 export function uploadTensor(where: string, backend: Backend, values: TypedArray, shape: Shape, dtype: DType): Tensor {
-  if (dtype === "float64" && !backend.supportsFloat64) {
-    fail(where, `backend ${backend.name} has no float64; use float32 or the reference backend`);
-  }
+  checkBackendHolds(where, backend, dtype);
   const t = wrapStorage(backend, { storage: backend.upload(values, dtype), shape, dtype });
   if (dtype === "int32" || dtype === "bool") t.buffer(where).hostCopy = values;
   return t;

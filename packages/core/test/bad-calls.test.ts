@@ -12,9 +12,11 @@ import {
   broadcastTo,
   closeBackends,
   crossEntropy,
+  describeValue,
   full,
   gather,
   getBackend,
+  kindOf,
   layerNorm,
   linear,
   logSoftmax,
@@ -22,6 +24,7 @@ import {
   ReferenceBackend,
   randn,
   setBackend,
+  showValue,
   sum,
   type Tensor,
   tensor,
@@ -160,6 +163,51 @@ test("bad arguments get errors naming the op, not a TypeError or RangeError", as
       /^matmul: (the result does not fit in memory \(inputs float32\[100000,1\], float32\[1,100000\]\)|10000000000 elements is more than the gpujs backend holds)/,
     );
   }
+});
+
+test("messages describe a value one of three ways: what it is, as code writes it, or its kind alone", () => {
+  const t = tensor([0.5, 2]);
+  const gone = tensor([0.5, 2]);
+  gone.dispose();
+  class Linear {}
+  // an argument of the wrong kind (core's checks)
+  assert.equal([1.5, "x", [1, 2], t, gone, new Map(), {}, null, undefined, () => 0].map(describeValue), [
+    "number 1.5",
+    'string "x"',
+    "an array [1,2]",
+    "a float32[2] tensor",
+    "a disposed float32[2] tensor",
+    "a Map",
+    "an object",
+    "null",
+    "undefined",
+    "a function",
+  ]);
+  // a setting out of range (the optimisers, hyra's config)
+  assert.equal([-0.1, Number.NaN, "gelu", [0.9, [1]], /q/i, t, {}, null, undefined].map(showValue), [
+    "-0.1",
+    "NaN",
+    '"gelu"',
+    "[0.9, [1]]",
+    "/q/i",
+    "a Tensor float32[2]",
+    "an object",
+    "null",
+    "undefined",
+  ]);
+  const nested: unknown[] = [];
+  nested.push(nested);
+  assert.is(showValue(nested), "[[[[[...]]]]]");
+  // the kind alone (nn's modules, hyra's fields)
+  assert.equal(
+    [3, "x", [1], new Linear(), Object.create(null), null].map((v) => kindOf(v)),
+    ["number", "string", "Array", "Linear", "an object", "null"],
+  );
+  assert.equal(
+    [3, "x", [1], undefined].map((v) => kindOf(v, { withValue: true })),
+    ["number 3", "string x", "Array", "undefined"],
+  );
+  t.dispose();
 });
 
 test("two backend instances with the same name are told apart in the error", async () => {

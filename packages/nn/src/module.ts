@@ -11,7 +11,7 @@
  *   optimiser holding them keeps working).
  */
 
-import { fail, isFloat, noGrad, Tensor, tidy } from "@tsgrad/core";
+import { fail, isFloat, kindOf, noGrad, Tensor, tidy } from "@tsgrad/core";
 
 /**
  * A trainable tensor: requires grad and is never disposed by a tidy scope. Made from a tensor whose
@@ -19,7 +19,7 @@ import { fail, isFloat, noGrad, Tensor, tidy } from "@tsgrad/core";
  */
 export class Parameter extends Tensor {
   constructor(data: Tensor, requiresGrad = true) {
-    if (!(data instanceof Tensor)) fail("Parameter", `expected a Tensor, got ${describeValue(data)}`);
+    if (!(data instanceof Tensor)) fail("Parameter", `expected a Tensor, got ${kindOf(data, { withValue: true })}`);
     const buffer = data.buffer("Parameter");
     buffer.retain();
     super(buffer, data.shape, data.dtype);
@@ -48,7 +48,8 @@ export abstract class Module {
 
   /** Registers a buffer: state that is saved but not trained (a mask, running statistics). */
   protected registerBuffer(name: string, tensor: Tensor, options: { persistent?: boolean } = {}): void {
-    if (!(tensor instanceof Tensor)) fail("registerBuffer", `buffer "${name}" must be a Tensor, got ${describeValue(tensor)}`);
+    if (!(tensor instanceof Tensor))
+      fail("registerBuffer", `buffer "${name}" must be a Tensor, got ${kindOf(tensor, { withValue: true })}`);
     // a dot would make the buffer's dotted path ambiguous
     if (name === "" || name.includes(".")) fail("registerBuffer", `a buffer name must be non-empty and contain no ".", got "${name}"`);
     const current = (this as unknown as Record<string, unknown>)[name];
@@ -215,7 +216,7 @@ export abstract class Module {
       if (!(value instanceof Tensor) || value.isDisposed) {
         fail(
           "loadStateDict",
-          `the value of "${key}" must be a live Tensor, got ${value instanceof Tensor ? "a disposed tensor" : describeValue(value)}`,
+          `the value of "${key}" must be a live Tensor, got ${value instanceof Tensor ? "a disposed tensor" : kindOf(value, { withValue: true })}`,
         );
       }
     }
@@ -252,13 +253,6 @@ export abstract class Module {
   }
 }
 
-/** What a bad value was, for error messages. */
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return value.constructor?.name ?? "an object";
-  return `${typeof value} ${String(value)}`;
-}
-
 /** What a module path offers instead (`"blocks" has "0", "1"`), for the errors of a path that went astray. */
 function childrenOf(module: Module, path: string): string {
   const names = module.namedChildren().map(([n]) => n);
@@ -273,12 +267,12 @@ export class ModuleList extends Module {
   constructor(modules: Iterable<Module> = []) {
     super();
     if (modules === null || typeof (modules as Iterable<Module>)[Symbol.iterator] !== "function") {
-      fail(new.target.name, `expected modules, got ${describeValue(modules)}`);
+      fail(new.target.name, `expected modules, got ${kindOf(modules, { withValue: true })}`);
     }
     this.items = [...modules];
     this.items.forEach((m, i) => {
       // refused here, not later in forward: new Sequential(42) is a mistake at the line that wrote it
-      if (!(m instanceof Module)) fail(new.target.name, `item ${i} must be a Module, got ${describeValue(m)}`);
+      if (!(m instanceof Module)) fail(new.target.name, `item ${i} must be a Module, got ${kindOf(m, { withValue: true })}`);
     });
   }
 

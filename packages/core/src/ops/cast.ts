@@ -4,7 +4,7 @@ import { checkTensor } from "../args.ts";
 import type { Backend } from "../backend/backend.ts";
 import { getBackend } from "../backend/backend.ts";
 import { type DType, isDType, isFloat, promoteTypes, promoteWithScalar, scalarDType, toTypedArray } from "../dtype.ts";
-import { fail } from "../errors.ts";
+import { checkBackendHolds, fail } from "../errors.ts";
 import { Tensor, uploadTensor } from "../tensor.ts";
 import { apply, defineOp } from "./registry.ts";
 
@@ -22,9 +22,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   checkTensor("cast", x, "the input");
   if (!isDType(dtype)) fail("cast", `unknown dtype ${JSON.stringify(dtype)}; expected float32, float64, int32 or bool`);
   if (x.dtype === dtype) return x;
-  if (dtype === "float64" && !x.backend.supportsFloat64) {
-    fail("cast", `backend ${x.backend.name} has no float64; use float32 or the reference backend`);
-  }
+  checkBackendHolds("cast", x.backend, dtype);
   return apply(castDef, [x], { dtype });
 }
 

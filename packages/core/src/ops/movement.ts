@@ -5,8 +5,8 @@
  * Every tensor is dense and row-major: reshape shares its input's buffer, the others copy.
  */
 
-import { checkNumberList, checkTensor, checkTensorList, describeValue } from "../args.ts";
-import { fail, fmtShape } from "../errors.ts";
+import { checkNumberList, checkTensor, checkTensorList } from "../args.ts";
+import { describeValue, fail, fmtShape } from "../errors.ts";
 import { arange } from "../factories.ts";
 import { broadcastShapes, checkSize, normalizeAxis, sameShape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";

@@ -1,15 +1,6 @@
 /** @file Argument checks shared by the optimisers and schedules: each error names the caller, the value and what was expected. */
 
-import { fail, Tensor as TensorClass } from "@tsgrad/core";
-
-export function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (value instanceof TensorClass) return `a Tensor ${value.describe()}`;
-  if (Array.isArray(value)) return `[${value.map(describeValue).join(", ")}]`;
-  if (typeof value === "object") return "an object";
-  if (typeof value === "string") return JSON.stringify(value);
-  return String(value);
-}
+import { fail, showValue, Tensor as TensorClass } from "@tsgrad/core";
 
 /**
  * Throws unless `state` has exactly the allowed keys, each a Tensor or a number as declared, and every
@@ -27,7 +18,7 @@ export function checkStateKeys(
     if (!kind) fail(where, `${entry} has an unknown entry "${key}"; expected ${Object.keys(kinds).join(", ") || "none"}`);
     const ok = kind === "tensor" ? value instanceof TensorClass : typeof value === "number" && Number.isInteger(value) && value >= 0;
     if (!ok) {
-      fail(where, `${entry}.${key} is ${describeValue(value)}; expected ${kind === "tensor" ? "a Tensor" : "a non-negative integer"}`);
+      fail(where, `${entry}.${key} is ${showValue(value)}; expected ${kind === "tensor" ? "a Tensor" : "a non-negative integer"}`);
     }
   }
   for (const key of required) if (!(key in state)) fail(where, `${entry} lacks "${key}"`);
@@ -38,10 +29,10 @@ export function checkNumber(where: string, name: string, value: unknown, min: nu
   const ok = typeof value === "number" && Number.isFinite(value) && value >= min && (below === undefined || value < below);
   if (!ok) {
     const range = below === undefined ? `a finite number >= ${min}` : `a number in [${min}, ${below})`;
-    fail(where, `${name} must be ${range}, got ${describeValue(value)}`);
+    fail(where, `${name} must be ${range}, got ${showValue(value)}`);
   }
 }
 
 export function checkBoolean(where: string, name: string, value: unknown): void {
-  if (typeof value !== "boolean") fail(where, `${name} must be true or false, got ${describeValue(value)}`);
+  if (typeof value !== "boolean") fail(where, `${name} must be true or false, got ${showValue(value)}`);
 }

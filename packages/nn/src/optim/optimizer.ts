@@ -4,8 +4,8 @@
  * group order), so that training resumes exactly.
  */
 
-import { fail, isFloat, noGrad, type Tensor, Tensor as TensorClass, tidy } from "@tsgrad/core";
-import { checkNumber, describeValue } from "./checks.ts";
+import { fail, isFloat, noGrad, showValue, type Tensor, Tensor as TensorClass, tidy } from "@tsgrad/core";
+import { checkNumber } from "./checks.ts";
 
 /** Hyper-parameters every optimiser has; each optimiser adds its own. */
 export interface BaseOptions {
@@ -55,7 +55,7 @@ export abstract class Optimizer<H extends BaseOptions> {
     options: Partial<H>,
   ) {
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
-      fail(name, `options must be an object such as { lr: 0.01 }, got ${describeValue(options)}`);
+      fail(name, `options must be an object such as { lr: 0.01 }, got ${showValue(options)}`);
     }
     for (const key of Object.keys(options)) {
       if (!(key in defaults)) fail(name, `unknown option "${key}"; expected one of ${Object.keys(defaults).join(", ")}`);
@@ -64,7 +64,7 @@ export abstract class Optimizer<H extends BaseOptions> {
     this.checkOptions(merged, "");
     this.defaults = Object.freeze(merged);
     if (params === null || typeof params !== "object" || !(Symbol.iterator in params)) {
-      fail(name, `params must be a list of tensors or of parameter groups, got ${describeValue(params)}`);
+      fail(name, `params must be a list of tensors or of parameter groups, got ${showValue(params)}`);
     }
     const items = [...(params as Iterable<unknown>)];
     if (items.length === 0) fail(name, "got an empty parameter list");
@@ -77,7 +77,7 @@ export abstract class Optimizer<H extends BaseOptions> {
       fail(
         name,
         bad >= 0
-          ? `params[${bad}] is ${describeValue(items[bad])}; expected a Tensor or a group { params, ...options }`
+          ? `params[${bad}] is ${showValue(items[bad])}; expected a Tensor or a group { params, ...options }`
           : "params mixes tensors and parameter groups; give either a list of tensors or a list of groups",
       );
     }
@@ -106,7 +106,7 @@ export abstract class Optimizer<H extends BaseOptions> {
   addParamGroup(spec: ParamGroupSpec<H>): void {
     const index = this.paramGroups.length;
     if (!isGroupSpec(spec)) {
-      fail(this.name, `a parameter group must be an object { params, ...options }, got ${describeValue(spec)}`);
+      fail(this.name, `a parameter group must be an object { params, ...options }, got ${showValue(spec)}`);
     }
     const known = new Set(["params", ...Object.keys(this.defaults)]);
     for (const key of Object.keys(spec)) {
@@ -116,13 +116,13 @@ export abstract class Optimizer<H extends BaseOptions> {
     }
     const rawParams = spec.params as unknown;
     if (rawParams === null || typeof rawParams !== "object" || !(Symbol.iterator in rawParams)) {
-      fail(this.name, `group ${index}: params must be a list of tensors, got ${describeValue(rawParams)}`);
+      fail(this.name, `group ${index}: params must be a list of tensors, got ${showValue(rawParams)}`);
     }
     const params = [...(rawParams as Iterable<unknown>)];
     const seen = new Map(this.paramGroups.flatMap((g, k) => g.params.map((p) => [p, k] as const)));
     params.forEach((p, i) => {
       const at = `group ${index}, parameter ${i}`;
-      if (!(p instanceof TensorClass)) fail(this.name, `${at} is ${describeValue(p)}; expected a Tensor`);
+      if (!(p instanceof TensorClass)) fail(this.name, `${at} is ${showValue(p)}; expected a Tensor`);
       if (p.isDisposed) fail(this.name, `${at} (${p.describe()}) was disposed`);
       if (!isFloat(p.dtype)) fail(this.name, `${at} is ${p.dtype}; only float32 and float64 tensors can be optimised`);
       if (!p.isLeaf) fail(this.name, `${at} is not a leaf tensor (it was computed by an op); optimise leaves only`);
@@ -222,7 +222,7 @@ export abstract class Optimizer<H extends BaseOptions> {
       typeof dict.state !== "object" ||
       dict.state === null
     ) {
-      fail(where, `expected { state, paramGroups } as made by stateDict(), got ${describeValue(dict)}`);
+      fail(where, `expected { state, paramGroups } as made by stateDict(), got ${showValue(dict)}`);
     }
     if (dict.paramGroups.length !== this.paramGroups.length) {
       fail(where, `the dict has ${dict.paramGroups.length} parameter groups, this optimiser ${this.paramGroups.length}`);
@@ -236,7 +236,7 @@ export abstract class Optimizer<H extends BaseOptions> {
       }
       for (const [i, index] of saved.params.entries()) {
         if (!Number.isInteger(index) || index < 0 || byIndex.has(index)) {
-          fail(where, `group ${g} of the dict lists parameter index ${describeValue(index)}; expected distinct non-negative integers`);
+          fail(where, `group ${g} of the dict lists parameter index ${showValue(index)}; expected distinct non-negative integers`);
         }
         byIndex.set(index, own.params[i]);
       }
@@ -251,12 +251,12 @@ export abstract class Optimizer<H extends BaseOptions> {
     for (const [key, s] of Object.entries(dict.state)) {
       const p = byIndex.get(Number(key));
       if (!p) fail(where, `the dict has state for parameter ${key}, which no group lists`);
-      if (typeof s !== "object" || s === null) fail(where, `the state of parameter ${key} is ${describeValue(s)}; expected an object`);
+      if (typeof s !== "object" || s === null) fail(where, `the state of parameter ${key} is ${showValue(s)}; expected an object`);
       const g = this.paramGroups.findIndex((group) => group.params.includes(p));
       this.checkState(s, newOptions[g], `state ${key}`);
       for (const [name, v] of Object.entries(s)) {
         if (typeof v === "number") continue;
-        if (!(v instanceof TensorClass)) fail(where, `state ${key}.${name} is ${describeValue(v)}; expected a Tensor or a number`);
+        if (!(v instanceof TensorClass)) fail(where, `state ${key}.${name} is ${showValue(v)}; expected a Tensor or a number`);
         if (v.isDisposed) fail(where, `state ${key}.${name} (${v.describe()}) was disposed`);
         if (v.shape.length !== p.shape.length || v.shape.some((d, k) => d !== p.shape[k])) {
           fail(where, `state ${key}.${name} has shape [${v.shape}], expected its parameter's [${p.shape}]`);
@@ -313,13 +313,13 @@ export function decayGroups(
 ): [{ params: Tensor[]; weightDecay: number }, { params: Tensor[]; weightDecay: number }] {
   checkNumber("decayGroups", "weightDecay", weightDecay, 0);
   if (namedParameters === null || typeof namedParameters !== "object" || !(Symbol.iterator in namedParameters)) {
-    fail("decayGroups", `expected [name, tensor] pairs (module.namedParameters()), got ${describeValue(namedParameters)}`);
+    fail("decayGroups", `expected [name, tensor] pairs (module.namedParameters()), got ${showValue(namedParameters)}`);
   }
   const decay: Tensor[] = [];
   const noDecay: Tensor[] = [];
   for (const entry of namedParameters) {
     if (!Array.isArray(entry) || entry.length !== 2 || !(entry[1] instanceof TensorClass)) {
-      fail("decayGroups", `expected [name, tensor] pairs (module.namedParameters()), got ${describeValue(entry)}`);
+      fail("decayGroups", `expected [name, tensor] pairs (module.namedParameters()), got ${showValue(entry)}`);
     }
     const [, p] = entry;
     if (!p.requiresGrad) continue;
