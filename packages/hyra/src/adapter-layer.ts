@@ -141,3 +141,22 @@ export abstract class AdapterLayer extends Module {
     if (!this.hasAdapter(name)) fail(where, `"${this.path}" has no adapter "${name}" (it has ${this.adapterNames().join(", ") || "none"})`);
   }
 }
+
+/**
+ * The rank check of the methods that refuse a rank no update can have (MH-LoRA, HyRA; LoRA accepts
+ * any r, as PEFT): r at most the rank of the block one update fills, a head's rows of the weight with
+ * `heads`, the whole weight without.
+ */
+export function checkRank(where: string, r: number, path: string, layer: Linear, heads?: number): void {
+  const rows = heads === undefined ? layer.outFeatures : layer.outFeatures / heads;
+  const most = Math.min(rows, layer.inFeatures);
+  if (r <= most) return;
+  fail(
+    where,
+    heads === undefined
+      ? `r = ${r} is larger than "${path}" (Linear ${layer.inFeatures} -> ${layer.outFeatures}): an update of a ` +
+          `${layer.outFeatures}×${layer.inFeatures} weight has rank at most ${most}`
+      : `r = ${r} is larger than a head of "${path}": each of its ${heads} heads updates a ${rows}×${layer.inFeatures} block ` +
+          `(head size ${rows}), whose rank is at most ${most}`,
+  );
+}

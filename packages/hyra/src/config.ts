@@ -1,26 +1,16 @@
 /**
- * @file The adapter configuration: its fields and defaults (PEFT's LoraConfig in camelCase, plus the
- * HyRA options), the validation that names the bad field and value, and the mapping to and from the
- * snake_case `adapter_config.json` that PEFT reads.
+ * @file The adapter configuration: the fields every method has and their defaults (PEFT's LoraConfig in
+ * camelCase), the validation that names the bad field and value, and the mapping to and from the
+ * snake_case `adapter_config.json` that PEFT reads. A method's own fields (HyRA's options) live in its
+ * tuner folder (tuners/<method>/tuner.ts), which adds its config type to MethodConfigs.
  */
 
 import { fail } from "@tsgrad/core";
 import { ModulePattern } from "./pattern.ts";
-
-export type Method = "lora" | "mh-lora" | "hyra";
+import { type Tuner, tunerOf, tuners } from "./tuners/tuner.ts";
 export type Bias = "none" | "all" | "lora_only";
 /** true: A Kaiming-uniform, B zero (PEFT's default); "gaussian": A ~ N(0, 1/r²), B zero; false: both random. */
 export type InitLoraWeights = boolean | "gaussian";
-/** The generator's nonlinearity σ. */
-export type Activation = "gelu" | "tanh" | "identity" | "relu";
-/** Which axis of each head seed B_h the generator Θ_B mixes: its d_h features or its r rank columns. */
-export type Mixing = "feature" | "rank";
-/**
- * How HyRA starts at ΔW = 0: "zero-output" zeroes the output projections P_B (seeds random);
- * "zero-seeds" zeroes the head seeds B_h (P_B random), which needs σ(0) = 0 and σ'(0) ≠ 0.
- */
-export type HyraInit = "zero-output" | "zero-seeds";
-
 /**
  * A list of names (each an exact module path or a last part of one, as `q` for `blocks.0.attn.q`), or a
  * pattern on the whole path: a RegExp written in code (its source is compiled with RE2, see pattern.ts),
@@ -30,7 +20,8 @@ export type ModuleSpec = readonly string[] | RegExp | ModulePattern;
 /** What a resolved config holds: names, or a pattern compiled with RE2. */
 export type ResolvedModuleSpec = readonly string[] | ModulePattern;
 
-interface CommonConfig {
+/** The fields of every method's config. */
+export interface CommonConfig {
   /** The rank r. */
   r: number;
   /** The scale is alpha / r (alpha / √r with useRslora). */
@@ -50,42 +41,25 @@ interface CommonConfig {
   initLoraWeights: InitLoraWeights;
 }
 
-export interface LoraConfig extends CommonConfig {
-  method: "lora";
-}
+/**
+ * Each method's resolved config by its name, filled in by the method's folder (`declare module` in
+ * tuners/<method>/tuner.ts), so that a method's config type lives beside the method.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: augmented by each tuner folder
+export interface MethodConfigs {}
 
-export interface MhLoraConfig extends CommonConfig {
-  method: "mh-lora";
-}
-
-export interface HyraOptions {
-  activation: Activation;
-  /** The generators' hidden width m; null means the head size d_h of each layer. */
-  hiddenWidth: number | null;
-  mixing: Mixing;
-  /** One Θ_B per head instead of one shared by all heads (removes the cross-head coupling). */
-  perHeadGenerator: boolean;
-  /** One trunk U per generator shared by q and v (true), or one per projection. */
-  sharedTrunk: boolean;
-  hyraInit: HyraInit;
-}
-
-export interface HyraConfig extends CommonConfig, HyraOptions {
-  method: "hyra";
-}
+/** The registered methods' names: "lora", "mh-lora", "hyra". */
+export type Method = keyof MethodConfigs;
 
 /** A fully resolved configuration: every field present and checked. */
-export type PeftConfig = LoraConfig | MhLoraConfig | HyraConfig;
+export type PeftConfig = MethodConfigs[Method];
 
 /** Fields given as patterns may be RegExps in what a user writes. */
 type Patterns = { targetModules?: ModuleSpec; excludeModules?: ModuleSpec | null };
 type InputOf<C> = Partial<Omit<C, "method" | keyof Patterns>> & Patterns;
 
 /** What getPeftModel accepts: the method and any fields that differ from the defaults. */
-export type PeftConfigInput =
-  | ({ method: "lora" } & InputOf<LoraConfig>)
-  | ({ method: "mh-lora" } & InputOf<MhLoraConfig>)
-  | ({ method: "hyra" } & InputOf<HyraConfig>);
+export type PeftConfigInput = { [M in Method]: { method: M } & InputOf<MethodConfigs[M]> }[Method];
 
 const COMMON_DEFAULTS: CommonConfig = {
   r: 8,
@@ -102,23 +76,10 @@ const COMMON_DEFAULTS: CommonConfig = {
   initLoraWeights: true,
 };
 
-export const HYRA_DEFAULTS: HyraOptions = {
-  activation: "gelu",
-  hiddenWidth: null,
-  mixing: "feature",
-  perHeadGenerator: false,
-  sharedTrunk: true,
-  hyraInit: "zero-output",
-};
-
-const METHODS: readonly Method[] = ["lora", "mh-lora", "hyra"];
 const BIASES: readonly Bias[] = ["none", "all", "lora_only"];
-const ACTIVATIONS: readonly Activation[] = ["gelu", "tanh", "identity", "relu"];
-const MIXINGS: readonly Mixing[] = ["feature", "rank"];
-const HYRA_INITS: readonly HyraInit[] = ["zero-output", "zero-seeds"];
 
 const WHERE = "PeftConfig";
-/** Ranks and widths past this are no adapter of a model tsgrad can hold; a file saying so is refused. */
+/** Ranks past this are no adapter of a model tsgrad can hold; a file saying so is refused. */
 const MAX_WIDTH = 1 << 16;
 /**
  * alpha / r scales ΔW: PEFT's configs use up to a few hundred; a file with 1e308 would make every output
@@ -193,16 +154,27 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     fail(WHERE, `expected an object such as { method: "lora", r: 8 }, got ${show(input)}`);
   }
-  const method = oneOf("method", (input as { method?: unknown }).method, METHODS);
-  const known = new Set<string>(["method", ...Object.keys(COMMON_DEFAULTS), ...(method === "hyra" ? Object.keys(HYRA_DEFAULTS) : [])]);
+  const method = (input as { method?: unknown }).method;
+  const tuner =
+    tunerOf(method) ??
+    bad(
+      "method",
+      method,
+      `one of ${tuners()
+        .map((t) => show(t.method))
+        .join(", ")}`,
+    );
+  const own = tuner.fields.defaults;
+  const known = new Set<string>(["method", ...Object.keys(COMMON_DEFAULTS), ...Object.keys(own)]);
   for (const [key, value] of Object.entries(input)) {
     // an optional field left undefined is a field not given
     if (known.has(key) || value === undefined) continue;
-    const hint = Object.hasOwn(HYRA_DEFAULTS, key) ? ` (a HyRA option; the method is "${method}")` : "";
-    fail(WHERE, `unknown field "${key}"${hint}; the fields of a ${method} config are ${[...known].join(", ")}`);
+    const owner = tuners().find((t) => Object.hasOwn(t.fields.defaults, key));
+    const hint = owner ? ` (a ${owner.label} option; the method is "${tuner.method}")` : "";
+    fail(WHERE, `unknown field "${key}"${hint}; the fields of a ${tuner.method} config are ${[...known].join(", ")}`);
   }
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-  const merged = { ...COMMON_DEFAULTS, ...(method === "hyra" ? HYRA_DEFAULTS : {}), ...given } as Record<string, unknown>;
+  const merged = { ...COMMON_DEFAULTS, ...own, ...given } as Record<string, unknown>;
 
   const r = merged.r;
   if (!Number.isInteger(r) || (r as number) <= 0 || (r as number) > MAX_WIDTH) bad("r", r, `a positive integer up to ${MAX_WIDTH}`);
@@ -245,29 +217,8 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
       return v as InitLoraWeights;
     })(merged.initLoraWeights),
   };
-  if (method !== "hyra") return Object.freeze({ method, ...common }) as PeftConfig;
-
-  const hiddenWidth = merged.hiddenWidth;
-  if (hiddenWidth !== null && (!Number.isInteger(hiddenWidth) || (hiddenWidth as number) <= 0 || (hiddenWidth as number) > MAX_WIDTH)) {
-    bad("hiddenWidth", hiddenWidth, `a positive integer up to ${MAX_WIDTH}, or null for the head size d_h`);
-  }
-  const hyra: HyraOptions = {
-    activation: oneOf("activation", merged.activation, ACTIVATIONS),
-    hiddenWidth: hiddenWidth as number | null,
-    mixing: oneOf("mixing", merged.mixing, MIXINGS),
-    perHeadGenerator: checkBoolean("perHeadGenerator", merged.perHeadGenerator),
-    sharedTrunk: checkBoolean("sharedTrunk", merged.sharedTrunk),
-    hyraInit: oneOf("hyraInit", merged.hyraInit, HYRA_INITS),
-  };
-  // B_h = 0 makes ΔW = 0 only if σ(0) = 0, and lets the seeds learn only if σ'(0) ≠ 0: ReLU's
-  // derivative at 0 is 0, so every gradient to the seeds would be zero and the adapter would never move
-  if (hyra.hyraInit === "zero-seeds" && hyra.activation === "relu") {
-    fail(
-      WHERE,
-      "hyraInit \"zero-seeds\" needs σ(0) = 0 and σ'(0) ≠ 0, and ReLU has σ'(0) = 0: the seeds would get no gradient; use gelu, tanh or identity",
-    );
-  }
-  return Object.freeze({ method, ...common, ...hyra }) as HyraConfig;
+  const fields = Object.fromEntries(Object.keys(own).map((key) => [key, merged[key]]));
+  return Object.freeze({ method: tuner.method, ...common, ...tuner.fields.resolve(fields, bad) }) as unknown as PeftConfig;
 }
 
 /** The scale s of the update: alpha / r, or alpha / √r with rsLoRA. */
@@ -278,9 +229,7 @@ export function scalingOf(config: Pick<CommonConfig, "r" | "alpha" | "useRslora"
 
 // ---- adapter_config.json --------------------------------------------------------------------------
 
-const PEFT_TYPES: Record<Method, string> = { lora: "LORA", "mh-lora": "MH_LORA", hyra: "HYRA" };
-
-/** camelCase (ours) -> snake_case (PEFT's names, and ours for the HyRA options). */
+/** camelCase (ours) -> snake_case (PEFT's names); a method adds its own fields' names (tuner.fields.diskNames). */
 const DISK_NAMES: Record<string, string> = {
   r: "r",
   alpha: "lora_alpha",
@@ -293,33 +242,11 @@ const DISK_NAMES: Record<string, string> = {
   bias: "bias",
   useRslora: "use_rslora",
   initLoraWeights: "init_lora_weights",
-  activation: "hyra_activation",
-  hiddenWidth: "hyra_hidden_width",
-  mixing: "hyra_mixing",
-  perHeadGenerator: "hyra_per_head_generator",
-  sharedTrunk: "hyra_shared_trunk",
-  hyraInit: "hyra_init",
 };
 
-/**
- * PEFT LoraConfig fields that we write with their defaults (the set of PEFT's documented example
- * adapter_config.json), so that PEFT reads our file as it reads its own.
- */
-const PEFT_LORA_DEFAULTS: Record<string, unknown> = {
-  alpha_pattern: {},
-  auto_mapping: null,
-  base_model_name_or_path: null,
-  fan_in_fan_out: false,
-  inference_mode: true,
-  layer_replication: null,
-  loftq_config: {},
-  megatron_config: null,
-  megatron_core: "megatron.core",
-  rank_pattern: {},
-  revision: null,
-  task_type: null,
-  use_dora: false,
-};
+function diskNamesOf(tuner: Tuner): Record<string, string> {
+  return { ...DISK_NAMES, ...tuner.fields.diskNames };
+}
 
 /**
  * PEFT fields that change the math if they differ from these values; we do not implement them, so a
@@ -356,16 +283,14 @@ const INFORMATIONAL = new Set([
 const SETTING_OF: Record<string, string> = { qalora_group_size: "use_qalora" };
 
 /** Fields whose null is a value of ours (not PEFT's "use the default"). */
-const NULLABLE = new Set(["excludeModules", "layersToTransform", "layersPattern", "modulesToSave", "hiddenWidth"]);
+const NULLABLE = new Set(["excludeModules", "layersToTransform", "layersPattern", "modulesToSave"]);
 
 /** The JSON object written as adapter_config.json (keys sorted, as PEFT's json.dumps(sort_keys=True)). */
 export function configToJson(config: PeftConfig): Record<string, unknown> {
-  if (config === null || typeof config !== "object" || !Object.hasOwn(PEFT_TYPES, config.method)) {
-    fail("configToJson", `expected a resolved config (resolveConfig's result), got ${show(config)}`);
-  }
-  const out: Record<string, unknown> = { peft_type: PEFT_TYPES[config.method] };
-  if (config.method === "lora") Object.assign(out, PEFT_LORA_DEFAULTS);
-  for (const [camel, snake] of Object.entries(DISK_NAMES)) {
+  const tuner = config !== null && typeof config === "object" ? tunerOf(config.method) : undefined;
+  if (!tuner) fail("configToJson", `expected a resolved config (resolveConfig's result), got ${show(config)}`);
+  const out: Record<string, unknown> = { peft_type: tuner.peftType, ...tuner.fields.jsonExtras };
+  for (const [camel, snake] of Object.entries(diskNamesOf(tuner))) {
     if (!(camel in config)) continue;
     const value = (config as unknown as Record<string, unknown>)[camel];
     // exclude_modules is newer than some PEFT releases, which refuse unknown keys: write it only when used
@@ -397,8 +322,14 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
   if (json === null || typeof json !== "object" || Array.isArray(json)) fail(where, `expected a JSON object, got ${show(json)}`);
   const raw = json as Record<string, unknown>;
   const peftType = raw.peft_type;
-  const method = (Object.keys(PEFT_TYPES) as Method[]).find((m) => PEFT_TYPES[m] === peftType);
-  if (!method) fail(where, `peft_type must be one of ${Object.values(PEFT_TYPES).join(", ")}, got ${show(peftType)}`);
+  const tuner = tuners().find((t) => t.peftType === peftType);
+  if (!tuner)
+    fail(
+      where,
+      `peft_type must be one of ${tuners()
+        .map((t) => t.peftType)
+        .join(", ")}, got ${show(peftType)}`,
+    );
   for (const [field, expected] of Object.entries(UNSUPPORTED_IF_SET)) {
     if (Object.hasOwn(raw, field) && JSON.stringify(raw[field]) !== JSON.stringify(expected)) {
       fail(
@@ -416,8 +347,9 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
       `init_lora_weights = ${JSON.stringify(initLora)} changes the base weights in PEFT; only true, false and "gaussian" are supported`,
     );
   }
-  const byDisk = new Map(Object.entries(DISK_NAMES).map(([camel, snake]) => [snake, camel]));
-  const input: Record<string, unknown> = { method };
+  const byDisk = new Map(Object.entries(diskNamesOf(tuner)).map(([camel, snake]) => [snake, camel]));
+  const nullable = new Set([...NULLABLE, ...tuner.fields.nullable]);
+  const input: Record<string, unknown> = { method: tuner.method };
   const ignoredFields: string[] = [];
   let weights: ParsedConfig["weights"];
   // own keys only, and Object.hasOwn everywhere: "constructor" or "__proto__" is a field like any other
@@ -428,7 +360,8 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
       continue;
     }
     const camel = byDisk.get(key);
-    if (!camel || (method !== "hyra" && Object.hasOwn(HYRA_DEFAULTS, camel))) {
+    // another method's field (hyra_mixing in a LoRA file) is unknown to this one
+    if (!camel) {
       // a field we do not know may be a newer PEFT feature: harmless only while it is off
       const switchedOff = Object.hasOwn(SETTING_OF, key) && !raw[SETTING_OF[key]];
       const off = switchedOff || value === null || value === false || JSON.stringify(value) === "{}" || JSON.stringify(value) === "[]";
@@ -441,7 +374,7 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
       ignoredFields.push(key);
       continue;
     }
-    if (value === null && !NULLABLE.has(camel)) {
+    if (value === null && !nullable.has(camel)) {
       // PEFT writes null for "use the default" (target_modules: null means its per-architecture default)
       if (camel === "targetModules")
         fail(where, "target_modules is null: PEFT then uses a per-architecture default, which tsgrad models do not have");
@@ -471,5 +404,3 @@ function weightsRecord(value: unknown, where: string): { bytes: number; sha256: 
   if (!ok) fail(where, `${WEIGHTS_RECORD} must be { "bytes": <size>, "sha256": <64 hex digits> }, got ${JSON.stringify(value)}`);
   return { bytes: v?.bytes as number, sha256: v?.sha256 as string };
 }
-
-export { PEFT_TYPES };

@@ -3,18 +3,13 @@
 export { AdapterDict, checkAdapterName, ParameterDict } from "./adapter-dict.ts";
 export { AdapterLayer, type LoraFactors } from "./adapter-layer.ts";
 export {
-  type Activation,
   type Bias,
+  type CommonConfig,
   configFromJson,
   configToJson,
-  type HyraConfig,
-  type HyraInit,
-  type HyraOptions,
   type InitLoraWeights,
-  type LoraConfig,
   type Method,
-  type MhLoraConfig,
-  type Mixing,
+  type MethodConfigs,
   type ModuleSpec,
   type PeftConfig,
   type PeftConfigInput,
@@ -22,11 +17,21 @@ export {
   resolveConfig,
   scalingOf,
 } from "./config.ts";
-export { adapterParameterCount, type CountShape } from "./counts.ts";
-export { HyraGenerator, type HyraSettings, type HyraShape, OUTPUT_GAIN, Theta } from "./hyra/generator.ts";
-export { type Factors, HyraLayer, HyraProjection } from "./hyra/hyra-layer.ts";
-export { LoraLinear, type LoraSettings } from "./lora/lora-linear.ts";
-export { HeadFactor, MhLoraLinear } from "./mh-lora/mh-lora-linear.ts";
+export { adapterParameterCount } from "./counts.ts";
+export { HyraGenerator, type HyraSettings, type HyraShape, OUTPUT_GAIN, Theta } from "./tuners/hyra/generator.ts";
+export { type Factors, HyraLayer, HyraProjection } from "./tuners/hyra/hyra-layer.ts";
+export {
+  type Activation,
+  HYRA_DEFAULTS,
+  type HyraConfig,
+  type HyraInit,
+  type HyraOptions,
+  hyraTuner,
+  type Mixing,
+} from "./tuners/hyra/tuner.ts";
+
+import "./tuners/index.ts";
+
 export { cloneModule, ModulesToSaveWrapper } from "./modules-to-save.ts";
 export { ModulePattern } from "./pattern.ts";
 export {
@@ -41,3 +46,8 @@ export {
 } from "./peft-model.ts";
 export { CONFIG_FILE, MAX_CONFIG_BYTES, WEIGHTS_FILE } from "./save.ts";
 export { type AttentionLike, type HeadSplit, headSplitOf, isTargeted, layerIndexOf, matchesName } from "./targets.ts";
+export { LoraLinear, type LoraSettings } from "./tuners/lora/lora-linear.ts";
+export { type LoraConfig, loraTuner } from "./tuners/lora/tuner.ts";
+export { HeadFactor, MhLoraLinear } from "./tuners/mh-lora/mh-lora-linear.ts";
+export { type MhLoraConfig, mhLoraTuner } from "./tuners/mh-lora/tuner.ts";
+export { baseOf, type CountShape, registerTuner, type Target, type Tuner, tuners } from "./tuners/tuner.ts";

@@ -10,30 +10,29 @@ import { Linear, Module, Parameter } from "@tsgrad/nn";
 import { AdapterDict, checkAdapterName } from "./adapter-dict.ts";
 import { AdapterLayer } from "./adapter-layer.ts";
 import { configToJson, type Method, type PeftConfig, type PeftConfigInput, resolveConfig } from "./config.ts";
-import { HyraGenerator } from "./hyra/generator.ts";
-import { HyraLayer, HyraProjection } from "./hyra/hyra-layer.ts";
-import { LoraLinear } from "./lora/lora-linear.ts";
-import { MhLoraLinear } from "./mh-lora/mh-lora-linear.ts";
 import { cloneModule, ModulesToSaveWrapper } from "./modules-to-save.ts";
 import { ModulePattern } from "./pattern.ts";
 import { compareState, readAdapterFolder, writeAdapterFolder } from "./save.ts";
-import { type HeadSplit, headSplitOf, isTargeted, linearPaths, matchesName, modulesOf } from "./targets.ts";
+import { isTargeted, linearPaths, matchesName, modulesOf } from "./targets.ts";
+import "./tuners/index.ts";
+import { type Target, type Tuner, tunerOf } from "./tuners/tuner.ts";
 
 /** The prefix of every key, as PEFT's (PeftModel.base_model is the tuner, whose .model is the base model). */
 export const KEY_PREFIX = "base_model.model.";
 
 type ForwardOf<M> = M extends { forward: (...args: infer A) => infer R } ? (...args: A) => R : never;
 
-/** Modules whose insides are adapter machinery, not the model's own modules. */
+/**
+ * Modules whose insides are adapter machinery, not the model's own modules: adapted layers, modulesToSave
+ * wrappers, and the per-layer dicts a method attaches to a model's module (HyRA's `attn.hyra`).
+ */
 function isOpaque(module: Module): boolean {
-  return module instanceof AdapterLayer || module instanceof ModulesToSaveWrapper || module instanceof HyraLayer;
+  return module instanceof AdapterLayer || module instanceof ModulesToSaveWrapper || module instanceof AdapterDict;
 }
 
-const LAYER_CLASS: Record<Method, new (...args: never[]) => AdapterLayer> = {
-  lora: LoraLinear,
-  "mh-lora": MhLoraLinear,
-  hyra: HyraProjection,
-};
+function tunerFor(config: PeftConfig): Tuner {
+  return tunerOf(config.method) ?? fail("PeftModel", `no registered method "${config.method}"`);
+}
 
 /** The tuner between PeftModel and the base model (PEFT's LoraModel), so that paths read base_model.model. */
 export class TunerModel<M extends Module> extends Module {
@@ -124,9 +123,10 @@ export class PeftModel<M extends Module> extends Module {
     const modules = modulesOf(model, isOpaque);
     const matched = modules.filter(([path]) => isTargeted(path, config));
     if (matched.length === 0) fail(where, noMatchMessage(config, modules));
-    const targets: { path: string; layer: Linear | AdapterLayer }[] = [];
+    const tuner = tunerFor(config);
+    const targets: Target[] = [];
     for (const [path, m] of matched) {
-      if (m instanceof AdapterLayer && !(m instanceof LAYER_CLASS[config.method])) {
+      if (m instanceof AdapterLayer && !(m instanceof tuner.layerClass)) {
         fail(where, `"${path}" already holds a ${(m as Module).constructor.name}; one PeftModel holds adapters of one method`);
       }
       if (!(m instanceof Linear || m instanceof AdapterLayer)) {
@@ -139,93 +139,11 @@ export class PeftModel<M extends Module> extends Module {
       targets.push({ path, layer: m });
     }
     const saved = this.#planModulesToSave(name, config, modules, new Set(targets.map((t) => t.path)));
-    const base = (layer: Linear | AdapterLayer) => (layer instanceof AdapterLayer ? layer.base_layer : layer);
-
-    if (config.method === "lora") {
-      for (const { path, layer } of targets) checkRank(config.r, path, base(layer));
-      for (const { path, layer } of targets) {
-        const wrapper = layer instanceof LoraLinear ? layer : new LoraLinear(layer as Linear, path);
-        wrapper.addAdapter(name, config);
-        if (wrapper !== layer) model.setSubmodule(path, wrapper);
-      }
-    } else if (config.method === "mh-lora") {
-      const splits = targets.map(({ path, layer }) => headSplitOf(model, path, base(layer), config.method));
-      for (const [i, { path, layer }] of targets.entries()) checkHeadRank(config.r, path, base(layer), splits[i]);
-      for (const [i, { path, layer }] of targets.entries()) {
-        const wrapper = layer instanceof MhLoraLinear ? layer : new MhLoraLinear(layer as Linear, path, splits[i].heads);
-        wrapper.addAdapter(name, config);
-        if (wrapper !== layer) model.setSubmodule(path, wrapper);
-      }
-    } else {
-      this.#injectHyra(name, config, targets);
-    }
+    tuner.inject(model, name, config, targets, where);
     for (const { path, module, copy } of saved) {
       const wrapper = module instanceof ModulesToSaveWrapper ? module : new ModulesToSaveWrapper(module, path);
       wrapper.addAdapter(name, copy);
       if (wrapper !== module) model.setSubmodule(path, wrapper);
-    }
-  }
-
-  /** HyRA: targets grouped by attention module; one generator per layer for all its adapted projections. */
-  #injectHyra(name: string, config: PeftConfig & { method: "hyra" }, targets: { path: string; layer: Linear | AdapterLayer }[]): void {
-    const model = this.model;
-    const where = "getPeftModel (hyra)";
-    const groups = new Map<string, { split: HeadSplit; targets: { path: string; layer: Linear | AdapterLayer; projection: string }[] }>();
-    for (const { path, layer } of targets) {
-      const linear = layer instanceof AdapterLayer ? layer.base_layer : layer;
-      const split = headSplitOf(model, path, linear, config.method);
-      checkRank(config.r, path, linear);
-      const group = groups.get(split.attentionPath) ?? { split, targets: [] };
-      groups.set(split.attentionPath, group);
-      group.targets.push({ path, layer, projection: split.projection });
-    }
-    for (const [attentionPath, { split, targets: group }] of groups) {
-      // Ā is shared by the layer's projections, and the head seeds B_h too: their shapes must agree
-      const [first, ...rest] = group.map(({ path, layer }) => ({ path, layer: layer instanceof AdapterLayer ? layer.base_layer : layer }));
-      for (const other of rest) {
-        if (other.layer.inFeatures !== first.layer.inFeatures || other.layer.outFeatures !== first.layer.outFeatures) {
-          fail(
-            where,
-            `the projections of "${attentionPath}" share one HyRA generator, so they need one shape, but "${first.path}" is ` +
-              `${first.layer.inFeatures} -> ${first.layer.outFeatures} and "${other.path}" is ${other.layer.inFeatures} -> ${other.layer.outFeatures}`,
-          );
-        }
-      }
-      const current = (split.attention as unknown as Record<string, unknown>).hyra;
-      if (current !== undefined && !(current instanceof HyraLayer)) {
-        fail(where, `"${attentionPath}" already has a field "hyra" (${describe(current)}), where HyRA keeps its generators`);
-      }
-    }
-    for (const [, { split, targets: group }] of groups) {
-      const attention = split.attention as unknown as Record<string, unknown>;
-      const layer = (attention.hyra as HyraLayer | undefined) ?? new HyraLayer();
-      const linear = group[0].layer instanceof AdapterLayer ? group[0].layer.base_layer : (group[0].layer as Linear);
-      // a generator far wider than the model is no adapter of it, and a config (from a file) must not
-      // make tsgrad allocate gigabytes for one
-      const width = config.hiddenWidth ?? split.headSize;
-      if (width > MAX_WIDTH_RATIO * linear.inFeatures) {
-        fail(
-          "getPeftModel (hyra)",
-          `hiddenWidth = ${width} is more than ${MAX_WIDTH_RATIO} × the width ${linear.inFeatures} of "${group[0].path}"; the generators' width m is at most ${MAX_WIDTH_RATIO * linear.inFeatures} here`,
-        );
-      }
-      const generator = new HyraGenerator(
-        {
-          inFeatures: linear.inFeatures,
-          heads: split.heads,
-          headSize: split.headSize,
-          r: config.r,
-          hiddenWidth: config.hiddenWidth ?? split.headSize,
-          projections: group.map((t) => t.projection),
-        },
-        config,
-        linear.weight.dtype,
-      );
-      layer.set(name, generator);
-      attention.hyra = layer;
-      for (const { path, layer: target, projection } of group) {
-        if (!(target instanceof HyraProjection)) model.setSubmodule(path, new HyraProjection(target as Linear, path, layer, projection));
-      }
     }
   }
 
@@ -294,7 +212,7 @@ export class PeftModel<M extends Module> extends Module {
     for (const [path, m] of this.#modules()) {
       if (m instanceof AdapterLayer) {
         for (const [dictName, dict] of m.namedChildren()) if (dict instanceof AdapterDict) add(`${path}.${dictName}`, dict.get(name));
-      } else if (m instanceof HyraLayer) {
+      } else if (m instanceof AdapterDict) {
         add(path, m.get(name));
       } else if (m instanceof ModulesToSaveWrapper) {
         add(path, m.modules_to_save.get(name));
@@ -407,9 +325,9 @@ export class PeftModel<M extends Module> extends Module {
       }
     }
     for (const [path, m] of this.#modules()) {
-      if (m instanceof HyraLayer && m.has(name)) {
+      if (m instanceof AdapterDict && m.has(name)) {
         m.delete(name);
-        if (m.names().length === 0) delete (model.getSubmodule(parentOf(path)) as unknown as Record<string, unknown>).hyra;
+        if (m.names().length === 0) detach(model, path);
       }
     }
     this.#configs.delete(name);
@@ -529,9 +447,10 @@ export class PeftModel<M extends Module> extends Module {
       else if (m instanceof ModulesToSaveWrapper) model.setSubmodule(path, merged ? m.activeModule : m.original_module);
     }
     for (const [path, m] of this.#modules()) {
-      if (m instanceof HyraLayer) {
-        for (const name of m.names()) m.forget(name);
-        delete (model.getSubmodule(parentOf(path)) as unknown as Record<string, unknown>).hyra;
+      if (m instanceof AdapterDict) {
+        // delete lets the dict drop what it derived from an entry (HyRA's cached factors)
+        for (const name of m.names()) m.delete(name);
+        detach(model, path);
       }
     }
     // the base model's parameters train (or not) as they did before getPeftModel
@@ -735,15 +654,12 @@ export class PeftModel<M extends Module> extends Module {
   }
 }
 
-/** Wraps the layers of `model` that `config` targets, in place, and returns the adapted model. */
-/** HyRA's generator width m may be at most this many times the adapted layer's input width. */
-const MAX_WIDTH_RATIO = 16;
-
 /** A folder argument: a non-empty string (a function or an object would reach node:path as a TypeError). */
 function checkFolder(where: string, dir: unknown): asserts dir is string {
   if (typeof dir !== "string" || dir === "") fail(where, `the folder must be a non-empty path string, got ${describeValue(dir)}`);
 }
 
+/** Wraps the layers of `model` that `config` targets, in place, and returns the adapted model. */
 export function getPeftModel<M extends Module>(model: M, config: PeftConfigInput, adapterName = "default"): PeftModel<M> {
   if (!(model instanceof Module)) fail("getPeftModel", `the model must be a Module, got ${describeValue(model)}`);
   checkAdapterName(adapterName, "getPeftModel");
@@ -768,28 +684,11 @@ export async function loadAdapter<M extends Module>(
   return PeftModel.fromPretrained(model, dir, options);
 }
 
-function parentOf(path: string): string {
-  return path.slice(0, Math.max(path.lastIndexOf("."), 0));
-}
-
-function checkHeadRank(r: number, path: string, layer: Linear, split: HeadSplit): void {
-  if (r > Math.min(split.headSize, layer.inFeatures)) {
-    fail(
-      "getPeftModel (mh-lora)",
-      `r = ${r} is larger than a head of "${path}": each of its ${split.heads} heads updates a ${split.headSize}×${layer.inFeatures} block ` +
-        `(head size ${split.headSize}), whose rank is at most ${Math.min(split.headSize, layer.inFeatures)}`,
-    );
-  }
-}
-
-function checkRank(r: number, path: string, layer: Linear): void {
-  if (r > Math.min(layer.inFeatures, layer.outFeatures)) {
-    fail(
-      "getPeftModel",
-      `r = ${r} is larger than "${path}" (Linear ${layer.inFeatures} -> ${layer.outFeatures}): an update of a ` +
-        `${layer.outFeatures}×${layer.inFeatures} weight has rank at most ${Math.min(layer.inFeatures, layer.outFeatures)}`,
-    );
-  }
+/** Removes a per-layer adapter dict (HyRA's `attn.hyra`) from the module that holds it. */
+function detach(model: Module, path: string): void {
+  const cut = path.lastIndexOf(".");
+  const parent = model.getSubmodule(cut < 0 ? "" : path.slice(0, cut));
+  delete (parent as unknown as Record<string, unknown>)[path.slice(cut + 1)];
 }
 
 function noMatchMessage(config: PeftConfig, modules: [string, Module][]): string {
@@ -816,8 +715,4 @@ function topLevel(modules: [string, Module][]): string {
       .map(([p]) => p)
       .join(", ") || "none"
   );
-}
-
-function describe(value: unknown): string {
-  return value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
 }

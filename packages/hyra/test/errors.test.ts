@@ -1,6 +1,6 @@
 /**
  * @file Bad input gets a clear error naming the module and the numbers, and leaves the model as it was:
- * targets that match nothing or the wrong kind of module, ranks larger than the layer, head counts that
+ * targets that match nothing or the wrong kind of module, ranks larger than a head-structured update, head counts that
  * do not divide the width, projections without a head split, and every invalid config field.
  */
 
@@ -42,21 +42,36 @@ test("a target that is not a Linear is named with its class", () => {
   refused({ method: "lora", targetModules: ["head"], modulesToSave: ["head"] }, /"head" is both a target and in modulesToSave/);
 });
 
-test("a rank larger than the layer names the layer, r and its size", () => {
+test("a rank larger than the layer names the layer, r and its size (MH-LoRA, HyRA)", () => {
   refused(
-    { method: "lora", r: 17 },
+    { method: "hyra", r: 17 },
     /r = 17 is larger than "blocks\.0\.attn\.q" \(Linear 16 -> 16\): an update of a 16×16 weight has rank at most 16/,
   );
-  refused(
-    { method: "lora", r: 20, targetModules: ["down"] },
-    /r = 20 is larger than "blocks\.0\.mlp\.down" \(Linear 32 -> 16\): an update of a 16×32 weight has rank at most 16/,
-  );
-  refused({ method: "hyra", r: 17 }, /r = 17 is larger than "blocks\.0\.attn\.q"/);
   // MH-LoRA's blocks are one head high
   refused(
     { method: "mh-lora", r: 5 },
     /r = 5 is larger than a head of "blocks\.0\.attn\.q": each of its 4 heads updates a 4×16 block \(head size 4\), whose rank is at most 4/,
   );
+});
+
+test("LoRA accepts any rank, as PEFT: r above min(in, out) adds parameters but no rank to ΔW", async () => {
+  const model = tinyEncoder();
+  const peft = getPeftModel(model, { method: "lora", r: 20, targetModules: ["down"], initLoraWeights: false });
+  const layer = model.getSubmodule("blocks.0.mlp.down") as AdapterLayer;
+  const { A, B } = layer.loraFactors("default");
+  assert.equal(
+    [A.shape, B.shape],
+    [
+      [20, 32],
+      [16, 20],
+    ],
+  );
+  const delta = await layer.deltaWeight("default").data();
+  assert.ok(
+    Array.from(delta).some((v) => v !== 0),
+    "a random ΔW (initLoraWeights false)",
+  );
+  peft.unload();
 });
 
 /** An attention-like module that declares its head structure (q and v split into `heads`). */

@@ -12,8 +12,8 @@
 
 import { dropout, fail, isGradEnabled, linear, matmul, noGrad, type Tensor, tidy } from "@tsgrad/core";
 import type { Linear } from "@tsgrad/nn";
-import { AdapterDict } from "../adapter-dict.ts";
-import { AdapterLayer, type LoraFactors } from "../adapter-layer.ts";
+import { AdapterDict } from "../../adapter-dict.ts";
+import { AdapterLayer, type LoraFactors } from "../../adapter-layer.ts";
 import type { HyraGenerator } from "./generator.ts";
 
 export type Factors = Map<string, { A: Tensor; B: Tensor }>;

@@ -6,9 +6,9 @@
 
 import { dropout, fail, matmul, noGrad, normal, type Tensor, tidy, zeros } from "@tsgrad/core";
 import { Linear } from "@tsgrad/nn";
-import { AdapterDict } from "../adapter-dict.ts";
-import { AdapterLayer, type LoraFactors } from "../adapter-layer.ts";
-import { type InitLoraWeights, scalingOf } from "../config.ts";
+import { AdapterDict } from "../../adapter-dict.ts";
+import { AdapterLayer, type LoraFactors } from "../../adapter-layer.ts";
+import { type InitLoraWeights, scalingOf } from "../../config.ts";
 
 export interface LoraSettings {
   r: number;
@@ -27,15 +27,10 @@ export class LoraLinear extends AdapterLayer {
   /** Adds an adapter with PEFT's initialisation (see LoraSettings.initLoraWeights). */
   addAdapter(name: string, settings: LoraSettings): void {
     if (this.hasAdapter(name)) fail("LoraLinear", `"${this.path}" already has an adapter "${name}"`);
+    // any r >= 1, as PEFT: a rank above min(in, out) adds parameters but no rank to ΔW; refusing it would
+    // refuse PEFT's files (and an MH-LoRA adapter exported as LoRA, whose rank H·r can pass the input width)
     const { r } = settings;
     const { inFeatures, outFeatures } = this.base_layer;
-    if (r > Math.min(inFeatures, outFeatures)) {
-      fail(
-        "getPeftModel (lora)",
-        `r = ${r} is larger than "${this.path}" (Linear ${inFeatures} -> ${outFeatures}): ` +
-          `an update of a ${outFeatures}×${inFeatures} weight has rank at most ${Math.min(inFeatures, outFeatures)}`,
-      );
-    }
     const dtype = this.base_layer.weight.dtype;
     // nn's Linear draws Kaiming-uniform with a = √5 over its fan-in: exactly PEFT's lora_A init, and
     // with initLoraWeights = false B keeps that init too (PEFT's "both random")

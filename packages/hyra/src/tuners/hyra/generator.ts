@@ -15,8 +15,9 @@
 import type { DType } from "@tsgrad/core";
 import { gelu, matmul, noGrad, normal, relu, reshape, type Tensor, tanh, tidy, uniform, zeros } from "@tsgrad/core";
 import { Module, Parameter } from "@tsgrad/nn";
-import { ParameterDict } from "../adapter-dict.ts";
-import { type Activation, type HyraOptions, type InitLoraWeights, scalingOf } from "../config.ts";
+import { ParameterDict } from "../../adapter-dict.ts";
+import { type InitLoraWeights, scalingOf } from "../../config.ts";
+import type { Activation, HyraOptions } from "./tuner.ts";
 
 export interface HyraShape {
   /** The projections' input width d. */

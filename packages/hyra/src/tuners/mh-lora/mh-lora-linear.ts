@@ -10,9 +10,9 @@
 
 import { concat, dropout, fail, matmul, noGrad, normal, reshape, type Tensor, tidy, transpose, uniform, zeros } from "@tsgrad/core";
 import { type Linear, Module, Parameter } from "@tsgrad/nn";
-import { AdapterDict } from "../adapter-dict.ts";
-import { AdapterLayer, type LoraFactors } from "../adapter-layer.ts";
-import { scalingOf } from "../config.ts";
+import { AdapterDict } from "../../adapter-dict.ts";
+import { AdapterLayer, checkRank, type LoraFactors } from "../../adapter-layer.ts";
+import { scalingOf } from "../../config.ts";
 import type { LoraSettings } from "../lora/lora-linear.ts";
 
 /** One stacked factor of all heads. */
@@ -47,13 +47,7 @@ export class MhLoraLinear extends AdapterLayer {
     if (this.hasAdapter(name)) fail("MhLoraLinear", `"${this.path}" already has an adapter "${name}"`);
     const { r } = settings;
     const [H, dh, din] = [this.heads, this.headSize, this.base_layer.inFeatures];
-    if (r > Math.min(dh, din)) {
-      fail(
-        "getPeftModel (mh-lora)",
-        `r = ${r} is larger than a head of "${this.path}": each of its ${H} heads updates a ${dh}×${din} block ` +
-          `(head size ${dh}), whose rank is at most ${Math.min(dh, din)}`,
-      );
-    }
+    checkRank("getPeftModel (mh-lora)", r, this.path, this.base_layer, H);
     const dtype = this.base_layer.weight.dtype;
     // Kaiming-uniform with a = √5 over the fan-in `in` is U(±1/√in), PEFT's lora_A init; a Linear(r, d_h)
     // would draw B_h from U(±1/√r)

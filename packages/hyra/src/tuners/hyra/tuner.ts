@@ -1,0 +1,204 @@
+/**
+ * @file HyRA as a method: one generator per attention layer and adapter (generator.ts) makes the factors
+ * of all its heads and adapted projections; the layer holds it once (HyraLayer, the attention module's
+ * child `hyra`) and each adapted projection becomes a HyraProjection that asks it for its factors.
+ *
+ * Parameters per layer, with P adapted projections of a width-d attention (H heads of d_h = d/H), rank r
+ * and generator width m:
+ *
+ *     r·d + H·d_h·r + |Θ_A| + |Θ_B|        seeds Ā and B_1..B_H, then the generators
+ *       |Θ_A| = T·m·r + P·r·m              trunk U_A (T = 1, or P with separate trunks), P_A^p
+ *       |Θ_B| = G·(T·m·k + P·k·m)          k = d_h (feature mixing) or r (rank mixing), G = H per-head or 1
+ *
+ * so the default HyRA (feature mixing, shared trunk, one Θ_B; q and v) is r·d + H·d_h·r + 3rm + 3m·d_h.
+ */
+
+import { fail } from "@tsgrad/core";
+import type { Linear, Module } from "@tsgrad/nn";
+import { checkRank } from "../../adapter-layer.ts";
+import type { CommonConfig } from "../../config.ts";
+import { type HeadSplit, headSplitOf } from "../../targets.ts";
+import { baseOf, type Target, type Tuner } from "../tuner.ts";
+import { HyraGenerator } from "./generator.ts";
+import { HyraLayer, HyraProjection } from "./hyra-layer.ts";
+
+/** The generator's nonlinearity σ. */
+export type Activation = "gelu" | "tanh" | "identity" | "relu";
+/** Which axis of each head seed B_h the generator Θ_B mixes: its d_h features or its r rank columns. */
+export type Mixing = "feature" | "rank";
+/**
+ * How HyRA starts at ΔW = 0: "zero-output" zeroes the output projections P_B (seeds random);
+ * "zero-seeds" zeroes the head seeds B_h (P_B random), which needs σ(0) = 0 and σ'(0) ≠ 0.
+ */
+export type HyraInit = "zero-output" | "zero-seeds";
+
+export interface HyraOptions {
+  activation: Activation;
+  /** The generators' hidden width m; null means the head size d_h of each layer. */
+  hiddenWidth: number | null;
+  mixing: Mixing;
+  /** One Θ_B per head instead of one shared by all heads (removes the cross-head coupling). */
+  perHeadGenerator: boolean;
+  /** One trunk U per generator shared by q and v (true), or one per projection. */
+  sharedTrunk: boolean;
+  hyraInit: HyraInit;
+}
+
+export interface HyraConfig extends CommonConfig, HyraOptions {
+  method: "hyra";
+}
+
+declare module "../../config.ts" {
+  interface MethodConfigs {
+    hyra: HyraConfig;
+  }
+}
+
+export const HYRA_DEFAULTS: HyraOptions = {
+  activation: "gelu",
+  hiddenWidth: null,
+  mixing: "feature",
+  perHeadGenerator: false,
+  sharedTrunk: true,
+  hyraInit: "zero-output",
+};
+
+const ACTIVATIONS: readonly Activation[] = ["gelu", "tanh", "identity", "relu"];
+const MIXINGS: readonly Mixing[] = ["feature", "rank"];
+const HYRA_INITS: readonly HyraInit[] = ["zero-output", "zero-seeds"];
+/** A generator width past this is no adapter of a model tsgrad can hold; a file saying so is refused. */
+const MAX_WIDTH = 1 << 16;
+/**
+ * The generators' width m may be at most this many times the adapted layer's input width: a generator far
+ * wider than the model is no adapter of it, and a config (from a file) must not allocate gigabytes.
+ */
+const MAX_WIDTH_RATIO = 16;
+
+function resolveHyra(fields: Readonly<Record<string, unknown>>, bad: (field: string, value: unknown, expected: string) => never) {
+  const oneOf = <T>(field: string, options: readonly T[]): T => {
+    const value = fields[field];
+    if (!options.includes(value as T)) bad(field, value, `one of ${options.map((o) => JSON.stringify(o)).join(", ")}`);
+    return value as T;
+  };
+  const boolean = (field: string): boolean => {
+    if (typeof fields[field] !== "boolean") bad(field, fields[field], "true or false");
+    return fields[field] as boolean;
+  };
+  const { hiddenWidth } = fields;
+  if (hiddenWidth !== null && (!Number.isInteger(hiddenWidth) || (hiddenWidth as number) <= 0 || (hiddenWidth as number) > MAX_WIDTH)) {
+    bad("hiddenWidth", hiddenWidth, `a positive integer up to ${MAX_WIDTH}, or null for the head size d_h`);
+  }
+  const hyra: HyraOptions = {
+    activation: oneOf("activation", ACTIVATIONS),
+    hiddenWidth: hiddenWidth as number | null,
+    mixing: oneOf("mixing", MIXINGS),
+    perHeadGenerator: boolean("perHeadGenerator"),
+    sharedTrunk: boolean("sharedTrunk"),
+    hyraInit: oneOf("hyraInit", HYRA_INITS),
+  };
+  // B_h = 0 makes ΔW = 0 only if σ(0) = 0, and lets the seeds learn only if σ'(0) ≠ 0: ReLU's
+  // derivative at 0 is 0, so every gradient to the seeds would be zero and the adapter would never move
+  if (hyra.hyraInit === "zero-seeds" && hyra.activation === "relu") {
+    fail(
+      "PeftConfig",
+      "hyraInit \"zero-seeds\" needs σ(0) = 0 and σ'(0) ≠ 0, and ReLU has σ'(0) = 0: the seeds would get no gradient; use gelu, tanh or identity",
+    );
+  }
+  return hyra as unknown as Record<string, unknown>;
+}
+
+/** Targets grouped by attention module (one generator per layer for all its adapted projections), checked. */
+function plan(model: Module, config: HyraConfig, targets: readonly Target[], where: string) {
+  const groups = new Map<string, { split: HeadSplit; targets: (Target & { linear: Linear; projection: string })[] }>();
+  for (const target of targets) {
+    const linear = baseOf(target.layer);
+    const split = headSplitOf(model, target.path, linear, config.method);
+    checkRank(where, config.r, target.path, linear);
+    const group = groups.get(split.attentionPath) ?? { split, targets: [] };
+    groups.set(split.attentionPath, group);
+    group.targets.push({ ...target, linear, projection: split.projection });
+  }
+  for (const [attentionPath, { split, targets: group }] of groups) {
+    // Ā is shared by the layer's projections, and the head seeds B_h too: their shapes must agree
+    const [first, ...rest] = group;
+    for (const other of rest) {
+      if (other.linear.inFeatures !== first.linear.inFeatures || other.linear.outFeatures !== first.linear.outFeatures) {
+        fail(
+          where,
+          `the projections of "${attentionPath}" share one HyRA generator, so they need one shape, but "${first.path}" is ` +
+            `${first.linear.inFeatures} -> ${first.linear.outFeatures} and "${other.path}" is ${other.linear.inFeatures} -> ${other.linear.outFeatures}`,
+        );
+      }
+    }
+    const current = (split.attention as unknown as Record<string, unknown>).hyra;
+    if (current !== undefined && !(current instanceof HyraLayer)) {
+      const kind = current === null ? "null" : typeof current === "object" ? (current.constructor?.name ?? "an object") : typeof current;
+      fail(where, `"${attentionPath}" already has a field "hyra" (${kind}), where HyRA keeps its generators`);
+    }
+    const width = config.hiddenWidth ?? split.headSize;
+    if (width > MAX_WIDTH_RATIO * first.linear.inFeatures) {
+      fail(
+        where,
+        `hiddenWidth = ${width} is more than ${MAX_WIDTH_RATIO} × the width ${first.linear.inFeatures} of "${first.path}"; the generators' width m is at most ${MAX_WIDTH_RATIO * first.linear.inFeatures} here`,
+      );
+    }
+  }
+  return groups;
+}
+
+export const hyraTuner: Tuner = {
+  method: "hyra",
+  label: "HyRA",
+  peftType: "HYRA",
+  fields: {
+    defaults: HYRA_DEFAULTS as unknown as Record<string, unknown>,
+    diskNames: {
+      activation: "hyra_activation",
+      hiddenWidth: "hyra_hidden_width",
+      mixing: "hyra_mixing",
+      perHeadGenerator: "hyra_per_head_generator",
+      sharedTrunk: "hyra_shared_trunk",
+      hyraInit: "hyra_init",
+    },
+    nullable: ["hiddenWidth"],
+    resolve: resolveHyra,
+  },
+  layerClass: HyraProjection,
+  inject(model: Module, name: string, config, targets: readonly Target[], where: string) {
+    const hyra = config as HyraConfig;
+    for (const { split, targets: group } of plan(model, hyra, targets, where).values()) {
+      const attention = split.attention as unknown as Record<string, unknown>;
+      const layer = (attention.hyra as HyraLayer | undefined) ?? new HyraLayer();
+      const { linear } = group[0];
+      const generator = new HyraGenerator(
+        {
+          inFeatures: linear.inFeatures,
+          heads: split.heads,
+          headSize: split.headSize,
+          r: hyra.r,
+          hiddenWidth: hyra.hiddenWidth ?? split.headSize,
+          projections: group.map((t) => t.projection),
+        },
+        hyra,
+        linear.weight.dtype,
+      );
+      layer.set(name, generator);
+      attention.hyra = layer;
+      for (const { path, layer: target, projection } of group) {
+        if (!(target instanceof HyraProjection)) model.setSubmodule(path, new HyraProjection(baseOf(target), path, layer, projection));
+      }
+    }
+  },
+  parameterCount(shape) {
+    const { d, heads: H, r, layers } = shape;
+    const P = shape.projections ?? 2;
+    const dh = d / H;
+    const m = (shape.hiddenWidth as number | undefined) ?? dh;
+    const T = (shape.sharedTrunk ?? true) ? 1 : P;
+    const k = (shape.mixing ?? "feature") === "feature" ? dh : r;
+    const G = shape.perHeadGenerator ? H : 1;
+    const thetaA = T * m * r + P * r * m;
+    const thetaB = G * (T * m * k + P * k * m);
+    return layers * (r * d + H * dh * r + thetaA + thetaB);
+  },
+};

@@ -1,0 +1,43 @@
+/**
+ * @file Multi-head LoRA as a method: every head of a targeted attention projection gets its own pair
+ * (A_h, B_h), the per-head baseline HyRA is compared with.
+ *
+ *     parameters per adapted projection   H·(r·in + d_h·r)   (2H(rd + d_h·r) per layer for q and v)
+ */
+
+import type { Module } from "@tsgrad/nn";
+import { checkRank } from "../../adapter-layer.ts";
+import type { CommonConfig } from "../../config.ts";
+import { headSplitOf } from "../../targets.ts";
+import { baseOf, type Target, type Tuner } from "../tuner.ts";
+import { MhLoraLinear } from "./mh-lora-linear.ts";
+
+export interface MhLoraConfig extends CommonConfig {
+  method: "mh-lora";
+}
+
+declare module "../../config.ts" {
+  interface MethodConfigs {
+    "mh-lora": MhLoraConfig;
+  }
+}
+
+export const mhLoraTuner: Tuner = {
+  method: "mh-lora",
+  label: "MH-LoRA",
+  peftType: "MH_LORA",
+  fields: { defaults: {}, diskNames: {}, nullable: [], resolve: () => ({}) },
+  layerClass: MhLoraLinear,
+  inject(model: Module, name: string, config, targets: readonly Target[], where: string) {
+    const splits = targets.map(({ path, layer }) => headSplitOf(model, path, baseOf(layer), config.method));
+    for (const [i, { path, layer }] of targets.entries()) checkRank(where, config.r, path, baseOf(layer), splits[i].heads);
+    for (const [i, { path, layer }] of targets.entries()) {
+      const wrapper = layer instanceof MhLoraLinear ? layer : new MhLoraLinear(baseOf(layer), path, splits[i].heads);
+      wrapper.addAdapter(name, config);
+      if (wrapper !== layer) model.setSubmodule(path, wrapper);
+    }
+  },
+  parameterCount({ d, heads, r, layers, projections = 2 }) {
+    return layers * projections * heads * (r * d + (d / heads) * r);
+  },
+};
