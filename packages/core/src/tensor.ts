@@ -11,7 +11,7 @@ import { type Backend, findBackend, getBackend, type Operand } from "./backend/b
 import { softplus } from "./composite/activation.ts";
 import { runDeferredChecks } from "./deferred-checks.ts";
 import { bytesPerElement, type DType, isFloat, type TypedArray } from "./dtype.ts";
-import { checkBackendHolds, fail, fmtShape, setTensorCheck } from "./errors.ts";
+import { checkBackendHolds, describeValue, fail, fmtShape, setTensorCheck } from "./errors.ts";
 import { assign, to } from "./inplace.ts";
 import { countTensor, DataBuffer, trackTensor } from "./memory.ts";
 import { cast, scalarOn, type TensorLike } from "./ops/cast.ts";
@@ -103,12 +103,27 @@ export class Tensor {
   #retainsGrad = false;
   #kept = false;
 
+  /**
+   * A new view of `source`'s storage, with its shape and dtype: how a subclass wraps an existing tensor
+   * (nn's Parameter). A disposed source is refused naming the class being made.
+   */
+  constructor(source: Tensor);
   /** Internal: use the factories (`tensor`, `zeros`, ...) or ops to make tensors. */
-  constructor(buffer: DataBuffer, shape: Shape, dtype: DType) {
+  constructor(buffer: DataBuffer, shape: Shape, dtype: DType);
+  constructor(source: Tensor | DataBuffer, shape?: Shape, dtype?: DType) {
+    let buffer: DataBuffer;
+    if (source instanceof Tensor) {
+      buffer = source.buffer(new.target.name);
+      buffer.retain();
+      shape = source.shape;
+      dtype = source.dtype;
+    } else {
+      buffer = source;
+    }
     this.#buffer = buffer;
     this.#backend = buffer.backend;
-    this.shape = Object.freeze([...shape]);
-    this.dtype = dtype;
+    this.shape = Object.freeze([...(shape as Shape)]);
+    this.dtype = dtype as DType;
     countTensor(1);
     trackTensor(this);
   }
@@ -133,6 +148,20 @@ export class Tensor {
   buffer(where: string): DataBuffer {
     if (!this.#buffer) fail(where, `a ${this.describe()} tensor was used after dispose()`);
     return this.#buffer;
+  }
+
+  /**
+   * How many in-place writes its storage has had (PyTorch's `_version`), so a cache can tell that a
+   * tensor was assigned to since. A disposed tensor is refused naming `where`.
+   */
+  version(where = "version"): number {
+    return this.buffer(where).version;
+  }
+
+  /** Whether both are views of one storage (reshape, detach and Parameter share it); a disposed tensor shares none. */
+  sharesStorage(other: Tensor): boolean {
+    if (!(other instanceof Tensor)) fail("sharesStorage", `expected a Tensor, got ${describeValue(other)}`);
+    return this.#buffer !== null && this.#buffer === other.#buffer;
   }
 
   /** Refuses a disposed tensor, naming the op the caller used and which of its inputs it was. */

@@ -1,8 +1,10 @@
 /**
- * @file Layering rules, checked on the source text: only the gpu.js backend imports gpu.js and webgpu;
- * ops never reach into a backend; backends never see tensors, autograd or memory scopes; library code
- * never reads tensors back synchronously (the WebGPU backend cannot). Each rule is also run on small
- * fixtures that break it, so a rule that can no longer fail is noticed.
+ * @file Layering rules, checked on the source text: core imports no other package of the repository, and
+ * nn nothing of hyra, models or benchmarks; no package but core touches a tensor's DataBuffer or Storage;
+ * only the gpu.js backend imports gpu.js and webgpu; ops never reach into a backend; backends never see
+ * tensors, autograd or memory scopes; library code never reads tensors back synchronously (the WebGPU
+ * backend cannot). Each rule is also run on small fixtures that break it, so a rule that can no longer
+ * fail is noticed.
  */
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -78,6 +80,63 @@ function importsOf(source: Source): Import[] {
 }
 
 // ---- the rules ------------------------------------------------------------------------------------
+
+/** The repository package an import reaches (`core` for "@tsgrad/core/testing" or "../../core/src/x.ts"), if any. */
+function packageOf(imp: Import): string | null {
+  const named = /^@tsgrad\/([^/]+)/.exec(imp.specifier);
+  if (named) return named[1];
+  if (imp.target === null) return null;
+  if (imp.target === "benchmarks" || imp.target.startsWith("benchmarks/")) return "benchmarks";
+  return /^packages\/([^/]+)\//.exec(imp.target)?.[1] ?? null;
+}
+
+/** What each package may not import: what is built on top of it. */
+const LAYERS: readonly { from: string; forbids: (pkg: string) => boolean; why: string }[] = [
+  { from: "core", forbids: (pkg) => pkg !== "core", why: "core is the bottom layer: it imports no other package" },
+  { from: "nn", forbids: (pkg) => ["hyra", "models", "benchmarks"].includes(pkg), why: "nn is below hyra, models and benchmarks" },
+];
+
+function importsAcrossLayers(sources: readonly Source[]): string[] {
+  const out: string[] = [];
+  for (const s of sources) {
+    for (const layer of LAYERS) {
+      if (!s.path.startsWith(`packages/${layer.from}/`)) continue;
+      for (const imp of importsOf(s)) {
+        const pkg = packageOf(imp);
+        if (pkg !== null && layer.forbids(pkg)) out.push(`${s.path}:${imp.line}: imports "${imp.specifier}" (${layer.why})`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * What belongs to core's memory management: a tensor's DataBuffer (refcount, version, host copy) and the
+ * backend's Storage inside it. Other packages use the Tensor's own surface instead.
+ */
+const CORE_INTERNALS: readonly { pattern: RegExp; what: string }[] = [
+  { pattern: /\bDataBuffer\b/, what: "DataBuffer" },
+  { pattern: /\bStorage\b/, what: "Storage" },
+  { pattern: /\.buffer\(/, what: ".buffer()" },
+  { pattern: /\.operand\(/, what: ".operand()" },
+  { pattern: /\.storage\b/, what: ".storage" },
+  { pattern: /\bhostCopy\b/, what: "hostCopy" },
+];
+
+function coreInternalsOutsideCore(sources: readonly Source[]): string[] {
+  const out: string[] = [];
+  for (const s of sources) {
+    if (s.path.startsWith("packages/core/")) continue;
+    code(s.text).forEach((text, i) => {
+      for (const { pattern, what } of CORE_INTERNALS) {
+        if (pattern.test(text)) {
+          out.push(`${s.path}:${i + 1}: touches ${what} (core's; use t.version(), t.sharesStorage(u) or new Tensor(source))`);
+        }
+      }
+    });
+  }
+  return out;
+}
 
 const GPUJS_DIR = "packages/core/src/backend/gpujs/";
 
@@ -201,6 +260,14 @@ repo("the walk finds the sources", () => {
   );
 });
 
+repo("core imports no other package; nn imports nothing of hyra, models or benchmarks", () => {
+  assert.equal(importsAcrossLayers(sources), []);
+});
+
+repo("no package but core touches a DataBuffer or a Storage", () => {
+  assert.equal(coreInternalsOutsideCore(sources), []);
+});
+
 repo("only the gpu.js backend imports gpu.js or webgpu", () => {
   assert.equal(gpuImports(sources), []);
 });
@@ -226,6 +293,50 @@ repo("library code never reads back synchronously, except the documented places"
 // ---- the rules can fail -----------------------------------------------------------------------------
 
 const fixtures = suite("each rule catches a violation");
+
+fixtures("an import up the layers, by package name or by relative path, type-only included", () => {
+  const found = importsAcrossLayers([
+    { path: "packages/core/src/ops/x.ts", text: 'import { fail } from "../errors.ts";\nimport type { Module } from "@tsgrad/nn";\n' },
+    {
+      path: "packages/core/src/testing/y.ts",
+      text: 'import { x } from "../../../hyra/src/index.ts";\nimport { t } from "@tsgrad/core";\n',
+    },
+    { path: "packages/core/src/z.ts", text: 'const b = await import("../../../benchmarks/src/harness.ts");\n' },
+    {
+      path: "packages/nn/src/layer.ts",
+      text: 'import { tensor } from "@tsgrad/core";\nimport { getPeftModel } from "@tsgrad/hyra/peft";\n',
+    },
+    { path: "packages/nn/src/other.ts", text: '// import "@tsgrad/hyra" in a comment is fine\nexport * from "../../models/src/gpt.ts";\n' },
+    { path: "packages/hyra/src/a.ts", text: 'import { Module } from "@tsgrad/nn";\n' },
+  ]);
+  assert.equal(found, [
+    'packages/core/src/ops/x.ts:2: imports "@tsgrad/nn" (core is the bottom layer: it imports no other package)',
+    'packages/core/src/testing/y.ts:1: imports "../../../hyra/src/index.ts" (core is the bottom layer: it imports no other package)',
+    'packages/core/src/z.ts:1: imports "../../../benchmarks/src/harness.ts" (core is the bottom layer: it imports no other package)',
+    'packages/nn/src/layer.ts:2: imports "@tsgrad/hyra/peft" (nn is below hyra, models and benchmarks)',
+    'packages/nn/src/other.ts:2: imports "../../models/src/gpt.ts" (nn is below hyra, models and benchmarks)',
+  ]);
+});
+
+fixtures("DataBuffer and Storage outside core, but not in comments or in core", () => {
+  const found = coreInternalsOutsideCore([
+    {
+      path: "packages/nn/src/m.ts",
+      text: 'const b = t.buffer("x");\n// t.buffer("x") in a comment\nimport type { Storage } from "@tsgrad/core";\n',
+    },
+    { path: "packages/hyra/src/h.ts", text: 'const s = t.operand("h").storage;\nconst bytes = view.buffer.byteLength;\n' },
+    { path: "benchmarks/src/b.ts", text: "let d: DataBuffer;\nif (b.hostCopy) {}\n" },
+    { path: "packages/core/src/memory.ts", text: "export class DataBuffer {}\n" },
+  ]);
+  assert.equal(found, [
+    "packages/nn/src/m.ts:1: touches .buffer() (core's; use t.version(), t.sharesStorage(u) or new Tensor(source))",
+    "packages/nn/src/m.ts:3: touches Storage (core's; use t.version(), t.sharesStorage(u) or new Tensor(source))",
+    "packages/hyra/src/h.ts:1: touches .operand() (core's; use t.version(), t.sharesStorage(u) or new Tensor(source))",
+    "packages/hyra/src/h.ts:1: touches .storage (core's; use t.version(), t.sharesStorage(u) or new Tensor(source))",
+    "benchmarks/src/b.ts:1: touches DataBuffer (core's; use t.version(), t.sharesStorage(u) or new Tensor(source))",
+    "benchmarks/src/b.ts:2: touches hostCopy (core's; use t.version(), t.sharesStorage(u) or new Tensor(source))",
+  ]);
+});
 
 fixtures("gpu.js and webgpu imports outside the gpujs backend, with file:line", () => {
   const found = gpuImports([

@@ -1,7 +1,8 @@
 /**
  * @file The Tensor object itself: readback (async everywhere, sync where the backend allows), strict-async
  * mode (constructed directly and through TSGRAD_STRICT_ASYNC), toString, moving between backend
- * instances, detach, clone, and use after dispose.
+ * instances, detach, clone, use after dispose, and what other packages use instead of the buffer
+ * (version, sharesStorage, new Tensor(source)).
  */
 
 import { execFile } from "node:child_process";
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { add, type Backend, getBackend, memory, noGrad, ReferenceBackend, type Tensor, tensor, useBackend, zeros } from "../src/index.ts";
+import { add, type Backend, getBackend, memory, noGrad, ReferenceBackend, Tensor, tensor, useBackend, zeros } from "../src/index.ts";
 import { assertRejects } from "../src/testing/index.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -279,6 +280,33 @@ identity("dispose of one view leaves the others readable", () => {
     [1, 2],
     [3, 4],
   ]);
+});
+
+identity("version counts in-place writes; sharesStorage tells views of one storage; new Tensor(t) is one more view", () => {
+  const x = tensor([1, 2, 3, 4]);
+  const v = x.reshape([2, 2]);
+  assert.is(x.version(), 0);
+  x.assign(5);
+  // one storage, one count: the write through x is seen through v
+  assert.is(v.version(), 1);
+  assert.ok(x.sharesStorage(v) && v.sharesStorage(x.detach()) && x.sharesStorage(x));
+  assert.not.ok(x.sharesStorage(x.clone()));
+  assert.throws(() => x.sharesStorage([1] as never), /^sharesStorage: expected a Tensor, got an array \[1\]$/);
+
+  class Wrapped extends Tensor {}
+  const before = memory().numBuffers;
+  const w = new Wrapped(x);
+  assert.is(memory().numBuffers, before, "a view must not allocate");
+  assert.equal([w.shape, w.dtype, w.toArray()], [[4], "int32", [5, 5, 5, 5]]);
+  assert.ok(w.sharesStorage(x));
+  x.dispose();
+  v.dispose();
+  // the view keeps the storage alive; a disposed tensor shares nothing and has no version
+  assert.equal(w.toArray(), [5, 5, 5, 5]);
+  assert.not.ok(w.sharesStorage(x) || x.sharesStorage(w));
+  assert.throws(() => x.version("myCache"), /^myCache: a int32\[4\] tensor was used after dispose\(\)$/);
+  assert.throws(() => new Wrapped(x), /^Wrapped: a int32\[4\] tensor was used after dispose\(\)$/);
+  w.dispose();
 });
 
 readback.run();

@@ -15,14 +15,12 @@ import { fail, isFloat, kindOf, noGrad, Tensor, tidy } from "@tsgrad/core";
 
 /**
  * A trainable tensor: requires grad and is never disposed by a tidy scope. Made from a tensor whose
- * buffer it shares.
+ * storage it shares.
  */
 export class Parameter extends Tensor {
   constructor(data: Tensor, requiresGrad = true) {
     if (!(data instanceof Tensor)) fail("Parameter", `expected a Tensor, got ${kindOf(data, { withValue: true })}`);
-    const buffer = data.buffer("Parameter");
-    buffer.retain();
-    super(buffer, data.shape, data.dtype);
+    super(data);
     this.keep();
     if (requiresGrad) {
       if (!isFloat(data.dtype)) fail("Parameter", `only float tensors can be trainable, got ${data.dtype}`);

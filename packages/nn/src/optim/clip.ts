@@ -62,12 +62,12 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
         total = normType === 2 ? summed.sqrt() : normType === 1 ? summed : pow(summed, 1 / normType);
       }
       const factor = minimum(div(maxNorm, total.add(1e-6)), 1);
-      // the same storage (a gradient handed to two leaves, or views of one buffer) is scaled once
-      const scaled = new Set<ReturnType<Tensor["buffer"]>>();
+      // the same storage (a gradient handed to two leaves, or views of one buffer) is scaled once; the
+      // pairwise test costs nothing next to the kernels, for the few hundred gradients of a model
+      const scaled: Tensor[] = [];
       for (const g of grads) {
-        const buffer = g.buffer("clipGradNorm");
-        if (scaled.has(buffer)) continue;
-        scaled.add(buffer);
+        if (scaled.some((s) => s.sharesStorage(g))) continue;
+        scaled.push(g);
         g.assign(g.mul(factor.cast(g.dtype)));
       }
       return total;
