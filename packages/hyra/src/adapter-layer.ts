@@ -144,19 +144,25 @@ export abstract class AdapterLayer extends Module {
 
 /**
  * The rank check of the methods that refuse a rank no update can have (MH-LoRA, HyRA; LoRA accepts
- * any r, as PEFT): r at most the rank of the block one update fills, a head's rows of the weight with
- * `heads`, the whole weight without.
+ * any r, as PEFT): r at most the rank of the block one update fills. With a head split, one head's block
+ * of the weight (its rows for q, k, v; its columns for o), without, the whole weight.
  */
-export function checkRank(where: string, r: number, path: string, layer: Linear, heads?: number): void {
-  const rows = heads === undefined ? layer.outFeatures : layer.outFeatures / heads;
-  const most = Math.min(rows, layer.inFeatures);
+export function checkRank(
+  where: string,
+  r: number,
+  path: string,
+  layer: Linear,
+  split?: { heads: number; axis: "output" | "input" },
+): void {
+  const { inFeatures: din, outFeatures: dout } = layer;
+  const [rows, cols] = split === undefined ? [dout, din] : split.axis === "output" ? [dout / split.heads, din] : [dout, din / split.heads];
+  const most = Math.min(rows, cols);
   if (r <= most) return;
   fail(
     where,
-    heads === undefined
-      ? `r = ${r} is larger than "${path}" (Linear ${layer.inFeatures} -> ${layer.outFeatures}): an update of a ` +
-          `${layer.outFeatures}×${layer.inFeatures} weight has rank at most ${most}`
-      : `r = ${r} is larger than a head of "${path}": each of its ${heads} heads updates a ${rows}×${layer.inFeatures} block ` +
-          `(head size ${rows}), whose rank is at most ${most}`,
+    split === undefined
+      ? `r = ${r} is larger than "${path}" (Linear ${din} -> ${dout}): an update of a ${dout}×${din} weight has rank at most ${most}`
+      : `r = ${r} is larger than a head of "${path}": each of its ${split.heads} heads updates a ${rows}×${cols} block ` +
+          `(head size ${split.axis === "output" ? rows : cols}), whose rank is at most ${most}`,
   );
 }

@@ -5,7 +5,7 @@
  */
 
 import { describeValue, fail } from "@tsgrad/core";
-import { Linear, Module, MultiHeadAttention } from "@tsgrad/nn";
+import { Linear, Module } from "@tsgrad/nn";
 import type { ModuleSpec, PeftConfig } from "./config.ts";
 import { ModulePattern } from "./pattern.ts";
 
@@ -81,13 +81,14 @@ export function modulesOf(root: Module, opaque: (m: Module) => boolean): [string
 }
 
 /**
- * An attention module as MH-LoRA and HyRA see it: its head count, and the children whose outputs are
- * split into consecutive blocks of d_h features, one per head. MultiHeadAttention splits q, k and v;
- * another module can take part by declaring `heads` and `headProjections`.
+ * An attention module as MH-LoRA and HyRA see it, from its own declaration: its head count, the children
+ * whose outputs are split into consecutive blocks of d_h features, one per head (q, k, v), and optionally
+ * those whose inputs are split so (o). nn's MultiHeadAttention declares them; any module can.
  */
 export interface AttentionLike {
   heads: number;
   headProjections: readonly string[];
+  headInputProjections?: readonly string[];
 }
 
 export interface HeadSplit {
@@ -96,6 +97,8 @@ export interface HeadSplit {
   attention: Module;
   /** The projection's name in its attention module ("q"). */
   projection: string;
+  /** Which features of the projection the heads split: its outputs (q, k, v: rows of W) or its inputs (o: columns). */
+  axis: "output" | "input";
   heads: number;
   headSize: number;
 }
@@ -106,11 +109,11 @@ function parentPath(path: string): string {
 }
 
 function attentionShape(module: Module): AttentionLike | null {
-  if (module instanceof MultiHeadAttention) return { heads: module.heads, headProjections: ["q", "k", "v"] };
   // both must be declared: a model that merely records its head count (a `heads` field) is not attention
   const declared = module as unknown as Partial<AttentionLike>;
   if (declared.heads === undefined || !Array.isArray(declared.headProjections)) return null;
-  return { heads: declared.heads, headProjections: declared.headProjections };
+  const inputs = Array.isArray(declared.headInputProjections) ? declared.headInputProjections : [];
+  return { heads: declared.heads, headProjections: declared.headProjections, headInputProjections: inputs };
 }
 
 /**
@@ -134,21 +137,25 @@ export function headSplitOf(model: Module, path: string, layer: Linear, method: 
         `(${attention.constructor.name}) is not an attention module (a MultiHeadAttention, or a module declaring heads and headProjections)`,
     );
   }
-  if (!shape.headProjections.includes(projection)) {
+  const inputs = shape.headInputProjections ?? [];
+  const axis = shape.headProjections.includes(projection) ? "output" : inputs.includes(projection) ? "input" : null;
+  if (axis === null) {
+    const split = `the outputs of ${shape.headProjections.join(", ") || "no projection"}${inputs.length ? ` and the inputs of ${inputs.join(", ")}` : ""}`;
     fail(
       where,
-      `"${path}" is not split by heads: ${attention.constructor.name} ${parentName} splits the outputs of ` +
-        `${shape.headProjections.join(", ") || "no projection"} into its ${shape.heads} heads, so ${method} cannot give "${projection}" per-head adapters`,
+      `"${path}" is not split by heads: ${attention.constructor.name} ${parentName} splits ${split} into its ${shape.heads} heads, ` +
+        `so ${method} cannot give "${projection}" per-head adapters`,
     );
   }
   const { heads } = shape;
-  if (!Number.isInteger(heads) || heads <= 0 || layer.outFeatures % heads !== 0) {
+  const features = axis === "output" ? layer.outFeatures : layer.inFeatures;
+  if (!Number.isInteger(heads) || heads <= 0 || features % heads !== 0) {
     fail(
       where,
-      `${parentName} declares ${heads} heads, which do not divide the ${layer.outFeatures} output features of "${path}", so the head size d_h is undefined`,
+      `${parentName} declares ${heads} heads, which do not divide the ${features} ${axis} features of "${path}", so the head size d_h is undefined`,
     );
   }
-  return { attentionPath, attention, projection, heads, headSize: layer.outFeatures / heads };
+  return { attentionPath, attention, projection, axis, heads, headSize: features / heads };
 }
 
 /** The Linear layers below `root`, for error messages that say what could have been targeted. */

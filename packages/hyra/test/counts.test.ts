@@ -77,24 +77,24 @@ test("property: the adapted model's trainable count is the formula's, for any d,
     r: fc.integer({ min: 1, max: 4 }),
     layers: fc.integer({ min: 1, max: 3 }),
     method: fc.constantFrom<Method>("lora", "mh-lora", "hyra"),
-    qkv: fc.boolean(),
+    targets: fc.constantFrom(["q", "v"], ["q", "k", "v"], ["q", "v", "o"], ["o"]),
     hiddenWidth: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
     mixing: fc.constantFrom<Mixing>("feature", "rank"),
     perHeadGenerator: fc.boolean(),
     sharedTrunk: fc.boolean(),
+    sharedSeeds: fc.boolean(),
   });
   await checkProperty(
     "count = formula",
     arb.filter(({ method, r, heads, headSize }) => r <= (method === "mh-lora" ? headSize : heads * headSize)),
-    ({ heads, headSize, r, layers, method, qkv, hiddenWidth, mixing, perHeadGenerator, sharedTrunk }) => {
+    ({ heads, headSize, r, layers, method, targets: targetModules, hiddenWidth, mixing, perHeadGenerator, sharedTrunk, sharedSeeds }) => {
       manualSeed(1);
       const d = heads * headSize;
       const model = new (class extends Module {
         blocks = new ModuleList(Array.from({ length: layers }, () => new MultiHeadAttention(d, heads, { bias: false })));
       })();
       const base = model.numParameters();
-      const targetModules = qkv ? ["q", "k", "v"] : ["q", "v"];
-      const hyra = { hiddenWidth, mixing, perHeadGenerator, sharedTrunk };
+      const hyra = { hiddenWidth, mixing, perHeadGenerator, sharedTrunk, sharedSeeds };
       const config = (method === "hyra" ? { method, r, targetModules, ...hyra } : { method, r, targetModules }) as PeftConfigInput;
       const peft = getPeftModel(model, config);
       const expected = adapterParameterCount(method, { d, heads, r, layers, projections: targetModules.length, ...hyra });

@@ -111,7 +111,12 @@ test("a head count that does not divide the width names the module, the heads an
   assert.ok(getPeftModel(new Holder(new Declared(2)), { method: "hyra", r: 1 }));
 });
 
-test("MH-LoRA and HyRA refuse projections without a head split: outside attention, or the output projection", () => {
+/** Declared, plus an output projection it does not declare as split by heads. */
+class WithOutput extends Declared {
+  o = new Linear(8, 8);
+}
+
+test("MH-LoRA and HyRA refuse projections without a head split: outside attention, or one not declared split", () => {
   for (const method of ["mh-lora", "hyra"] as const) {
     refused(
       { method, targetModules: ["mlp.up"] },
@@ -119,11 +124,13 @@ test("MH-LoRA and HyRA refuse projections without a head split: outside attentio
         `${method} needs the head structure of an attention projection, but "blocks\\.0\\.mlp\\.up" is a Linear whose parent "blocks\\.0\\.mlp" \\(FeedForward\\) is not an attention module`,
       ),
     );
+    // an attention module that declares no head split for its output projection (MultiHeadAttention declares o's inputs)
     refused(
       { method, targetModules: ["q", "o"] },
       new RegExp(
-        `"blocks\\.0\\.attn\\.o" is not split by heads: MultiHeadAttention "blocks\\.0\\.attn" splits the outputs of q, k, v into its 4 heads, so ${method} cannot give "o" per-head adapters`,
+        `"attn\\.o" is not split by heads: WithOutput "attn" splits the outputs of q, v into its 2 heads, so ${method} cannot give "o" per-head adapters`,
       ),
+      new Holder(new WithOutput(2)),
     );
     refused(
       { method, targetModules: ["head"] },

@@ -60,7 +60,22 @@ const CASES: Case[] = [
     config: { method: "mh-lora", r: 3, targetModules: ["attn.q", "attn.k", "attn.v"], layersToTransform: 0, layersPattern: "blocks" },
     trainable: () => adapterParameterCount("mh-lora", { ...d16, layers: 1, projections: 3, r: 3 }),
   },
+  {
+    name: "mh-lora on q, v and the output projection o (split by its inputs)",
+    config: { method: "mh-lora", r: 2, targetModules: ["q", "v", "o"] },
+    trainable: () => adapterParameterCount("mh-lora", { ...d16, r: 2, projections: 3 }),
+  },
   { name: "hyra, defaults", config: { method: "hyra", r: 4 }, trainable: () => adapterParameterCount("hyra", { ...d16, r: 4 }) },
+  {
+    name: "hyra on q, v and o, one Ā and one set of B_h per projection",
+    config: { method: "hyra", r: 2, targetModules: ["q", "v", "o"], sharedSeeds: false },
+    trainable: () => adapterParameterCount("hyra", { ...d16, r: 2, projections: 3, sharedSeeds: false }),
+  },
+  {
+    name: "hyra on o alone, rank-axis Θ_B, separate trunks",
+    config: { method: "hyra", r: 2, targetModules: ["o"], mixing: "rank", sharedTrunk: false },
+    trainable: () => adapterParameterCount("hyra", { ...d16, r: 2, projections: 1, mixing: "rank", sharedTrunk: false }),
+  },
   {
     name: "hyra, rank-axis Θ_B, tanh, m = 8",
     config: { method: "hyra", r: 3, activation: "tanh", mixing: "rank", hiddenWidth: 8 },

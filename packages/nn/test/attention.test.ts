@@ -26,7 +26,7 @@ import { assertArrayClose, assertClose, checkProperty, gradcheck, gradcheckDirec
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { headSlice, KVCache, type Linear, MultiHeadAttention, scaledDotProductAttention } from "../src/index.ts";
+import { KVCache, type Linear, MultiHeadAttention, scaledDotProductAttention } from "../src/index.ts";
 import { functionalCall, parametersOf, setParameters } from "./support/parameters.ts";
 
 const f64 = (data: number[] | number[][] | number[][][], shape?: number[]) => tensor(data, shape, "float64");
@@ -292,23 +292,11 @@ test("MHA: causal attention with equal scores is a running mean; padded keys dro
   await assertClose(averagingAttention(true).forward(x, { keyPaddingMask }), [1, 10, 1, 10, 4.5, 20], tol);
 });
 
-test("MHA: headRows and headSlice give head h the rows h·headSize ..< (h+1)·headSize", async () => {
+test("MHA declares its head structure: q, k, v split by output features, o by input features", () => {
   const mha = new MultiHeadAttention(6, 3, { dtype: "float64" });
-  assert.equal(mha.headSize, 2);
-  assert.equal(
-    [0, 1, 2].map((h) => mha.headRows(h)),
-    [
-      { start: 0, end: 2 },
-      { start: 2, end: 4 },
-      { start: 4, end: 6 },
-    ],
-  );
-  // a 6 x 2 weight whose entries are their row numbers: head 1 owns rows 2 and 3
-  const weight = f64([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5], [6, 2]);
-  await assertClose(headSlice(weight, 3, 1), [2, 2, 3, 3], tol, { shape: [2, 2] });
-  assert.throws(() => mha.headRows(3), /MultiHeadAttention: head 3 is out of range: expected 0\.\.2/);
-  assert.throws(() => headSlice(weight, 4, 0), /headSlice: heads \(4\) must be a positive integer dividing the weight's 6 rows/);
-  assert.throws(() => headSlice(weight, 3, -1), /headSlice: head -1 is out of range for 3 heads/);
+  assert.equal([mha.heads, mha.headSize], [3, 2]);
+  assert.equal([...mha.headProjections], ["q", "k", "v"]);
+  assert.equal([...mha.headInputProjections], ["o"]);
 });
 
 test("MHA: adapters can reach the projections by path", () => {

@@ -31,7 +31,6 @@ import {
   logicalAnd,
   logicalNot,
   matmul,
-  narrow,
   reshape,
   softmax,
   sum,
@@ -208,25 +207,10 @@ export interface MultiHeadAttentionForwardOptions {
 }
 
 /**
- * The rows of `weight` (out, in) that belong to head h when its `out` axis is split into `heads` equal
- * consecutive blocks, as MultiHeadAttention splits q, k and v: (out / heads, in). A differentiable slice.
- */
-export function headSlice(weight: Tensor, heads: number, h: number): Tensor {
-  checkTensor("headSlice", weight, "the weight");
-  if (weight.rank < 1) fail("headSlice", `weight needs at least one axis, got ${fmtShape(weight.shape)}`);
-  const out = weight.shape[0];
-  if (!Number.isInteger(heads) || heads <= 0 || out % heads !== 0) {
-    fail("headSlice", `heads (${heads}) must be a positive integer dividing the weight's ${out} rows`);
-  }
-  if (!Number.isInteger(h) || h < 0 || h >= heads) fail("headSlice", `head ${h} is out of range for ${heads} heads`);
-  const size = out / heads;
-  return narrow(weight, 0, h * size, size); // (out / heads, ...)
-}
-
-/**
  * Multi-head self-attention on (B, T, C) inputs, C = dModel, split into `heads` heads of `headSize`
- * features. Head h uses rows h·headSize ..< (h+1)·headSize of q, k and v (see `headRows`) and the same
- * columns of o.
+ * features. Head h uses rows h·headSize ..< (h+1)·headSize of q, k and v and the same columns of o, as
+ * `headProjections` and `headInputProjections` declare for adapters that act per head (hyra's MH-LoRA
+ * and HyRA read the declaration, so another attention module takes part by declaring the same).
  */
 export class MultiHeadAttention extends Module {
   // weights (dModel, dModel). Only their forward is called, so an adapter may replace them (setSubmodule("q", ...)).
@@ -236,6 +220,10 @@ export class MultiHeadAttention extends Module {
   o: Linear;
   outputDropout: Dropout;
   readonly headSize: number;
+  /** The children whose output features are split into consecutive blocks of headSize, one per head. */
+  readonly headProjections: readonly string[] = ["q", "k", "v"];
+  /** The children whose input features are split so (o reads head h's features in its columns h·headSize ..). */
+  readonly headInputProjections: readonly string[] = ["o"];
   readonly causal: boolean;
   readonly dropout: number;
   readonly generator: Generator | undefined;
@@ -267,17 +255,6 @@ export class MultiHeadAttention extends Module {
     this.v = new Linear(dModel, dModel, linear);
     this.o = new Linear(dModel, dModel, linear);
     this.outputDropout = new Dropout(options.outputDropout ?? 0, options.generator);
-  }
-
-  /**
-   * The rows [start, end) of the q, k and v weights (and biases) that compute head h's features, which
-   * are also the columns of o's weight that read them. For adapters that act per head.
-   */
-  headRows(h: number): { start: number; end: number } {
-    if (!Number.isInteger(h) || h < 0 || h >= this.heads) {
-      fail("MultiHeadAttention", `head ${h} is out of range: expected 0..${this.heads - 1}`);
-    }
-    return { start: h * this.headSize, end: (h + 1) * this.headSize };
   }
 
   forward(x: Tensor, options: MultiHeadAttentionForwardOptions = {}): Tensor {

@@ -9,7 +9,8 @@
  * for each adapted projection p (q and v by default). U_A and U_B, the trunks, are shared by the
  * projections; U_B and every P_B^p are shared by all heads: the cross-head coupling. Options: mix each
  * B_h along its rank axis instead (B_h^p = σ(B_h·U_B)·P_B^p, U_B (r, m), P_B^p (m, r)), one Θ_B per head
- * (a leading H axis on U_B and P_B^p), and one trunk per projection.
+ * (a leading H axis on U_B and P_B^p), one trunk per projection, and one Ā and one set of B_h per
+ * projection (sharedSeeds false: `seed_A.q`, `seed_B.q`, ...), which leaves only the generators shared.
  */
 
 import type { DType } from "@tsgrad/core";
@@ -105,14 +106,19 @@ export class Theta extends Module {
     return this.U instanceof ParameterDict ? this.U.get(p) : this.U;
   }
 
-  /** Every projection's output for the input x; a shared trunk is computed once. */
-  apply(x: Tensor): Map<string, Tensor> {
+  /**
+   * Every projection's output for its input: one x for all, or one per projection (a ParameterDict of
+   * seeds); a shared trunk on a shared x is computed once.
+   */
+  apply(input: Tensor | ParameterDict): Map<string, Tensor> {
     const sigma = ACTIVATIONS[this.activation];
-    const hidden = (U: Tensor) => sigma(this.side === "left" ? matmul(U, x) : matmul(x, U)); // left (…, m, n), right (…, n, m)
-    const shared = this.U instanceof ParameterDict ? null : hidden(this.U);
+    const xOf = (p: string) => (input instanceof ParameterDict ? input.get(p) : input);
+    const hidden = (U: Tensor, x: Tensor) => sigma(this.side === "left" ? matmul(U, x) : matmul(x, U)); // left (…, m, n), right (…, n, m)
+    const shared = this.U instanceof ParameterDict || input instanceof ParameterDict ? null : hidden(this.U, input);
     const out = new Map<string, Tensor>();
     for (const p of this.projections) {
-      const h = shared ?? hidden(this.#trunk(p));
+      const x = xOf(p);
+      const h = shared ?? hidden(this.#trunk(p), x);
       const P = this.P.get(p);
       out.set(p, this.side === "left" ? matmul(P, h) : matmul(h, P)); // the shape of x
     }
@@ -127,8 +133,8 @@ export class Theta extends Module {
 }
 
 export class HyraGenerator extends Module {
-  seed_A: Parameter; // Ā (r, d)
-  seed_B: Parameter; // B_1..B_H (H, d_h, r)
+  seed_A: Parameter | ParameterDict; // Ā (r, d); with sharedSeeds false, one per projection
+  seed_B: Parameter | ParameterDict; // B_1..B_H (H, d_h, r); with sharedSeeds false, one set per projection
   theta_A: Theta; // mixes Ā along its rank axis
   theta_B: Theta; // mixes each B_h along its feature axis (or its rank axis)
   readonly scaling: number;
@@ -142,18 +148,22 @@ export class HyraGenerator extends Module {
     super();
     const { inFeatures: d, heads: H, headSize: dh, r, hiddenWidth: m, projections } = shape;
     const { activation, initLoraWeights, hyraInit, mixing, perHeadGenerator, sharedTrunk } = settings;
+    const perProjection = (make: () => Parameter) =>
+      settings.sharedSeeds === false ? new ParameterDict(projections.map((p) => [p, make()])) : make();
     // initLoraWeights = false: nothing starts at zero (a random, non-zero ΔW for tests)
     const zeroSeeds = initLoraWeights !== false && hyraInit === "zero-seeds";
     const zeroOutput = initLoraWeights !== false && hyraInit === "zero-output";
     // Ā takes LoRA's A init (Kaiming-uniform with a = √5, U(±1/√d), or N(0, 1/r²)); Θ_A keeps its scale
-    this.seed_A = parameter(() =>
-      initLoraWeights === "gaussian"
-        ? normal([r, d], 0, 1 / r, { dtype })
-        : uniform([r, d], -1 / Math.sqrt(d), 1 / Math.sqrt(d), { dtype }),
+    this.seed_A = perProjection(() =>
+      parameter(() =>
+        initLoraWeights === "gaussian"
+          ? normal([r, d], 0, 1 / r, { dtype })
+          : uniform([r, d], -1 / Math.sqrt(d), 1 / Math.sqrt(d), { dtype }),
+      ),
     );
     // each B_h as the weight of a Linear(r, d_h): Kaiming-uniform with a = √5 is U(±1/√r)
-    this.seed_B = parameter(() =>
-      zeroSeeds ? zeros([H, dh, r], { dtype }) : uniform([H, dh, r], -1 / Math.sqrt(r), 1 / Math.sqrt(r), { dtype }),
+    this.seed_B = perProjection(() =>
+      parameter(() => (zeroSeeds ? zeros([H, dh, r], { dtype }) : uniform([H, dh, r], -1 / Math.sqrt(r), 1 / Math.sqrt(r), { dtype }))),
     );
     this.theta_A = new Theta("left", activation, projections, { k: r, m, batch: [], sharedTrunk, zeroOutput: false, dtype });
     this.theta_B =
@@ -182,6 +192,7 @@ export class HyraGenerator extends Module {
 
   /** Every tensor generate() reads (the cache key of the generated factors). */
   inputs(): Tensor[] {
-    return [this.seed_A, this.seed_B, ...this.theta_A.inputs(), ...this.theta_B.inputs()];
+    const seeds = (s: Parameter | ParameterDict) => (s instanceof ParameterDict ? this.projections.map((p) => s.get(p)) : [s]);
+    return [...seeds(this.seed_A), ...seeds(this.seed_B), ...this.theta_A.inputs(), ...this.theta_B.inputs()];
   }
 }

@@ -10,7 +10,7 @@
  * and so every optimiser step and load, bumps the version), so a stale entry is never used.
  */
 
-import { dropout, fail, isGradEnabled, linear, matmul, noGrad, type Tensor, tidy } from "@tsgrad/core";
+import { dropout, fail, isGradEnabled, linear, matmul, noGrad, type Tensor, tidy, transpose } from "@tsgrad/core";
 import type { Linear } from "@tsgrad/nn";
 import { AdapterDict } from "../../adapter-dict.ts";
 import { AdapterLayer, type LoraFactors } from "../../adapter-layer.ts";
@@ -96,7 +96,10 @@ function isAlive(factors: Factors): boolean {
   return true;
 }
 
-/** A q, k or v projection adapted by the HyRA generators of its attention layer. */
+/**
+ * A projection adapted by the HyRA generators of its attention layer: q, k or v gets s·B·A (B's rows are
+ * the heads' features); o, whose inputs are the heads' features, gets the transposed update s·Aᵀ·Bᵀ.
+ */
 export class HyraProjection extends AdapterLayer {
   // not a field Module's walk sees: the layer is a child of the attention module, saved once there
   readonly #layer: HyraLayer;
@@ -107,6 +110,8 @@ export class HyraProjection extends AdapterLayer {
     layer: HyraLayer,
     /** This projection's name in its attention module ("q"). */
     readonly projection: string,
+    /** Which of its features the heads split: outputs (q, k, v) or inputs (o). */
+    readonly axis: "output" | "input" = "output",
   ) {
     super(base, path);
     this.#layer = layer;
@@ -138,17 +143,20 @@ export class HyraProjection extends AdapterLayer {
 
   protected adapterOutput(x: Tensor, name: string): Tensor {
     const { A, B, generator } = this.#generated(name);
-    const h = dropout(x, generator.dropout, { training: this.training }); // (..., d)
-    return linear(linear(h, A), B).mul(generator.scaling); // (..., r) -> (..., H·d_h)
+    const h = dropout(x, generator.dropout, { training: this.training }); // (..., in)
+    if (this.axis === "input") return h.matmul(B).matmul(A).mul(generator.scaling); // (..., H·d_h) -> (..., r) -> (..., d)
+    return linear(linear(h, A), B).mul(generator.scaling); // (..., d) -> (..., r) -> (..., H·d_h)
   }
 
   deltaWeight(name: string): Tensor {
     const { A, B, generator } = this.#generated(name);
+    if (this.axis === "input") return matmul(transpose(A), transpose(B)).mul(generator.scaling); // (d, r)·(r, H·d_h) -> (out, in)
     return matmul(B, A).mul(generator.scaling); // (H·d_h, r)·(r, d) -> (out, in)
   }
 
   loraFactors(name: string): LoraFactors {
     const { A, B, generator } = this.#generated(name);
+    if (this.axis === "input") return { A: transpose(B), B: transpose(A), scaling: generator.scaling }; // (r, in), (out, r)
     return { A, B, scaling: generator.scaling };
   }
 

@@ -6,11 +6,13 @@
  * Parameters per layer, with P adapted projections of a width-d attention (H heads of d_h = d/H), rank r
  * and generator width m:
  *
- *     r·d + H·d_h·r + |Θ_A| + |Θ_B|        seeds Ā and B_1..B_H, then the generators
+ *     S·(r·d + H·d_h·r) + |Θ_A| + |Θ_B|    seeds Ā and B_1..B_H (S = 1 shared, or P), then the generators
  *       |Θ_A| = T·m·r + P·r·m              trunk U_A (T = 1, or P with separate trunks), P_A^p
  *       |Θ_B| = G·(T·m·k + P·k·m)          k = d_h (feature mixing) or r (rank mixing), G = H per-head or 1
  *
- * so the default HyRA (feature mixing, shared trunk, one Θ_B; q and v) is r·d + H·d_h·r + 3rm + 3m·d_h.
+ * so the default HyRA (feature mixing, shared trunk and seeds, one Θ_B; q and v) is r·d + H·d_h·r + 3rm + 3m·d_h.
+ * The output projection o counts as any other (P = 3 for q, v, o): its update is generated transposed,
+ * with the same shapes as q's.
  */
 
 import { fail } from "@tsgrad/core";
@@ -41,6 +43,8 @@ export interface HyraOptions {
   perHeadGenerator: boolean;
   /** One trunk U per generator shared by q and v (true), or one per projection. */
   sharedTrunk: boolean;
+  /** One Ā and one set of head seeds B_h shared by the adapted projections (true), or one per projection. */
+  sharedSeeds: boolean;
   hyraInit: HyraInit;
 }
 
@@ -60,6 +64,7 @@ export const HYRA_DEFAULTS: HyraOptions = {
   mixing: "feature",
   perHeadGenerator: false,
   sharedTrunk: true,
+  sharedSeeds: true,
   hyraInit: "zero-output",
 };
 
@@ -94,6 +99,7 @@ function resolveHyra(fields: Readonly<Record<string, unknown>>, bad: (field: str
     mixing: oneOf("mixing", MIXINGS),
     perHeadGenerator: boolean("perHeadGenerator"),
     sharedTrunk: boolean("sharedTrunk"),
+    sharedSeeds: boolean("sharedSeeds"),
     hyraInit: oneOf("hyraInit", HYRA_INITS),
   };
   // B_h = 0 makes ΔW = 0 only if σ(0) = 0, and lets the seeds learn only if σ'(0) ≠ 0: ReLU's
@@ -107,26 +113,40 @@ function resolveHyra(fields: Readonly<Record<string, unknown>>, bad: (field: str
   return hyra as unknown as Record<string, unknown>;
 }
 
+/**
+ * A projection as the generator sees it: the width d of its seed Ā and its H·d_h head features. q, k and
+ * v read d inputs and write H·d_h outputs; o reads H·d_h and writes d, so it takes the transposed update.
+ */
+function oriented(linear: Linear, axis: "output" | "input"): { seedWidth: number; features: number } {
+  return axis === "output"
+    ? { seedWidth: linear.inFeatures, features: linear.outFeatures }
+    : { seedWidth: linear.outFeatures, features: linear.inFeatures };
+}
+
+type Planned = Target & { linear: Linear; projection: string; axis: "output" | "input" };
+
 /** Targets grouped by attention module (one generator per layer for all its adapted projections), checked. */
 function plan(model: Module, config: HyraConfig, targets: readonly Target[], where: string) {
-  const groups = new Map<string, { split: HeadSplit; targets: (Target & { linear: Linear; projection: string })[] }>();
+  const groups = new Map<string, { split: HeadSplit; targets: Planned[] }>();
   for (const target of targets) {
     const linear = baseOf(target.layer);
     const split = headSplitOf(model, target.path, linear, config.method);
     checkRank(where, config.r, target.path, linear);
     const group = groups.get(split.attentionPath) ?? { split, targets: [] };
     groups.set(split.attentionPath, group);
-    group.targets.push({ ...target, linear, projection: split.projection });
+    group.targets.push({ ...target, linear, projection: split.projection, axis: split.axis });
   }
   for (const [attentionPath, { split, targets: group }] of groups) {
-    // Ā is shared by the layer's projections, and the head seeds B_h too: their shapes must agree
+    // Ā and the head seeds B_h (and the trunks) are shared by the layer's projections: their shapes must agree
+    const shape = (t: Planned) => oriented(t.linear, t.axis);
+    const describe = (t: Planned) =>
+      `"${t.path}" is ${t.linear.inFeatures} -> ${t.linear.outFeatures}${t.axis === "input" ? " (its update is generated transposed)" : ""}`;
     const [first, ...rest] = group;
     for (const other of rest) {
-      if (other.linear.inFeatures !== first.linear.inFeatures || other.linear.outFeatures !== first.linear.outFeatures) {
+      if (shape(other).seedWidth !== shape(first).seedWidth || shape(other).features !== shape(first).features) {
         fail(
           where,
-          `the projections of "${attentionPath}" share one HyRA generator, so they need one shape, but "${first.path}" is ` +
-            `${first.linear.inFeatures} -> ${first.linear.outFeatures} and "${other.path}" is ${other.linear.inFeatures} -> ${other.linear.outFeatures}`,
+          `the projections of "${attentionPath}" share one HyRA generator, so they need one shape, but ${describe(first)} and ${describe(other)}`,
         );
       }
     }
@@ -136,10 +156,11 @@ function plan(model: Module, config: HyraConfig, targets: readonly Target[], whe
       fail(where, `"${attentionPath}" already has a field "hyra" (${kind}), where HyRA keeps its generators`);
     }
     const width = config.hiddenWidth ?? split.headSize;
-    if (width > MAX_WIDTH_RATIO * first.linear.inFeatures) {
+    const seedWidth = shape(first).seedWidth;
+    if (width > MAX_WIDTH_RATIO * seedWidth) {
       fail(
         where,
-        `hiddenWidth = ${width} is more than ${MAX_WIDTH_RATIO} × the width ${first.linear.inFeatures} of "${first.path}"; the generators' width m is at most ${MAX_WIDTH_RATIO * first.linear.inFeatures} here`,
+        `hiddenWidth = ${width} is more than ${MAX_WIDTH_RATIO} × the width ${seedWidth} of "${first.path}"; the generators' width m is at most ${MAX_WIDTH_RATIO * seedWidth} here`,
       );
     }
   }
@@ -158,6 +179,7 @@ export const hyraTuner: Tuner = {
       mixing: "hyra_mixing",
       perHeadGenerator: "hyra_per_head_generator",
       sharedTrunk: "hyra_shared_trunk",
+      sharedSeeds: "hyra_shared_seeds",
       hyraInit: "hyra_init",
     },
     nullable: ["hiddenWidth"],
@@ -169,10 +191,10 @@ export const hyraTuner: Tuner = {
     for (const { split, targets: group } of plan(model, hyra, targets, where).values()) {
       const attention = split.attention as unknown as Record<string, unknown>;
       const layer = (attention.hyra as HyraLayer | undefined) ?? new HyraLayer();
-      const { linear } = group[0];
+      const { linear, axis } = group[0];
       const generator = new HyraGenerator(
         {
-          inFeatures: linear.inFeatures,
+          inFeatures: oriented(linear, axis).seedWidth,
           heads: split.heads,
           headSize: split.headSize,
           r: hyra.r,
@@ -184,8 +206,9 @@ export const hyraTuner: Tuner = {
       );
       layer.set(name, generator);
       attention.hyra = layer;
-      for (const { path, layer: target, projection } of group) {
-        if (!(target instanceof HyraProjection)) model.setSubmodule(path, new HyraProjection(baseOf(target), path, layer, projection));
+      for (const { path, layer: target, projection, axis: split } of group) {
+        if (!(target instanceof HyraProjection))
+          model.setSubmodule(path, new HyraProjection(baseOf(target), path, layer, projection, split));
       }
     }
   },
@@ -197,8 +220,9 @@ export const hyraTuner: Tuner = {
     const T = (shape.sharedTrunk ?? true) ? 1 : P;
     const k = (shape.mixing ?? "feature") === "feature" ? dh : r;
     const G = shape.perHeadGenerator ? H : 1;
+    const S = (shape.sharedSeeds ?? true) ? 1 : P;
     const thetaA = T * m * r + P * r * m;
     const thetaB = G * (T * m * k + P * k * m);
-    return layers * (r * d + H * dh * r + thetaA + thetaB);
+    return layers * (S * (r * d + H * dh * r) + thetaA + thetaB);
   },
 };

@@ -1,8 +1,10 @@
 /**
  * @file Multi-head LoRA as a method: every head of a targeted attention projection gets its own pair
- * (A_h, B_h), the per-head baseline HyRA is compared with.
+ * (A_h, B_h), the per-head baseline HyRA is compared with. q, k and v are split by their outputs, o by
+ * its inputs (mh-lora-linear.ts).
  *
- *     parameters per adapted projection   H·(r·in + d_h·r)   (2H(rd + d_h·r) per layer for q and v)
+ *     parameters per adapted projection   H·(r·in + d_h·r) on q, k, v;  H·(r·d_h + out·r) on o
+ *                                         (both H(rd + d_h·r) for width d: 2H(rd + d_h·r) for q and v)
  */
 
 import type { Module } from "@tsgrad/nn";
@@ -30,9 +32,9 @@ export const mhLoraTuner: Tuner = {
   layerClass: MhLoraLinear,
   inject(model: Module, name: string, config, targets: readonly Target[], where: string) {
     const splits = targets.map(({ path, layer }) => headSplitOf(model, path, baseOf(layer), config.method));
-    for (const [i, { path, layer }] of targets.entries()) checkRank(where, config.r, path, baseOf(layer), splits[i].heads);
+    for (const [i, { path, layer }] of targets.entries()) checkRank(where, config.r, path, baseOf(layer), splits[i]);
     for (const [i, { path, layer }] of targets.entries()) {
-      const wrapper = layer instanceof MhLoraLinear ? layer : new MhLoraLinear(baseOf(layer), path, splits[i].heads);
+      const wrapper = layer instanceof MhLoraLinear ? layer : new MhLoraLinear(baseOf(layer), path, splits[i].heads, splits[i].axis);
       wrapper.addAdapter(name, config);
       if (wrapper !== layer) model.setSubmodule(path, wrapper);
     }
