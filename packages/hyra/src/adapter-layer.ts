@@ -133,7 +133,7 @@ export abstract class AdapterLayer extends Module {
 
   #stamp(name: string): string {
     return this.adapterTensors(name)
-      .map((t) => `${t.id}@${t.buffer("unmerge").version}`)
+      .map((t) => `${t.id}@${t.version("unmerge")}`)
       .join(",");
   }
 

@@ -5,7 +5,7 @@
  * tuner folder (tuners/<method>/tuner.ts), which adds its config type to MethodConfigs.
  */
 
-import { fail } from "@tsgrad/core";
+import { fail, showValue } from "@tsgrad/core";
 import { ModulePattern } from "./pattern.ts";
 import { type Tuner, tunerOf, tuners } from "./tuners/tuner.ts";
 export type Bias = "none" | "all" | "lora_only";
@@ -87,16 +87,8 @@ const MAX_WIDTH = 1 << 16;
  */
 const MAX_ALPHA = 1e6;
 
-function show(value: unknown): string {
-  if (value instanceof RegExp || value instanceof ModulePattern) return String(value);
-  if (typeof value === "string") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
-  if (value === null || typeof value !== "object") return String(value);
-  return value.constructor?.name ?? "an object";
-}
-
 function bad(field: string, value: unknown, expected: string): never {
-  return fail(WHERE, `${field} must be ${expected}, got ${show(value)}`);
+  return fail(WHERE, `${field} must be ${expected}, got ${showValue(value)}`);
 }
 
 function checkModuleSpec(field: string, value: unknown, nullable: boolean): ResolvedModuleSpec | null {
@@ -137,7 +129,7 @@ function checkNames(field: string, value: unknown): readonly string[] | string |
 }
 
 function oneOf<T>(field: string, value: unknown, options: readonly T[]): T {
-  if (!options.includes(value as T)) bad(field, value, `one of ${options.map(show).join(", ")}`);
+  if (!options.includes(value as T)) bad(field, value, `one of ${options.map((o) => showValue(o)).join(", ")}`);
   return value as T;
 }
 
@@ -152,7 +144,7 @@ function checkBoolean(field: string, value: unknown): boolean {
  */
 export function resolveConfig(input: PeftConfigInput): PeftConfig {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
-    fail(WHERE, `expected an object such as { method: "lora", r: 8 }, got ${show(input)}`);
+    fail(WHERE, `expected an object such as { method: "lora", r: 8 }, got ${showValue(input)}`);
   }
   const method = (input as { method?: unknown }).method;
   const tuner =
@@ -161,7 +153,7 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
       "method",
       method,
       `one of ${tuners()
-        .map((t) => show(t.method))
+        .map((t) => showValue(t.method))
         .join(", ")}`,
     );
   const own = tuner.fields.defaults;
@@ -196,7 +188,7 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
   if (layersPattern !== null && layersToTransform === null) {
     fail(
       WHERE,
-      `layersPattern (${show(layersPattern)}) only says where layersToTransform reads the layer index; give layersToTransform too`,
+      `layersPattern (${showValue(layersPattern)}) only says where layersToTransform reads the layer index; give layersToTransform too`,
     );
   }
   const modulesToSave = merged.modulesToSave === null ? null : checkModuleSpec("modulesToSave", merged.modulesToSave, false);
@@ -223,7 +215,7 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
 
 /** The scale s of the update: alpha / r, or alpha / √r with rsLoRA. */
 export function scalingOf(config: Pick<CommonConfig, "r" | "alpha" | "useRslora">): number {
-  if (config === null || typeof config !== "object") fail("scalingOf", `expected { r, alpha, useRslora }, got ${show(config)}`);
+  if (config === null || typeof config !== "object") fail("scalingOf", `expected { r, alpha, useRslora }, got ${showValue(config)}`);
   return config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
 }
 
@@ -288,7 +280,7 @@ const NULLABLE = new Set(["excludeModules", "layersToTransform", "layersPattern"
 /** The JSON object written as adapter_config.json (keys sorted, as PEFT's json.dumps(sort_keys=True)). */
 export function configToJson(config: PeftConfig): Record<string, unknown> {
   const tuner = config !== null && typeof config === "object" ? tunerOf(config.method) : undefined;
-  if (!tuner) fail("configToJson", `expected a resolved config (resolveConfig's result), got ${show(config)}`);
+  if (!tuner) fail("configToJson", `expected a resolved config (resolveConfig's result), got ${showValue(config)}`);
   const out: Record<string, unknown> = { peft_type: tuner.peftType, ...tuner.fields.jsonExtras };
   for (const [camel, snake] of Object.entries(diskNamesOf(tuner))) {
     if (!(camel in config)) continue;
@@ -319,7 +311,7 @@ export interface ParsedConfig {
 /** Reads an adapter_config.json object (ours, or PEFT's for LoRA), refusing PEFT features we do not implement. */
 export function configFromJson(json: unknown, file = "adapter_config.json"): ParsedConfig {
   const where = `loadAdapter ${file}`;
-  if (json === null || typeof json !== "object" || Array.isArray(json)) fail(where, `expected a JSON object, got ${show(json)}`);
+  if (json === null || typeof json !== "object" || Array.isArray(json)) fail(where, `expected a JSON object, got ${showValue(json)}`);
   const raw = json as Record<string, unknown>;
   const peftType = raw.peft_type;
   const tuner = tuners().find((t) => t.peftType === peftType);
@@ -328,7 +320,7 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
       where,
       `peft_type must be one of ${tuners()
         .map((t) => t.peftType)
-        .join(", ")}, got ${show(peftType)}`,
+        .join(", ")}, got ${showValue(peftType)}`,
     );
   for (const [field, expected] of Object.entries(UNSUPPORTED_IF_SET)) {
     if (Object.hasOwn(raw, field) && JSON.stringify(raw[field]) !== JSON.stringify(expected)) {

@@ -38,7 +38,7 @@ export class HyraLayer extends AdapterDict<HyraGenerator> {
     if (!generator) fail("HyraLayer", `no HyRA adapter "${name}" (has ${this.names().join(", ") || "none"})`);
     const inputs = generator.inputs();
     const recording = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-    const key = `${recording}|${inputs.map((t) => `${t.id}@${t.buffer("HyraLayer").version}`).join(",")}`;
+    const key = `${recording}|${inputs.map((t) => `${t.id}@${t.version("HyraLayer")}`).join(",")}`;
     const hit = this.#cache.get(name);
     if (hit && hit.key === key && isAlive(hit.factors)) return hit.factors;
     this.forget(name);

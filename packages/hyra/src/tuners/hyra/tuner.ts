@@ -15,7 +15,7 @@
  * with the same shapes as q's.
  */
 
-import { fail } from "@tsgrad/core";
+import { fail, kindOf } from "@tsgrad/core";
 import type { Linear, Module } from "@tsgrad/nn";
 import { checkRank } from "../../adapter-layer.ts";
 import type { CommonConfig } from "../../config.ts";
@@ -152,8 +152,7 @@ function plan(model: Module, config: HyraConfig, targets: readonly Target[], whe
     }
     const current = (split.attention as unknown as Record<string, unknown>).hyra;
     if (current !== undefined && !(current instanceof HyraLayer)) {
-      const kind = current === null ? "null" : typeof current === "object" ? (current.constructor?.name ?? "an object") : typeof current;
-      fail(where, `"${attentionPath}" already has a field "hyra" (${kind}), where HyRA keeps its generators`);
+      fail(where, `"${attentionPath}" already has a field "hyra" (${kindOf(current)}), where HyRA keeps its generators`);
     }
     const width = config.hiddenWidth ?? split.headSize;
     const seedWidth = shape(first).seedWidth;
