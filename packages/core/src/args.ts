@@ -4,12 +4,12 @@
  * before anything inside can fail with a TypeError that names neither.
  */
 
-import { describeValue, fail } from "./errors.ts";
-import { Tensor } from "./tensor.ts";
+import { describeValue, fail, isTensor } from "./errors.ts";
+import type { Tensor } from "./tensor.ts";
 
 /** A live Tensor, or an error naming `where` and which argument it was. */
 export function checkTensor(where: string, value: unknown, what = "the input"): asserts value is Tensor {
-  if (!(value instanceof Tensor)) fail(where, `${what} must be a Tensor, got ${describeValue(value)}`);
+  if (!isTensor(value)) fail(where, `${what} must be a Tensor, got ${describeValue(value)}`);
   value.checkLive(where, what);
 }
 
@@ -29,7 +29,7 @@ export function checkTensorList(where: string, value: unknown, what = "the input
 /** An options argument: undefined, or a plain object (not null, an array or a tensor). */
 export function checkOptions(where: string, value: unknown): asserts value is Record<string, unknown> | undefined {
   if (value === undefined) return;
-  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Tensor) {
+  if (value === null || typeof value !== "object" || Array.isArray(value) || isTensor(value)) {
     fail(where, `options must be an object such as { ... }, got ${describeValue(value)}`);
   }
 }

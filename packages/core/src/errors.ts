@@ -29,8 +29,8 @@ export function fmtShape(shape: readonly number[]): string {
 let tensorCheck = (_value: unknown): _value is Tensor => false;
 
 /**
- * Internal: `value instanceof Tensor` for the modules tensor.ts itself imports (this one, memory.ts),
- * which cannot import the class; tensor.ts registers the check with setTensorCheck.
+ * Internal: `value instanceof Tensor` for the modules below tensor.ts (this one, args.ts, memory.ts),
+ * which cannot import the class without an import cycle; tensor.ts registers the check with setTensorCheck.
  */
 export function isTensor(value: unknown): value is Tensor {
   return tensorCheck(value);

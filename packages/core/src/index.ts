@@ -7,6 +7,8 @@ import { registerBackend, setBackend, setDefaultBackendChooser } from "./backend
 import { ReferenceBackend } from "./backend/reference/reference-backend.ts";
 import { createWasmBackend } from "./backend/wasm/index.ts";
 import { fail } from "./errors.ts";
+// installs x.add(y) and every other op method on Tensor
+import "./tensor-methods.ts";
 
 export {
   checkFunction,

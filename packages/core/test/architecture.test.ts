@@ -1,6 +1,6 @@
 /**
  * @file Layering rules, checked on the source text: core imports no other package of the repository, and
- * nn nothing of hyra, models or benchmarks; no package but core touches a tensor's DataBuffer or Storage;
+ * nn nothing of hyra, models or benchmarks; core's own modules import each other without a cycle; no package but core touches a tensor's DataBuffer or Storage;
  * only the gpu.js backend imports gpu.js and webgpu; ops never reach into a backend; backends never see
  * tensors, autograd or memory scopes; library code never reads tensors back synchronously (the WebGPU
  * backend cannot). Each rule is also run on small fixtures that break it, so a rule that can no longer
@@ -108,6 +108,68 @@ function importsAcrossLayers(sources: readonly Source[]): string[] {
     }
   }
   return out;
+}
+
+interface StaticImport {
+  line: number;
+  /** The imported file, relative to the root, for relative specifiers. */
+  target: string | null;
+  /** `import type` / `export type`: erased, so it orders nothing at load time. */
+  typeOnly: boolean;
+}
+
+/** Static imports and re-exports, statement by statement (a specifier list may span lines). */
+function staticImportsOf(source: Source): StaticImport[] {
+  const text = code(source.text).join("\n");
+  const pattern = /\b(?:import|export)\s+(type\s+)?(?:[^;"'()]*?\bfrom\s*)?["']([^"']+)["']/g;
+  return [...text.matchAll(pattern)].map((m) => ({
+    line: text.slice(0, m.index).split("\n").length,
+    target: m[2].startsWith(".")
+      ? relative(ROOT, resolve(ROOT, dirname(source.path), m[2]))
+          .split("\\")
+          .join("/")
+      : null,
+    typeOnly: m[1] !== undefined,
+  }));
+}
+
+/**
+ * Groups of core modules that import each other in a circle (type-only imports aside), each as its sorted
+ * paths. Without one, core reads bottom-up: errors and dtype, shape, memory, tensor, the ops, autograd,
+ * then tensor-methods.ts, which gives tensors their op methods.
+ */
+function coreImportCycles(sources: readonly Source[]): string[][] {
+  const core = sources.filter((s) => s.path.startsWith("packages/core/src/"));
+  const paths = new Set(core.map((s) => s.path));
+  const edges = new Map(
+    core.map((s) => [
+      s.path,
+      staticImportsOf(s).flatMap((imp) => (!imp.typeOnly && imp.target && paths.has(imp.target) ? [imp.target] : [])),
+    ]),
+  );
+  // Tarjan's strongly connected components
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v) as number);
+    stack.push(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (stack.includes(w)) {
+        low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const group = stack.splice(stack.indexOf(v));
+    if (group.length > 1 || edges.get(v)?.includes(v)) cycles.push(group.sort());
+  };
+  for (const path of [...paths].sort()) if (!index.has(path)) visit(path);
+  return cycles;
 }
 
 /**
@@ -264,6 +326,10 @@ repo("core imports no other package; nn imports nothing of hyra, models or bench
   assert.equal(importsAcrossLayers(sources), []);
 });
 
+repo("core's modules import each other without a cycle (type-only imports aside)", () => {
+  assert.equal(coreImportCycles(sources), []);
+});
+
 repo("no package but core touches a DataBuffer or a Storage", () => {
   assert.equal(coreInternalsOutsideCore(sources), []);
 });
@@ -315,6 +381,26 @@ fixtures("an import up the layers, by package name or by relative path, type-onl
     'packages/core/src/z.ts:1: imports "../../../benchmarks/src/harness.ts" (core is the bottom layer: it imports no other package)',
     'packages/nn/src/layer.ts:2: imports "@tsgrad/hyra/peft" (nn is below hyra, models and benchmarks)',
     'packages/nn/src/other.ts:2: imports "../../models/src/gpt.ts" (nn is below hyra, models and benchmarks)',
+  ]);
+});
+
+fixtures("an import cycle in core, but not through type-only imports, comments, or outside core", () => {
+  const file = (name: string, ...imports: string[]) => ({ path: `packages/core/src/${name}`, text: imports.join("\n") });
+  const found = coreImportCycles([
+    file("tensor.ts", 'import { add } from "./ops/elementwise.ts";', 'import type { OpDef } from "./ops/registry.ts";'),
+    file("ops/elementwise.ts", 'import {\n  apply,\n  defineOp,\n} from "./registry.ts";', 'import type { Tensor } from "../tensor.ts";'),
+    file("ops/registry.ts", 'import { Tensor } from "../tensor.ts";'),
+    file("memory.ts", 'import type { Tensor } from "./tensor.ts";', 'import "./memory.ts";'),
+    // an import whose names are all marked `type` still loads its module (verbatimModuleSyntax keeps it)
+    file("shape.ts", 'import { type DType } from "./dtype.ts";'),
+    file("dtype.ts", 'export type { Shape } from "./shape.ts";'),
+    file("errors.ts", '// import { checkTensor } from "./args.ts";'),
+    file("args.ts", 'import { fail } from "./errors.ts";'),
+    { path: "packages/nn/src/a.ts", text: 'import "./a.ts";' },
+  ]);
+  assert.equal(found, [
+    ["packages/core/src/memory.ts"],
+    ["packages/core/src/ops/elementwise.ts", "packages/core/src/ops/registry.ts", "packages/core/src/tensor.ts"],
   ]);
 });
 

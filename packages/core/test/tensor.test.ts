@@ -309,6 +309,22 @@ identity("version counts in-place writes; sharesStorage tells views of one stora
   w.dispose();
 });
 
+identity("the op methods are on Tensor.prototype itself (tensor-methods.ts installs them), typed, and subclasses inherit them", () => {
+  for (const name of ["add", "backward", "cast", "clone", "assign", "copy_", "to", "softplus", "reshape", "matmul", "topk"]) {
+    const own = Object.getOwnPropertyDescriptor(Tensor.prototype, name);
+    assert.is(typeof own?.value, "function", name);
+    assert.not.ok(own?.enumerable, `${name} is enumerable, unlike a class method`);
+  }
+  class Wrapped extends Tensor {}
+  const w = new Wrapped(tensor([1.5, 2]));
+  // assign returns the receiver's own type, as `this` did when the method was written in the class
+  const same: Wrapped = w.assign(tensor([3, 4], undefined, "float32"));
+  assert.is(same, w);
+  assert.equal(w.mul(2).sum().toArray(), 14);
+  assert.not.ok(Object.keys(w).includes("add"), "a method became an own field");
+  w.dispose();
+});
+
 readback.run();
 strict.run();
 printing.run();

@@ -3,6 +3,9 @@
  * run-count profiles with replayable seeds, closeness assertions and the one tolerance table.
  */
 
+// the helpers call tensor methods, which a file importing only this entry point would otherwise lack
+import "../tensor-methods.ts";
+
 /** Composite definitions of the fused primitives: the oracles their tests compare them with. */
 export { composedGelu, composedLogSoftmax, composedSoftmax } from "../composite/activation.ts";
 export { composedAdamwUpdate } from "../composite/adamw.ts";
