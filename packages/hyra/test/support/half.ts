@@ -1,6 +1,6 @@
 /**
  * @file Test support: rounding to F16 and BF16 and writing safetensors files in those dtypes by hand
- * (@tsgrad/nn writes only F64, F32, I32 and BOOL), to check that adapters in half precision load.
+ * (@tsgrad/safetensors writes only F64, F32, I32 and BOOL), to check that adapters in half precision load.
  */
 
 import { writeFile } from "node:fs/promises";
