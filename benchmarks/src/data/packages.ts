@@ -10,7 +10,7 @@ export function packageDir(name: string): string {
   return dirname(require.resolve(`${name}/package.json`));
 }
 
-/** Milliseconds each loader spent building its data (once per process), for reports. */
+/** Milliseconds each loader spent building its data (once per process, including the loaders it calls), for reports. */
 export const loadTimes: Record<string, number> = {};
 
 /** Runs `build` once per process and keeps its result; records how long it took. */

@@ -33,7 +33,7 @@ export interface Task {
   readonly pool: readonly Example[];
   /** Which groups each split holds (test and validation groups contribute no training example). */
   readonly groups: { readonly test: readonly string[]; readonly validation: readonly string[]; readonly pool: readonly string[] };
-  /** The nested, stratified training subset of `fraction` of the pool for `seed`, in pool order. */
+  /** The nested, stratified training subset of `fraction` of the pool for `seed` (1 and "1" are one seed, as for core's Generator), in pool order. */
   subset(seed: number | string, fraction: number): Example[];
 }
 
