@@ -60,7 +60,10 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   const logp = logSoftmax(logits, -1);
   // NOTE: a one-hot mask from comparisons instead of a gather: ignored targets give an all-zero row.
   // The masks select (where) rather than multiply: 0·(-inf) from a masked-out logit would be NaN.
-  const onehot = eq(unsqueeze(targets, -1), arange(0, classes, 1, { backend: logits.backend }));
+  // The comparison runs in float32, exact for class indices below 2^24: a fast backend has float32
+  // comparison kernels, and an int32 one over (..., classes) costs more than the whole log-softmax.
+  const ids = classes <= 2 ** 24 ? "float32" : "int32";
+  const onehot = eq(unsqueeze(cast(targets, ids), -1), arange(0, classes, 1, { backend: logits.backend, dtype: ids }));
   const nll = neg(sum(where(onehot, logp, 0), -1));
   const keep = ne(targets, ignoreIndex);
   let loss = nll;
