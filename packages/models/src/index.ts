@@ -2,3 +2,13 @@
 
 export { GPT_DEFAULTS, type GPTConfig, gptConfig, gptParameterCount, MAX_PARAMETERS } from "./config.ts";
 export { type GenerateOptions, GPT, type GPTForwardOptions, type SamplingOptions, sampleTokens } from "./gpt.ts";
+export { ByteBPETokenizer, type ByteBPETokenizerJson, MAX_MERGES } from "./tokenizers/bpe.ts";
+export { CharTokenizer, type CharTokenizerJson, MAX_CHARS } from "./tokenizers/char.ts";
+export {
+  loadTokenizer,
+  MAX_TOKENIZER_BYTES,
+  saveTokenizer,
+  type Tokenizer,
+  type TokenizerJson,
+  tokenizerFromJson,
+} from "./tokenizers/tokenizer.ts";

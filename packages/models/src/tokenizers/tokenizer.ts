@@ -1,0 +1,59 @@
+/**
+ * @file What a model's tokenizer is (a CharTokenizer or a ByteBPETokenizer) and its file, tokenizer.json,
+ * saved beside the checkpoint: `{ "type": "char", "chars": [...] }` or `{ "type": "byte-bpe", "merges":
+ * [[a, b], ...] }`. A file is read through the file policy (regular files, no links, at most 4 MiB) and
+ * checked whole, unknown fields included, before a tokenizer is built from it.
+ */
+
+import { describeValue, fail, TsgradError } from "@tsgrad/core";
+import type { WrittenFile } from "@tsgrad/nn";
+import { readJsonFile, writeJsonFile } from "../json-file.ts";
+import { ByteBPETokenizer, type ByteBPETokenizerJson } from "./bpe.ts";
+import { CharTokenizer, type CharTokenizerJson } from "./char.ts";
+
+export type Tokenizer = CharTokenizer | ByteBPETokenizer;
+export type TokenizerJson = CharTokenizerJson | ByteBPETokenizerJson;
+
+/** The largest vocabulary of either kind is about 1.5 MB as JSON; a file far over that is not a tokenizer. */
+export const MAX_TOKENIZER_BYTES = 4 << 20;
+
+const FIELDS = { char: ["type", "chars"], "byte-bpe": ["type", "merges"] } as const;
+
+/** A tokenizer from its JSON form (toJSON()'s), or an error naming `where` and what is wrong. */
+export function tokenizerFromJson(value: unknown, where = "tokenizerFromJson"): Tokenizer {
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    fail(where, `a tokenizer must be a JSON object, got ${describeValue(value)}`);
+  const json = value as Record<string, unknown>;
+  const type = json.type;
+  if (type !== "char" && type !== "byte-bpe") fail(where, `"type" must be "char" or "byte-bpe", got ${describeValue(type)}`);
+  const unknown = Object.keys(json).filter((k) => !(FIELDS[type] as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    fail(
+      where,
+      `unknown field ${JSON.stringify(unknown[0].slice(0, 32))} in a ${type} tokenizer; its fields are ${FIELDS[type].join(", ")}`,
+    );
+  }
+  const list = type === "char" ? json.chars : json.merges;
+  if (!Array.isArray(list)) fail(where, `"${type === "char" ? "chars" : "merges"}" must be an array, got ${describeValue(list)}`);
+  try {
+    return type === "char" ? new CharTokenizer(list as string[]) : new ByteBPETokenizer(list as [number, number][]);
+  } catch (error) {
+    // the constructors' own checks, said of this file
+    if (error instanceof TsgradError) fail(where, error.message);
+    throw error;
+  }
+}
+
+/** Writes tokenizer.json (or any path) atomically. */
+export async function saveTokenizer(tokenizer: Tokenizer, path: string): Promise<WrittenFile> {
+  if (!(tokenizer instanceof CharTokenizer || tokenizer instanceof ByteBPETokenizer)) {
+    fail("saveTokenizer", `expected a CharTokenizer or a ByteBPETokenizer, got ${describeValue(tokenizer)}`);
+  }
+  return writeJsonFile(path, tokenizer.toJSON(), `saveTokenizer ${path}`);
+}
+
+/** Reads a file written by saveTokenizer; a malformed, oversized or linked file is an error naming it. */
+export async function loadTokenizer(path: string): Promise<Tokenizer> {
+  const where = `loadTokenizer ${path}`;
+  return tokenizerFromJson((await readJsonFile(path, MAX_TOKENIZER_BYTES, where)).value, where);
+}
