@@ -149,4 +149,6 @@ test("missing and linked files, and a tokenizer with more tokens than the model,
   await assertRejects(loadPretrained(dir), /the tokenizer makes 14 tokens but the model's vocabSize is 13/);
 });
 
+test.after(() => rmSync(root, { recursive: true, force: true }));
+
 test.run();

@@ -5,7 +5,7 @@
  * both save and load through tokenizer.json, and a malformed, oversized or linked file is an error naming it.
  */
 
-import { mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Generator } from "@tsgrad/core";
@@ -164,5 +164,7 @@ test("BPE trains on 200 kB and 1,000 merges in well under the test's budget", ()
   assert.ok(seconds < 3, `training took ${seconds.toFixed(2)} s`);
   assert.is(bpe.decode(bpe.encode(text)), text);
 });
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();
