@@ -2,17 +2,19 @@
  * @file float64 gradient checks through each adapter on an attention module adapted on q and v at once:
  * random small sizes and options (fast-check), every trainable adapter weight and the input as inputs,
  * so HyRA's check runs through the generators into the seeds. Directional checks cover all inputs in a
- * few forward passes; one full element-by-element check pins HyRA down completely on a tiny case.
+ * few forward passes; element-by-element checks pin HyRA down completely on a tiny case, for every
+ * combination of its options (HYRA_OPTIONS), each at a point two AdamW steps from its own initialisation.
  */
 
-import { grad, manualSeed, type Tensor } from "@tsgrad/core";
+import { grad, manualSeed, mse, randn, type Tensor, tidy } from "@tsgrad/core";
 import { checkProperty, gradcheck, gradcheckDirectional } from "@tsgrad/core/testing";
-import { functionalCall } from "@tsgrad/nn";
+import { AdamW, functionalCall } from "@tsgrad/nn";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { type Activation, getPeftModel, type Mixing, type PeftConfigInput, type PeftModel } from "../src/index.ts";
+import { getPeftModel, type HyraOptions, type PeftConfigInput, type PeftModel } from "../src/index.ts";
 import { Attn, inputsFor } from "./support/models.ts";
+import { combinations, label, type OptionTable } from "./support/options.ts";
 
 /** fn(x, ...weights) running the adapted attention with those weights in place of the trainable ones. */
 function asFunction(peft: PeftModel<Attn>): { fn: (x: Tensor, ...ws: Tensor[]) => Tensor; names: string[]; weights: Tensor[] } {
@@ -24,6 +26,23 @@ function asFunction(peft: PeftModel<Attn>): { fn: (x: Tensor, ...ws: Tensor[]) =
     fn: (x, ...ws) => functionalCall(peft, names, ws, () => peft.forward(x)),
   };
 }
+
+/**
+ * Every HyRA option and the values it takes, in one place: the element-wise check runs every combination
+ * and the directional property draws from them. Typed against HyraOptions, so an option added there
+ * fails to compile here until it has its entry.
+ */
+const HYRA_OPTIONS: OptionTable<Omit<HyraOptions, "hiddenWidth">> = {
+  activation: ["gelu", "tanh", "identity", "relu"],
+  mixing: ["feature", "rank"],
+  perHeadGenerator: [false, true],
+  sharedTrunk: [true, false],
+  sharedSeeds: [true, false],
+  hyraInit: ["zero-output", "zero-seeds"],
+};
+
+/** The combinations the config accepts: zero seeds need σ'(0) ≠ 0, which ReLU's is not. */
+const HYRA_COMBINATIONS = combinations(HYRA_OPTIONS).filter((o) => !(o.hyraInit === "zero-seeds" && o.activation === "relu"));
 
 const shapes = fc.record({
   heads: fc.integer({ min: 1, max: 3 }),
@@ -75,35 +94,50 @@ test("MH-LoRA on q and v: gradients of the input and every head's A_h, B_h", asy
 test("HyRA on q and v: gradients through both generators into the seeds, for every option", async () => {
   await check(
     "hyra gradcheck",
-    fc.record({
-      activation: fc.constantFrom<Activation>("gelu", "tanh", "identity", "relu"),
-      mixing: fc.constantFrom<Mixing>("feature", "rank"),
-      perHeadGenerator: fc.boolean(),
-      sharedTrunk: fc.boolean(),
-      hiddenWidth: fc.integer({ min: 1, max: 3 }),
-    }),
+    fc
+      .record({ options: fc.constantFrom(...HYRA_COMBINATIONS), hiddenWidth: fc.integer({ min: 1, max: 3 }) })
+      .map(({ options, hiddenWidth }) => ({ ...options, hiddenWidth })),
     (o) => ({ method: "hyra", initLoraWeights: false, ...o }) as PeftConfigInput,
     ({ heads, headSize }) => heads * headSize,
   );
 });
 
-test("HyRA, element by element: every entry of every seed and generator weight", async () => {
-  manualSeed(3);
-  const peft = getPeftModel(new Attn(4, 2), { method: "hyra", r: 2, hiddenWidth: 3, initLoraWeights: false });
-  const { fn, names, weights } = asFunction(peft);
-  assert.equal(
-    names.map((n) => n.replace("base_model.model.attn.hyra.default.", "")),
-    ["seed_A", "seed_B", "theta_A.U", "theta_A.P.q", "theta_A.P.v", "theta_B.U", "theta_B.P.q", "theta_B.P.v"],
-  );
-  const x = inputsFor(peft.model, { batch: 1, length: 2, dtype: "float64" });
-  await gradcheck(fn, [x, ...weights]);
-  // not vacuous: every weight's gradient is non-zero here (GELU, nothing initialised to zero)
-  const gradients = grad(fn(x, ...weights).sum(), weights);
-  for (const [i, g] of gradients.entries())
-    assert.ok(
-      Array.from(await (g as Tensor).data()).some((v) => v !== 0),
-      `${names[i]} has a zero gradient`,
-    );
+test("HyRA, element by element, every option combination: every entry of every seed and generator weight, and of the input", async () => {
+  for (const options of HYRA_COMBINATIONS) {
+    manualSeed(3);
+    const peft = getPeftModel(new Attn(4, 2), { method: "hyra", r: 1, hiddenWidth: 2, ...options });
+    const x = inputsFor(peft.model, { batch: 1, length: 2, dtype: "float64" });
+    // the init's zeros (P_B or B_h) would hide most gradients: two AdamW steps from it make every weight
+    // non-zero, at a point that depends on hyraInit, as the first steps of training see it
+    const target = randn([1, 2, 4], { dtype: "float64" });
+    const opt = new AdamW(peft.trainableParameters(), { lr: 0.1, weightDecay: 0 });
+    for (let step = 0; step < 2; step++) {
+      tidy(() => {
+        opt.zeroGrad();
+        mse(peft.forward(x), target).backward();
+        opt.step();
+      });
+    }
+    const { fn, names, weights } = asFunction(peft);
+    try {
+      await gradcheck(fn, [x, ...weights]);
+    } catch (error) {
+      throw new Error(`${label(options)}: ${(error as Error).message} (inputs: x, ${names.map(short).join(", ")})`);
+    }
+    // not vacuous: every weight's gradient is non-zero here
+    const gradients = grad(fn(x, ...weights).sum(), weights);
+    for (const [i, g] of gradients.entries()) {
+      const values = Array.from(await (g as Tensor).data());
+      assert.ok(
+        values.some((v) => v !== 0),
+        `${label(options)}: ${short(names[i])} has a zero gradient`,
+      );
+    }
+  }
 });
+
+function short(name: string): string {
+  return name.replace("base_model.model.attn.hyra.default.", "");
+}
 
 test.run();

@@ -69,3 +69,82 @@ export async function activate(a: Matrix, activation: Activation): Promise<Matri
 export function maxAbsDiff(a: Matrix, b: Matrix): number {
   return Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));
 }
+
+export function subtract(a: Matrix, b: Matrix): Matrix {
+  return a.map((row, i) => row.map((v, j) => v - b[i][j]));
+}
+
+/** The Frobenius norm of one matrix or of several taken together. */
+export function frobenius(...ms: Matrix[]): number {
+  return Math.sqrt(ms.reduce((s, m) => s + m.reduce((t, row) => t + row.reduce((u, v) => u + v * v, 0), 0), 0));
+}
+
+/** [a_1 | a_2 | …]: the blocks side by side (same row count). */
+export function hstack(blocks: Matrix[]): Matrix {
+  return blocks[0].map((_, i) => blocks.flatMap((b) => b[i]));
+}
+
+/**
+ * The thin SVD a = U·diag(S)·Vᵀ (S descending) by one-sided Jacobi rotations (Hestenes): the columns
+ * are rotated until orthogonal, which keeps float64's relative accuracy on small matrices where
+ * forming aᵀa would square the condition number.
+ */
+export function svd(a: Matrix): { U: Matrix; S: number[]; V: Matrix } {
+  if (a.length < a[0].length) {
+    const t = svd(transpose(a));
+    return { U: t.V, S: t.S, V: t.U };
+  }
+  const [m, n] = [a.length, a[0].length];
+  const W = a.map((row) => [...row]);
+  const V = identity(n);
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let rotated = false;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) {
+        let [alpha, beta, gamma] = [0, 0, 0];
+        for (let i = 0; i < m; i++) {
+          alpha += W[i][p] * W[i][p];
+          beta += W[i][q] * W[i][q];
+          gamma += W[i][p] * W[i][q];
+        }
+        if (Math.abs(gamma) <= 1e-15 * Math.sqrt(alpha * beta)) continue;
+        rotated = true;
+        // the rotation angle that makes columns p and q orthogonal (the smaller root of t² + 2ζt - 1 = 0)
+        const zeta = (beta - alpha) / (2 * gamma);
+        const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const s = c * t;
+        for (const M of [W, V]) {
+          for (const row of M) [row[p], row[q]] = [c * row[p] - s * row[q], s * row[p] + c * row[q]];
+        }
+      }
+    }
+    if (!rotated) break;
+  }
+  const norms = Array.from({ length: n }, (_, j) => Math.hypot(...W.map((row) => row[j])));
+  const order = norms.map((_, j) => j).sort((i, j) => norms[j] - norms[i]);
+  return {
+    U: W.map((row) => order.map((j) => (norms[j] > 0 ? row[j] / norms[j] : 0))),
+    S: order.map((j) => norms[j]),
+    V: V.map((row) => order.map((j) => row[j])),
+  };
+}
+
+/** The singular values at or above tol·(the largest): those a float64 matrix of O(1) entries really has. */
+function kept(S: number[], tol: number): number {
+  return S.filter((s) => s > tol * S[0]).length;
+}
+
+/** The Moore-Penrose pseudo-inverse, dropping singular values below tol·(the largest). */
+export function pinv(a: Matrix, tol = 1e-12): Matrix {
+  const { U, S, V } = svd(a);
+  const k = kept(S, tol);
+  return V.map((row) => U.map((u) => row.slice(0, k).reduce((sum, v, j) => sum + (v * u[j]) / S[j], 0)));
+}
+
+/** x minus its projection onto the row space of a: zero iff every row of x is a combination of a's rows. */
+export function outsideRowSpace(x: Matrix, a: Matrix, tol = 1e-12): Matrix {
+  const { S, V } = svd(a);
+  const basis = V.map((row) => row.slice(0, kept(S, tol))); // (cols, k), orthonormal columns
+  return subtract(x, matmul(matmul(x, basis), transpose(basis)));
+}
