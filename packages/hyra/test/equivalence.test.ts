@@ -6,7 +6,8 @@
  *   every such HyRA is a LoRA (A = P_A·U_A·Ā, B = P_B·U_B·B_1), to 1e-10.
  * - On q and v at once the shared seed Ā ties A^q and A^v to one r-dimensional row space when σ is the
  *   identity: a pair of LoRAs whose A's share a row space is representable, and rank [A^q; A^v] <= r;
- *   a nonlinear σ lifts that limit (rank 2r).
+ *   a nonlinear σ lifts that rank limit (rank 2r). Which widths then hold every LoRA pair is
+ *   expressivity.test.ts's.
  * - LoRA is MH-LoRA with every A_h equal.
  * - exportAsLora writes a PEFT LoRA that computes what the HyRA (or MH-LoRA) adapter computes.
  */
