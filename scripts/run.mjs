@@ -177,9 +177,16 @@ function bench() {
   process.exit(run(process.execPath, ["--import", "tsx", "benchmarks/src/cli.ts", ...args]));
 }
 
+// the README's main job: the quick comparison of LoRA and HyRA on the committed backbone (the spirals
+// example that was the demo before is `node --import tsx packages/core/examples/fit-mlp.ts`)
 function demo() {
   install();
-  process.exit(run(process.execPath, ["--import", "tsx", "packages/core/examples/fit-mlp.ts", ...args]));
+  process.exit(run(process.execPath, ["--import", "tsx", "benchmarks/src/study/cli.ts", "compare", "--preset", "quick", "--yes", ...args]));
+}
+
+function tsgrad() {
+  install();
+  process.exit(run(process.execPath, ["--import", "tsx", "benchmarks/src/study/cli.ts", ...args]));
 }
 
 switch (job) {
@@ -198,9 +205,12 @@ switch (job) {
   case "bench":
     bench();
     break;
+  case "tsgrad":
+    tsgrad();
+    break;
   default:
     console.error(
-      "usage: node scripts/run.mjs <demo|test|typecheck|lint|bench> [args]\n  test [filter...]  runs the test files whose path contains a filter\n  bench [--full] [--help]  runs the benchmarks (benchmarks/src/cli.ts)",
+      "usage: node scripts/run.mjs <demo|test|typecheck|lint|bench|tsgrad> [args]\n  test [filter...]  runs the test files whose path contains a filter\n  bench [--full] [--help]  runs the benchmarks (benchmarks/src/cli.ts)",
     );
     process.exit(2);
 }

@@ -46,12 +46,15 @@ export function aggregate(runs: readonly RunOutcome[]): Cell[] {
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}`;
 
-/** Methods in the given order as rows, fractions as columns: "mean ± std (n)". */
-export function markdownTable(cells: readonly Cell[], methods: readonly string[], extra: Record<string, string> = {}): string {
+/** Methods in the given order as rows, fractions as columns: "mean ± std (n)"; optionally one more column per method. */
+export function markdownTable(
+  cells: readonly Cell[],
+  methods: readonly string[],
+  extra?: { name: string; values: Readonly<Record<string, string>> },
+): string {
   const fractions = [...new Set(cells.map((c) => c.fraction))].sort((a, b) => a - b);
-  const extraNames = Object.keys(extra).length ? [Object.keys(extra)[0]] : [];
-  const header = `| method | ${fractions.map((f) => `${f} %`).join(" | ")} |${extraNames.map((n) => ` ${n} |`).join("")}`;
-  const rule = `| --- | ${fractions.map(() => "---:").join(" | ")} |${extraNames.map(() => " ---: |").join("")}`;
+  const header = `| method | ${fractions.map((f) => `${f} %`).join(" | ")} |${extra ? ` ${extra.name} |` : ""}`;
+  const rule = `| --- | ${fractions.map(() => "---:").join(" | ")} |${extra ? " ---: |" : ""}`;
   const rows = methods
     .filter((m) => cells.some((c) => c.method === m))
     .map((m) => {
@@ -59,7 +62,7 @@ export function markdownTable(cells: readonly Cell[], methods: readonly string[]
         const c = cells.find((x) => x.method === m && x.fraction === f);
         return c ? `${pct(c.mean)} ± ${pct(c.std)} (${c.n})` : "–";
       });
-      return `| ${m} | ${cols.join(" | ")} |${extraNames.length ? ` ${extra[m] ?? ""} |` : ""}`;
+      return `| ${m} | ${cols.join(" | ")} |${extra ? ` ${extra.values[m] ?? ""} |` : ""}`;
     });
   return [header, rule, ...rows].join("\n");
 }

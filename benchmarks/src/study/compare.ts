@@ -1,0 +1,142 @@
+/**
+ * @file A comparison: every (method, fraction, seed) of a grid fine-tuned from one backbone on one task,
+ * each finished run stored under its configuration (a rerun skips it), then the table, the sentence and
+ * the plot written beside the runs. `--preset quick` is the README's main job.
+ */
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fail } from "@tsgrad/core";
+import { writeFileAtomic } from "@tsgrad/safetensors";
+import type { TaskName } from "../data/index.ts";
+import { DEFAULT_LR, finetune, METHODS, type RunConfig, type RunResult, type StudyMethod } from "./finetune.ts";
+import { linePlot } from "./plot.ts";
+import { formatDuration } from "./progress.ts";
+import { RunStore } from "./store.ts";
+import { aggregate, markdownTable, verdict } from "./summary.ts";
+
+export interface Grid {
+  task: TaskName;
+  methods: StudyMethod[];
+  fractions: number[];
+  seeds: number[];
+  steps: number;
+  batch: number;
+  r: number;
+  alpha: number;
+  maxTokens: number;
+}
+
+export const PRESETS: Record<string, Grid> = {
+  quick: {
+    task: "sotu-party",
+    methods: ["linear-probe", "lora", "lora-matched", "mh-lora", "hyra"],
+    fractions: [1, 10, 100],
+    seeds: [1, 2],
+    steps: 120,
+    batch: 16,
+    r: 8,
+    alpha: 16,
+    maxTokens: 64,
+  },
+  // the backbone's floors: full fine-tuning and the probe on all the data, three seeds
+  floors: {
+    task: "sotu-party",
+    methods: ["linear-probe", "full"],
+    fractions: [100],
+    seeds: [1, 2, 3],
+    steps: 600,
+    batch: 32,
+    r: 8,
+    alpha: 16,
+    maxTokens: 64,
+  },
+};
+
+/** Seconds per training step and per run (loading, tokenizing, scoring), measured on this machine's class; for the estimate only. */
+const STEP_SECONDS = 0.03;
+const RUN_SECONDS = 3;
+
+export function runsOf(grid: Grid, backbone: string): RunConfig[] {
+  const out: RunConfig[] = [];
+  for (const seed of grid.seeds)
+    for (const fraction of grid.fractions)
+      for (const method of grid.methods) {
+        const { task, steps, batch, r, alpha, maxTokens } = grid;
+        out.push({ task, method, fraction, seed, backbone, steps, batch, lr: DEFAULT_LR[method], r, alpha, maxTokens });
+      }
+  return out;
+}
+
+export function estimateSeconds(runs: readonly RunConfig[]): number {
+  return runs.reduce((s, r) => s + RUN_SECONDS + STEP_SECONDS * r.steps * (r.batch / 16), 0);
+}
+
+export interface CompareOutcome {
+  table: string;
+  sentence: string;
+  files: { json: string; markdown: string; svg: string };
+  ran: number;
+  skipped: number;
+}
+
+export async function compare(
+  grid: Grid,
+  options: { backboneDir: string; backboneHash: string; out: string; yes: boolean; log?: (line: string) => void },
+): Promise<CompareOutcome> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  for (const m of grid.methods) if (!METHODS.includes(m)) fail("compare", `unknown method "${m}"; the methods are ${METHODS.join(", ")}`);
+  const store = new RunStore<RunConfig, RunResult>(options.out);
+  const runs = runsOf(grid, options.backboneHash);
+  const todo: RunConfig[] = [];
+  for (const run of runs) if ((await store.get(run)) === undefined) todo.push(run);
+  const estimate = estimateSeconds(todo);
+  log(
+    `${runs.length} runs (${grid.methods.length} methods × ${grid.fractions.length} fractions × ${grid.seeds.length} seeds) on ${grid.task}; ` +
+      `${runs.length - todo.length} done already, ${todo.length} to run, about ${formatDuration(estimate)}`,
+  );
+  if (estimate > 300 && !options.yes) fail("compare", `this would take about ${formatDuration(estimate)}; add --yes to run it`);
+  for (const [i, run] of todo.entries()) {
+    const result = await finetune(run, options.backboneDir);
+    await store.put(run, result);
+    log(
+      `[${i + 1}/${todo.length}] ${run.method} ${run.fraction}% seed ${run.seed}: test accuracy ${(100 * result.testAccuracy).toFixed(1)} % (${result.seconds.toFixed(1)} s)`,
+    );
+  }
+
+  const stored = (await store.all()).filter((s) => runs.some((r) => JSON.stringify(r) === JSON.stringify(s.config)));
+  const cells = aggregate(
+    stored.map((s) => ({ method: s.config.method, fraction: s.config.fraction, seed: s.config.seed, accuracy: s.result.testAccuracy })),
+  );
+  const trainable = Object.fromEntries(
+    grid.methods.map((m) => [m, String(stored.find((s) => s.config.method === m)?.result.trainable ?? "")]),
+  );
+  const table = markdownTable(cells, grid.methods, { name: "trainable parameters", values: trainable });
+  const sentence =
+    grid.methods.includes("hyra") && grid.methods.includes("lora")
+      ? verdict(cells, "hyra", "lora")
+      : verdict(cells, grid.methods[grid.methods.length - 1], grid.methods[0]);
+  const svg = linePlot({
+    title: `${grid.task}: test accuracy against training data (${grid.seeds.length} seeds)`,
+    xLabel: "training data (% of the pool, log scale)",
+    yLabel: "test accuracy",
+    xTicks: grid.fractions,
+    series: grid.methods.map((m) => ({
+      name: m,
+      points: cells.filter((c) => c.method === m).map((c) => ({ x: c.fraction, mean: c.mean, low: c.low, high: c.high })),
+    })),
+  });
+  const files = {
+    json: join(options.out, "results.json"),
+    markdown: join(options.out, "results.md"),
+    svg: join(options.out, "accuracy.svg"),
+  };
+  const versions = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")).dependencies;
+  const json = { grid, backbone: options.backboneHash, node: process.version, versions, cells, runs: stored };
+  const markdown = `# ${grid.task}: test accuracy (%), mean ± std over seeds (runs)\n\n${table}\n\n${sentence}\n`;
+  const write = (path: string, text: string) => writeFileAtomic(path, (w) => w(new TextEncoder().encode(text)), `compare ${path}`);
+  await write(files.json, `${JSON.stringify(json, null, 2)}\n`);
+  await write(files.markdown, markdown);
+  await write(files.svg, svg);
+  return { table, sentence, files, ran: todo.length, skipped: runs.length - todo.length };
+}
