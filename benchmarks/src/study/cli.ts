@@ -315,7 +315,7 @@ async function main(argv: string[]): Promise<void> {
     } else {
       const texts = (v.text as string[] | undefined) ?? (await readStdin(MAX_STDIN_BYTES)).split("\n").filter((l) => l.trim() !== "");
       const predicted = await classify(texts);
-      texts.forEach((t, i) => console.log(`${run.labels[predicted[i]]}\t${t}`));
+      for (const [i, t] of texts.entries()) console.log(`${run.labels[predicted[i]]}\t${t}`);
     }
     return;
   }

@@ -97,7 +97,8 @@ export async function compare(
   );
   if (estimate > 300 && !options.yes) fail("compare", `this would take about ${formatDuration(estimate)}; add --yes to run it`);
   for (const [i, run] of todo.entries()) {
-    const result = await finetune(run, options.backboneDir);
+    // on a terminal each run draws its live bar; in a log the line after each run is enough
+    const result = await finetune(run, options.backboneDir, { progress: Boolean(process.stderr.isTTY) });
     await store.put(run, result);
     log(
       `[${i + 1}/${todo.length}] ${run.method} ${run.fraction}% seed ${run.seed}: test accuracy ${(100 * result.testAccuracy).toFixed(1)} % (${result.seconds.toFixed(1)} s)`,
