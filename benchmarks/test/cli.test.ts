@@ -104,7 +104,18 @@ test("compare writes results.json, results.md and accuracy.svg; a run killed mid
 
   const json = JSON.parse(await readFile(join(out, "results.json"), "utf8"));
   assert.is(json.runs.length, 12);
-  assert.equal(Object.keys(json.grid).sort(), ["alpha", "batch", "fractions", "maxTokens", "methods", "r", "seeds", "steps", "task"]);
+  assert.equal(Object.keys(json.grid).sort(), [
+    "alpha",
+    "batch",
+    "fractions",
+    "maxTokens",
+    "methods",
+    "r",
+    "seeds",
+    "steps",
+    "task",
+    "validate",
+  ]);
   for (const run of json.runs) {
     assert.ok(run.result.testAccuracy >= 0 && run.result.testAccuracy <= 1);
     assert.ok(run.result.trainable > 0);

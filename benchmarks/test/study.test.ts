@@ -84,12 +84,13 @@ test("run keys depend on the configuration, not on its key order", () => {
   assert.match(runKey({}), /^[0-9a-f]{16}$/);
 });
 
-test("the matched LoRA rank is the one whose count comes closest to HyRA's", () => {
+test("the matched LoRA rank is the smallest whose count reaches HyRA's", () => {
   const [d, heads, layers, r] = [64, 4, 2, 8];
   const rank = matchedLoraRank(d, heads, layers, r);
   const target = adapterParameterCount("hyra", { d, heads, r, layers });
-  const gap = (k: number) => Math.abs(adapterParameterCount("lora", { d, heads, r: k, layers }) - target);
-  for (let k = 1; k <= d; k++) assert.ok(gap(rank) <= gap(k), `rank ${rank} is at least as close as ${k}`);
+  const count = (k: number) => adapterParameterCount("lora", { d, heads, r: k, layers });
+  assert.ok(count(rank) >= target && count(rank - 1) < target, `rank ${rank}: ${count(rank - 1)} < ${target} <= ${count(rank)}`);
+  assert.is(rank, 9);
 });
 
 test("the unigram baseline: bits per character under add-one character frequencies", () => {

@@ -239,7 +239,7 @@ async function main(argv: string[]): Promise<void> {
     const out = s(v.out) ?? join("results", `compare-${s(v.preset)}-${grid.task}`);
     const started = performance.now();
     const outcome = await compare(grid, { backboneDir: backbone, backboneHash: await backboneHash(backbone), out, yes: Boolean(v.yes) });
-    console.log(`\n${outcome.table}\n\n${outcome.sentence}\n`);
+    console.log(`\n${outcome.table}\n\n${outcome.sentence}\n${outcome.floor ? `\n${outcome.floor}\n` : ""}`);
     console.log(
       `plot: ${relative(process.cwd(), outcome.files.svg)}; table: ${relative(process.cwd(), outcome.files.markdown)}; every number: ${relative(process.cwd(), outcome.files.json)}`,
     );
@@ -277,6 +277,7 @@ async function main(argv: string[]): Promise<void> {
       r: integer("r", s(v.r), 8),
       alpha: number("alpha", s(v.alpha), 16),
       maxTokens: 64,
+      validate: true,
     };
     const out = s(v.out) ?? join("results", `finetune-${task}-${method}`);
     const result = await finetune(config, backbone, { out });

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fail } from "@tsgrad/core";
 import { writeFileAtomic } from "@tsgrad/safetensors";
-import type { TaskName } from "../data/index.ts";
+import { loadTask, type TaskName } from "../data/index.ts";
 import { DEFAULT_LR, finetune, METHODS, type RunConfig, type RunResult, type StudyMethod } from "./finetune.ts";
 import { linePlot } from "./plot.ts";
 import { formatDuration } from "./progress.ts";
@@ -25,11 +25,12 @@ export interface Grid {
   r: number;
   alpha: number;
   maxTokens: number;
+  validate: boolean;
 }
 
 export const PRESETS: Record<string, Grid> = {
   quick: {
-    task: "sotu-party",
+    task: "spam",
     methods: ["linear-probe", "lora", "lora-matched", "mh-lora", "hyra"],
     fractions: [1, 10, 100],
     seeds: [1, 2],
@@ -38,6 +39,7 @@ export const PRESETS: Record<string, Grid> = {
     r: 8,
     alpha: 16,
     maxTokens: 64,
+    validate: false,
   },
   // the backbone's floors: full fine-tuning and the probe on all the data, three seeds
   floors: {
@@ -50,6 +52,7 @@ export const PRESETS: Record<string, Grid> = {
     r: 8,
     alpha: 16,
     maxTokens: 64,
+    validate: true,
   },
 };
 
@@ -62,8 +65,8 @@ export function runsOf(grid: Grid, backbone: string): RunConfig[] {
   for (const seed of grid.seeds)
     for (const fraction of grid.fractions)
       for (const method of grid.methods) {
-        const { task, steps, batch, r, alpha, maxTokens } = grid;
-        out.push({ task, method, fraction, seed, backbone, steps, batch, lr: DEFAULT_LR[method], r, alpha, maxTokens });
+        const { task, steps, batch, r, alpha, maxTokens, validate } = grid;
+        out.push({ task, method, fraction, seed, backbone, steps, batch, lr: DEFAULT_LR[method], r, alpha, maxTokens, validate });
       }
   return out;
 }
@@ -75,6 +78,8 @@ export function estimateSeconds(runs: readonly RunConfig[]): number {
 export interface CompareOutcome {
   table: string;
   sentence: string;
+  /** The backbone's floor, when the grid has full fine-tuning and the probe on all the data. */
+  floor: string | null;
   files: { json: string; markdown: string; svg: string };
   ran: number;
   skipped: number;
@@ -127,6 +132,7 @@ export async function compare(
       points: cells.filter((c) => c.method === m).map((c) => ({ x: c.fraction, mean: c.mean, low: c.low, high: c.high })),
     })),
   });
+  const floor = backboneFloor(cells, grid.task);
   const files = {
     json: join(options.out, "results.json"),
     markdown: join(options.out, "results.md"),
@@ -134,10 +140,31 @@ export async function compare(
   };
   const versions = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")).dependencies;
   const json = { grid, backbone: options.backboneHash, node: process.version, versions, cells, runs: stored };
-  const markdown = `# ${grid.task}: test accuracy (%), mean ± std over seeds (runs)\n\n${table}\n\n${sentence}\n`;
+  const markdown = `# ${grid.task}: test accuracy (%), mean ± std over seeds (runs)\n\n${table}\n\n${sentence}\n${floor ? `\n${floor}\n` : ""}`;
   const write = (path: string, text: string) => writeFileAtomic(path, (w) => w(new TextEncoder().encode(text)), `compare ${path}`);
   await write(files.json, `${JSON.stringify(json, null, 2)}\n`);
   await write(files.markdown, markdown);
   await write(files.svg, svg);
-  return { table, sentence, files, ran: todo.length, skipped: runs.length - todo.length };
+  return { table, sentence, floor, files, ran: todo.length, skipped: runs.length - todo.length };
+}
+
+/**
+ * The backbone's floor on a task: fine-tuned in full on all the data, at least 5 points above both the
+ * linear probe and the majority class (means over the seeds); null when the grid lacks those runs.
+ */
+export function backboneFloor(
+  cells: readonly { method: string; fraction: number; mean: number; n: number }[],
+  taskName: TaskName,
+): string | null {
+  const full = cells.find((c) => c.method === "full" && c.fraction === 100);
+  const probe = cells.find((c) => c.method === "linear-probe" && c.fraction === 100);
+  if (!full || !probe) return null;
+  const task = loadTask(taskName);
+  const majority = Math.max(...task.labels.map((l) => task.test.filter((e) => e.label === l).length)) / task.test.length;
+  const met = full.mean >= probe.mean + 0.05 && full.mean >= majority + 0.05;
+  const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+  return (
+    `The backbone's floor on ${taskName}: full fine-tuning ${pct(full.mean)} (${full.n} seeds) against the linear probe ${pct(probe.mean)} ` +
+    `and the majority class ${pct(majority)}; at least 5 points above both: ${met ? "met" : "NOT met"}.`
+  );
 }

@@ -32,11 +32,14 @@ export interface RunConfig {
   alpha: number;
   /** Tokens per text (longer texts keep their first maxTokens). */
   maxTokens: number;
+  /** Score the validation set too (for choosing settings; the quick comparison skips it). */
+  validate: boolean;
 }
 
 export interface RunResult {
   testAccuracy: number;
-  validationAccuracy: number;
+  /** null when the run was not asked to score it. */
+  validationAccuracy: number | null;
   trainable: number;
   finalLoss: number;
   seconds: number;
@@ -52,15 +55,12 @@ export const DEFAULT_LR: Record<StudyMethod, number> = {
   full: 1e-3,
 };
 
-/** The LoRA rank whose trainable count on q and v comes closest to HyRA's at rank r (ties to the lower rank). */
+/** The parameter-matched LoRA's rank: raised until its trainable count on q and v reaches HyRA's at rank r. */
 export function matchedLoraRank(d: number, heads: number, layers: number, r: number): number {
   const target = adapterParameterCount("hyra", { d, heads, r, layers });
-  let best = 1;
-  for (let rank = 1; rank <= d; rank++) {
-    const gap = Math.abs(adapterParameterCount("lora", { d, heads, r: rank, layers }) - target);
-    if (gap < Math.abs(adapterParameterCount("lora", { d, heads, r: best, layers }) - target)) best = rank;
-  }
-  return best;
+  let rank = 1;
+  while (rank < d && adapterParameterCount("lora", { d, heads, r: rank, layers }) < target) rank++;
+  return rank;
 }
 
 /** The module that trains, with everything else frozen. */
@@ -91,6 +91,12 @@ function adapt(classifier: GPTClassifier, config: RunConfig): Module {
 function encodeAll(tokenizer: Tokenizer, examples: readonly Example[], maxTokens: number): number[][] {
   return examples.map((e) => tokenizer.encode(e.text).slice(0, maxTokens));
 }
+
+/**
+ * The held-out sets, tokenized once per backbone, task and length: a comparison scores every run on the
+ * same examples with the same tokenizer, and tokenizing 3,000 texts per run would cost more than a short run.
+ */
+const heldOut = new Map<string, { validation: number[][]; test: number[][] }>();
 
 async function accuracy(
   model: Module & { forward(ids: Tensor, mask?: Tensor): Tensor },
@@ -150,12 +156,14 @@ export async function finetune(
   const opt = new AdamW(params, { lr: config.lr, weightDecay: 0.01 });
   const schedule = new LRScheduler(
     opt,
-    warmupCosine({ lr: config.lr, warmupSteps: Math.ceil(config.steps / 10), totalSteps: config.steps }),
+    warmupCosine({ lr: config.lr, warmupSteps: Math.floor(config.steps / 10), totalSteps: config.steps }),
   );
   // a text longer than the backbone's context keeps its first tokens
   const maxTokens = Math.min(config.maxTokens, backbone.config.blockSize);
-  const trainIds = encodeAll(tokenizer, train, maxTokens);
-  const trainLabels = train.map((e) => labelOf.get(e.label) as number);
+  // only the examples the steps reach are tokenized (all the pool's 36,000 would take seconds)
+  const reached = Math.min(train.length, config.steps * config.batch);
+  const trainIds = encodeAll(tokenizer, train.slice(0, reached), maxTokens);
+  const trainLabels = train.slice(0, reached).map((e) => labelOf.get(e.label) as number);
   const progress =
     options.progress === false ? null : new Progress(`${config.method} ${config.fraction}% seed ${config.seed}`, config.steps);
   model.train();
@@ -187,15 +195,21 @@ export async function finetune(
   }
   progress?.done();
   model.eval();
-  const score = (examples: readonly Example[]) =>
+  const key = `${config.backbone}|${config.task}|${maxTokens}`;
+  const sets = heldOut.get(key) ?? {
+    validation: encodeAll(tokenizer, task.validation, maxTokens),
+    test: encodeAll(tokenizer, task.test, maxTokens),
+  };
+  heldOut.set(key, sets);
+  const score = (ids: number[][], examples: readonly Example[]) =>
     accuracy(
       model,
-      encodeAll(tokenizer, examples, maxTokens),
+      ids,
       examples.map((e) => labelOf.get(e.label) as number),
     );
   const result: RunResult = {
-    validationAccuracy: await score(task.validation),
-    testAccuracy: await score(task.test),
+    validationAccuracy: sets.validation && config.validate ? await score(sets.validation, task.validation) : null,
+    testAccuracy: await score(sets.test, task.test),
     trainable,
     finalLoss,
     seconds: (performance.now() - started) / 1000,

@@ -121,7 +121,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
     // (exactly zero weight, so masked keys cannot leak in); rows with none get 0s, a harmless uniform
     // softmax whose weights the outer where zeroes. No NaN is ever computed, forward or backward: the
     // outer where alone would hide one only on backends whose select ignores NaN in the unpicked branch.
-    const rowHasKey = gt(sum(cast(attend, "int32"), -1, true), 0); // (..., L, 1)
+    // counted in float32 (exact below 2^24 keys), which fast backends reduce with their own kernels
+    const rowHasKey = gt(sum(cast(attend, "float32"), -1, true), 0); // (..., L, 1)
     const fill = where(rowHasKey, -Infinity, 0).cast(scores.dtype);
     weights = where(attend, softmax(where(attend, scores, fill), -1), 0);
   }
