@@ -16,10 +16,8 @@ import { readCappedFile, writeFileAtomic } from "@tsgrad/safetensors";
 import { loadTask, TASKS, type TaskName } from "../data/index.ts";
 import { compare, type Grid, PRESETS } from "./compare.ts";
 import { DEFAULT_LR, finetune, METHODS, RUN_FILE, type RunConfig, type StudyMethod } from "./finetune.ts";
+import { BACKBONE_DIR } from "./paths.ts";
 import { PRETRAIN_DEFAULTS, type PretrainSettings, pretrain } from "./pretrain.ts";
-
-/** The committed backbone (benchmarks/backbone/), made by the command in its pretrain.json. */
-export const BACKBONE_DIR = new URL("../../backbone/", import.meta.url).pathname;
 
 const COMMON = `
   --backend NAME   wasm (the default), reference, gpujs:webgpu, auto
