@@ -83,7 +83,8 @@ export function verdict(cells: readonly Cell[], a: string, b: string): string {
     compared++;
     const overlap = ca.low <= cb.high && cb.low <= ca.high;
     if (!overlap) separated++;
-    const diff = 100 * (ca.mean - cb.mean);
+    // the difference of the numbers as printed, so that the sentence agrees with the table
+    const diff = Number(pct(ca.mean)) - Number(pct(cb.mean));
     const lead = Math.abs(diff) < 0.05 ? `${a} and ${b} tie` : `${diff > 0 ? a : b} is ahead by ${Math.abs(diff).toFixed(1)} points`;
     parts.push(`at ${f} % of the training data ${lead} (${pct(ca.mean)} % against ${pct(cb.mean)} %${overlap ? ", ranges overlap" : ""})`);
   }
