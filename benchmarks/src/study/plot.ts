@@ -37,6 +37,7 @@ export function linePlot(options: { title: string; xLabel: string; yLabel: strin
   const py = (y: number) => H - BOTTOM - ((y - y0) / (y1 - y0)) * (H - TOP - BOTTOM);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${xml(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${LEFT}" y="22" font-size="14" font-weight="bold">${xml(title)}</text>`,
   ];
