@@ -180,8 +180,20 @@ function bench() {
 // the README's main job: the quick comparison of LoRA and HyRA on the committed backbone (the spirals
 // example that was the demo before is `node --import tsx packages/core/examples/fit-mlp.ts`)
 function demo() {
+  const started = performance.now();
   install();
-  process.exit(run(process.execPath, ["--import", "tsx", "benchmarks/src/study/cli.ts", "compare", "--preset", "quick", "--yes", ...args]));
+  const status = run(process.execPath, [
+    "--import",
+    "tsx",
+    "benchmarks/src/study/cli.ts",
+    "compare",
+    "--preset",
+    "quick",
+    "--yes",
+    ...args,
+  ]);
+  console.log(`npm run demo: ${((performance.now() - started) / 1000).toFixed(0)} s in all, installation included`);
+  process.exit(status);
 }
 
 function tsgrad() {
