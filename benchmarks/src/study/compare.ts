@@ -98,7 +98,7 @@ export async function compare(
   const estimate = estimateSeconds(todo);
   log(
     `${runs.length} runs (${grid.methods.length} methods × ${grid.fractions.length} fractions × ${grid.seeds.length} seeds) on ${grid.task}; ` +
-      `${runs.length - todo.length} done already, ${todo.length} to run, about ${formatDuration(estimate)}`,
+      `${runs.length - todo.length} done already, ${todo.length} to run (${todo.reduce((n, r) => n + r.steps, 0)} steps), about ${formatDuration(estimate)}`,
   );
   if (estimate > 300 && !options.yes) fail("compare", `this would take about ${formatDuration(estimate)}; add --yes to run it`);
   for (const [i, run] of todo.entries()) {
