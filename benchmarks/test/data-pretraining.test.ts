@@ -1,11 +1,12 @@
 /**
  * @file Pretraining text: whole chapters or documents on one side, the same ones on every run, and no
- * document of Brown genre's test set ever pretrained on (nor validated on).
+ * document of Brown genre's test set ever pretrained on (nor validated on), nor any speech of the SOTU
+ * party task's test set.
  */
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { brownDocuments, brownGenre, pretrainingText } from "../src/data/index.ts";
+import { brownDocuments, brownGenre, pretrainingText, sotuParty, sotuSpeeches } from "../src/data/index.ts";
 
 test("Moby Dick: 14 whole chapters held out, the rest trains, the contents nowhere", () => {
   const p = pretrainingText("moby-dick");
@@ -62,8 +63,25 @@ test("both corpora together are the two sides joined", () => {
   assert.is(both.train, `${m.train}\n\n${b.train}`);
   assert.throws(
     () => pretrainingText("shakespeare" as "brown"),
-    /corpus must be "moby-dick", "brown" or "moby-dick\+brown", got shakespeare/,
+    /corpus must be "moby-dick", "brown", "moby-dick\+brown" or "moby-dick\+brown\+sotu", got shakespeare/,
   );
+});
+
+test("with SOTU: the party task's pool speeches train, its validation speeches validate, its test speeches are in neither", () => {
+  const p = pretrainingText("moby-dick+brown+sotu");
+  const { groups } = sotuParty();
+  const ids = (parts: readonly string[]) =>
+    parts
+      .filter((x) => x.startsWith("sotu/"))
+      .map((x) => x.slice("sotu/".length))
+      .sort();
+  assert.equal(ids(p.trainParts), [...groups.pool].sort());
+  assert.equal(ids(p.validationParts), [...groups.validation].sort());
+  assert.equal(ids(p.excludedParts), [...groups.test].sort());
+  const speech = sotuSpeeches().find((s) => s.id === groups.test[0])!;
+  const probe = speech.text.slice(1000, 1200);
+  assert.not.ok(p.train.includes(probe) || p.validation.includes(probe), "a test speech was pretrained on");
+  assert.ok(p.train.startsWith(pretrainingText("moby-dick+brown").train), "the other corpora come first, unchanged");
 });
 
 test.run();

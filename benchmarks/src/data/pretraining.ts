@@ -15,9 +15,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { brownDocuments, brownGenre } from "./brown.ts";
 import { once, packageDir } from "./packages.ts";
+import { sotuParty, sotuSpeeches } from "./sotu.ts";
 import { SPLIT_SEED, shuffled } from "./split.ts";
 
-export type PretrainingCorpus = "moby-dick" | "brown" | "moby-dick+brown";
+export type PretrainingCorpus = "moby-dick" | "brown" | "moby-dick+brown" | "moby-dick+brown+sotu";
 
 export interface PretrainingText {
   readonly corpus: PretrainingCorpus;
@@ -68,6 +69,16 @@ const brownParts = once("brown-pretraining", (): Part[] => {
   }));
 });
 
+// the SOTU party task's training-pool speeches (its validation speeches validate; its test speeches are never read)
+const sotuParts = once("sotu-pretraining", (): Part[] => {
+  const { groups } = sotuParty();
+  const pool = new Set(groups.pool);
+  const validation = new Set(groups.validation);
+  return sotuSpeeches()
+    .filter((s) => pool.has(s.id) || validation.has(s.id) || groups.test.includes(s.id))
+    .map((s) => ({ id: `sotu/${s.id}`, text: s.text, side: pool.has(s.id) ? "train" : validation.has(s.id) ? "validation" : "excluded" }));
+});
+
 const built = new Map<PretrainingCorpus, PretrainingText>();
 
 /** The pretraining text of `corpus`, built once per process. */
@@ -78,7 +89,12 @@ export function pretrainingText(corpus: PretrainingCorpus = "moby-dick"): Pretra
   if (corpus === "moby-dick") parts = mobyDickParts();
   else if (corpus === "brown") parts = brownParts();
   else if (corpus === "moby-dick+brown") parts = [...mobyDickParts(), ...brownParts()];
-  else throw new RangeError(`pretrainingText: corpus must be "moby-dick", "brown" or "moby-dick+brown", got ${String(corpus)}`);
+  else if (corpus === "moby-dick+brown+sotu") parts = [...mobyDickParts(), ...brownParts(), ...sotuParts()];
+  else {
+    throw new RangeError(
+      `pretrainingText: corpus must be "moby-dick", "brown", "moby-dick+brown" or "moby-dick+brown+sotu", got ${String(corpus)}`,
+    );
+  }
   const side = (s: Part["side"]) => parts.filter((p) => p.side === s);
   const out: PretrainingText = Object.freeze({
     corpus,

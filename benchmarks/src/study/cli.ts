@@ -82,7 +82,8 @@ Trains a byte-level BPE on the corpus, then the GPT; prints held-out bits per ch
 unigram character model (the floor: at least 1.5 below it) and saves the model, tokenizer and
 pretrain.json (settings, result, the command, file hashes) into OUT.
 
-  --corpus NAME       moby-dick, brown, moby-dick+brown (default ${PRETRAIN_DEFAULTS.corpus})
+  --corpus NAME       moby-dick, brown, moby-dick+brown, moby-dick+brown+sotu (default ${PRETRAIN_DEFAULTS.corpus};
+                      sotu adds the SOTU task's training-pool speeches, never its test speeches)
   --merges N          BPE merges (default ${PRETRAIN_DEFAULTS.merges})
   --layers N --heads N --width N --block N    the GPT (default ${PRETRAIN_DEFAULTS.nLayer}, ${PRETRAIN_DEFAULTS.nHead}, ${PRETRAIN_DEFAULTS.nEmbd}, ${PRETRAIN_DEFAULTS.blockSize})
   --batch N --steps N --lr X                  training (default ${PRETRAIN_DEFAULTS.batch}, ${PRETRAIN_DEFAULTS.steps}, ${PRETRAIN_DEFAULTS.lr})
@@ -337,8 +338,8 @@ async function main(argv: string[]): Promise<void> {
     await startBackend({ backend: s(v.backend), threads: s(v.threads) });
     const d = PRETRAIN_DEFAULTS;
     const corpus = s(v.corpus) ?? d.corpus;
-    if (!["moby-dick", "brown", "moby-dick+brown"].includes(corpus))
-      fail("tsgrad", `--corpus must be moby-dick, brown or moby-dick+brown, got ${JSON.stringify(corpus)}`);
+    if (!["moby-dick", "brown", "moby-dick+brown", "moby-dick+brown+sotu"].includes(corpus))
+      fail("tsgrad", `--corpus must be moby-dick, brown, moby-dick+brown or moby-dick+brown+sotu, got ${JSON.stringify(corpus)}`);
     const settings: PretrainSettings = {
       ...d,
       corpus: corpus as PretrainSettings["corpus"],
