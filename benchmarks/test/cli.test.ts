@@ -97,7 +97,9 @@ test("compare writes results.json, results.md and accuracy.svg; a run killed mid
   assert.is(code, 0, log);
   assert.match(
     log,
-    new RegExp(`12 runs \\(3 methods × 2 fractions × 2 seeds\\) on spam; ${finished.length} done already, ${12 - finished.length} to run \\(${3 * (12 - finished.length)} steps\\)`),
+    new RegExp(
+      `12 runs \\(3 methods × 2 fractions × 2 seeds\\) on spam; ${finished.length} done already, ${12 - finished.length} to run \\(${3 * (12 - finished.length)} steps\\)`,
+    ),
   );
   for (const [n, mtime] of before) assert.is((await stat(join(runs, n))).mtimeMs, mtime, `${n} was not redone`);
   assert.is((await readdir(runs)).filter((n) => n.endsWith(".json")).length, 12);
