@@ -8,14 +8,14 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { closeBackends, fail, manualSeed, noGrad, setBackend, TsgradError, tensor, tidy } from "@tsgrad/core";
+import { closeBackends, fail, manualSeed, setBackend, type Tensor, TsgradError, tensor } from "@tsgrad/core";
 import { loadAdapter } from "@tsgrad/hyra";
-import { GPTClassifier, loadPretrained, padBatch } from "@tsgrad/models";
+import { GPTClassifier, loadPretrained, readJsonFile, writeJsonFile } from "@tsgrad/models";
 import { load, type Module } from "@tsgrad/nn";
-import { readCappedFile, writeFileAtomic } from "@tsgrad/safetensors";
+import { readCappedFile } from "@tsgrad/safetensors";
 import { loadTask, TASKS, type TaskName } from "../data/index.ts";
 import { compare, type Grid, PRESETS } from "./compare.ts";
-import { DEFAULT_LR, finetune, METHODS, RUN_FILE, type RunConfig, type StudyMethod } from "./finetune.ts";
+import { DEFAULT_LR, finetune, METHODS, predict, RUN_FILE, type RunConfig, type StudyMethod } from "./finetune.ts";
 import { BACKBONE_DIR } from "./paths.ts";
 import { PRETRAIN_DEFAULTS, type PretrainSettings, pretrain } from "./pretrain.ts";
 
@@ -144,14 +144,11 @@ async function backboneHash(dir: string): Promise<string> {
 }
 
 async function readRun(dir: string): Promise<{ config: RunConfig; labels: string[] }> {
-  const bytes = await readCappedFile(join(dir, RUN_FILE), 1 << 20, "tsgrad");
-  try {
-    const run = JSON.parse(new TextDecoder().decode(bytes));
-    if (!run?.config || !Array.isArray(run.labels)) throw new Error("no config or labels");
-    return run;
-  } catch (error) {
-    return fail("tsgrad", `${join(dir, RUN_FILE)} is not a run file (${(error as Error).message})`);
-  }
+  const path = join(dir, RUN_FILE);
+  const { value } = await readJsonFile(path, 1 << 20, `tsgrad ${path}`);
+  const run = value as { config?: RunConfig; labels?: unknown } | null;
+  if (!run?.config || !Array.isArray(run.labels)) fail("tsgrad", `${path} is not a run file (no config or labels)`);
+  return run as { config: RunConfig; labels: string[] };
 }
 
 /** The classifier of a saved run: the backbone, the head and the adapter it trained. */
@@ -159,7 +156,7 @@ async function loadRun(
   dir: string,
   backboneDir: string,
 ): Promise<{
-  model: Module & { forward(...a: unknown[]): unknown };
+  model: Module & { forward(ids: Tensor, mask?: Tensor): Tensor };
   run: { config: RunConfig; labels: string[] };
   tokenize: (t: string) => number[];
 }> {
@@ -172,7 +169,7 @@ async function loadRun(
   else model = await loadAdapter(classifier, dir);
   model.eval();
   return {
-    model: model as Module & { forward(...a: unknown[]): unknown },
+    model: model as Module & { forward(ids: Tensor, mask?: Tensor): Tensor },
     run,
     tokenize: (t) => tokenizer.encode(t).slice(0, Math.min(run.config.maxTokens, backbone.config.blockSize)),
   };
@@ -291,20 +288,7 @@ async function main(argv: string[]): Promise<void> {
     if (v.run === undefined) fail("tsgrad", `${command} needs --run DIR (a folder finetune --out wrote)`);
     await startBackend({ backend: s(v.backend), threads: s(v.threads) });
     const { model, run, tokenize } = await loadRun(s(v.run) as string, s(v.backbone) ?? BACKBONE_DIR);
-    const classify = async (texts: string[]): Promise<number[]> => {
-      const out: number[] = [];
-      for (let i = 0; i < texts.length; i += 64) {
-        const predicted = tidy(() =>
-          noGrad(() => {
-            const { ids, paddingMask } = padBatch(texts.slice(i, i + 64).map(tokenize));
-            return (model.forward(ids, paddingMask) as ReturnType<typeof tensor>).argmax(-1).keep();
-          }),
-        );
-        out.push(...Array.from(await predicted.data()));
-        predicted.dispose();
-      }
-      return out;
-    };
+    const classify = (texts: string[]) => predict(model, texts.map(tokenize));
     if (command === "evaluate") {
       const task = loadTask(run.config.task);
       const predicted = await classify(task.test.map((e) => e.text));
@@ -366,11 +350,7 @@ async function main(argv: string[]): Promise<void> {
         .update(await readFile(join(out, f)))
         .digest("hex");
     const record = { command: `npm run tsgrad -- pretrain ${rest.filter((a) => a !== "--yes").join(" ")}`.trim(), result, files: hashes };
-    await writeFileAtomic(
-      join(out, "pretrain.json"),
-      (w) => w(new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`)),
-      "tsgrad pretrain",
-    );
+    await writeJsonFile(join(out, "pretrain.json"), record, "tsgrad pretrain");
     console.log(
       `held-out bits per character ${result.bitsPerChar.toFixed(3)}; unigram character model ${result.unigramBitsPerChar.toFixed(3)}; ` +
         `floor ${floor.toFixed(3)}: ${result.bitsPerChar <= floor ? "met" : "NOT met"} (${result.parameters} parameters, ${result.seconds.toFixed(0)} s)`,

@@ -7,12 +7,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fail } from "@tsgrad/core";
+import { writeJsonFile } from "@tsgrad/models";
 import { writeFileAtomic } from "@tsgrad/safetensors";
 import { loadTask, type TaskName } from "../data/index.ts";
 import { DEFAULT_LR, finetune, METHODS, type RunConfig, type RunResult, type StudyMethod } from "./finetune.ts";
 import { linePlot } from "./plot.ts";
 import { formatDuration } from "./progress.ts";
-import { RunStore } from "./store.ts";
+import { RunStore, runKey } from "./store.ts";
 import { aggregate, markdownTable, verdict } from "./summary.ts";
 
 export interface Grid {
@@ -110,7 +111,9 @@ export async function compare(
     );
   }
 
-  const stored = (await store.all()).filter((s) => runs.some((r) => JSON.stringify(r) === JSON.stringify(s.config)));
+  // the grid's runs only: the folder may hold runs of other grids too
+  const keys = new Set(runs.map(runKey));
+  const stored = (await store.all()).filter((s) => keys.has(s.key));
   const cells = aggregate(
     stored.map((s) => ({ method: s.config.method, fraction: s.config.fraction, seed: s.config.seed, accuracy: s.result.testAccuracy })),
   );
@@ -142,7 +145,7 @@ export async function compare(
   const json = { grid, backbone: options.backboneHash, node: process.version, versions, cells, runs: stored };
   const markdown = `# ${grid.task}: test accuracy (%), mean ± std over seeds (runs)\n\n${table}\n\n${sentence}\n${floor ? `\n${floor}\n` : ""}`;
   const write = (path: string, text: string) => writeFileAtomic(path, (w) => w(new TextEncoder().encode(text)), `compare ${path}`);
-  await write(files.json, `${JSON.stringify(json, null, 2)}\n`);
+  await writeJsonFile(files.json, json, `compare ${files.json}`);
   await write(files.markdown, markdown);
   await write(files.svg, svg);
   return { table, sentence, floor, files, ran: todo.length, skipped: runs.length - todo.length };

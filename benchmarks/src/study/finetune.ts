@@ -8,9 +8,8 @@
 import { mkdir } from "node:fs/promises";
 import { crossEntropy, manualSeed, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
 import { adapterParameterCount, getPeftModel, type PeftConfigInput } from "@tsgrad/hyra";
-import { GPTClassifier, loadPretrained, padBatch, type Tokenizer } from "@tsgrad/models";
+import { GPTClassifier, loadPretrained, padBatch, type Tokenizer, writeJsonFile } from "@tsgrad/models";
 import { AdamW, LRScheduler, type Module, save, warmupCosine } from "@tsgrad/nn";
-import { writeFileAtomic } from "@tsgrad/safetensors";
 import { type Example, loadTask, shuffled, type TaskName } from "../data/index.ts";
 import { Progress } from "./progress.ts";
 
@@ -73,14 +72,15 @@ function adapt(classifier: GPTClassifier, config: RunConfig): Module {
     return classifier;
   }
   const common = { alpha, targetModules: ["q", "v"], modulesToSave: ["head"] };
+  const matched = matchedLoraRank(d, heads, layers, r);
   const peft: Record<Exclude<StudyMethod, "full" | "linear-probe">, PeftConfigInput> = {
     lora: { method: "lora", r, ...common },
     // alpha scales with the rank so that the update's scale alpha/r is LoRA's
     "lora-matched": {
       method: "lora",
       ...common,
-      r: matchedLoraRank(d, heads, layers, r),
-      alpha: (alpha / r) * matchedLoraRank(d, heads, layers, r),
+      r: matched,
+      alpha: (alpha / r) * matched,
     },
     "mh-lora": { method: "mh-lora", r: Math.min(r, d / heads), ...common },
     hyra: { method: "hyra", r, ...common },
@@ -98,28 +98,28 @@ function encodeAll(tokenizer: Tokenizer, examples: readonly Example[], maxTokens
  */
 const heldOut = new Map<string, { validation: number[][]; test: number[][] }>();
 
-async function accuracy(
-  model: Module & { forward(ids: Tensor, mask?: Tensor): Tensor },
-  ids: number[][],
-  labels: number[],
-): Promise<number> {
-  let correct = 0;
-  const batch = 64;
-  for (let i = 0; i < ids.length; i += batch) {
-    const rows = ids.slice(i, i + batch);
+/** A classifier's predicted class of each token list, in batches of 64 (finetune's scores, evaluate and predict). */
+export async function predict(
+  model: { forward(ids: Tensor, mask?: Tensor): Tensor },
+  ids: readonly (readonly number[])[],
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < ids.length; i += 64) {
     const predicted = tidy(() =>
       noGrad(() => {
-        const { ids: x, paddingMask } = padBatch(rows);
+        const { ids: x, paddingMask } = padBatch(ids.slice(i, i + 64));
         return model.forward(x, paddingMask).argmax(-1).keep();
       }),
     );
-    const values = await predicted.data();
+    out.push(...Array.from(await predicted.data()));
     predicted.dispose();
-    values.forEach((p, j) => {
-      if (p === labels[i + j]) correct++;
-    });
   }
-  return correct / ids.length;
+  return out;
+}
+
+async function accuracy(model: { forward(ids: Tensor, mask?: Tensor): Tensor }, ids: number[][], labels: number[]): Promise<number> {
+  const predicted = await predict(model, ids);
+  return predicted.filter((p, i) => p === labels[i]).length / ids.length;
 }
 
 /** What `finetune --out` writes beside the weights: the run's configuration and result, and the labels. */
@@ -134,8 +134,7 @@ async function saveRun(dir: string, model: Module, config: RunConfig, result: Ru
   if (typeof peft.saveAdapter === "function") await peft.saveAdapter(dir);
   else if (config.method === "linear-probe") await save((model as GPTClassifier).head, `${dir}/head.safetensors`);
   else await save(model, `${dir}/classifier.safetensors`);
-  const text = `${JSON.stringify({ config, result, labels }, null, 2)}\n`;
-  await writeFileAtomic(`${dir}/${RUN_FILE}`, (write) => write(new TextEncoder().encode(text)), `finetune ${dir}`);
+  await writeJsonFile(`${dir}/${RUN_FILE}`, { config, result, labels }, `finetune ${dir}`);
 }
 
 export async function finetune(

@@ -4,10 +4,10 @@
  */
 
 import { createHash } from "node:crypto";
-import { mkdir, readdir } from "node:fs/promises";
+import { lstat, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fail } from "@tsgrad/core";
-import { readCappedFile, writeFileAtomic } from "@tsgrad/safetensors";
+import { readJsonFile, writeJsonFile } from "@tsgrad/models";
 
 /** A run file is small (a config and a few metrics); anything larger is not one of ours. */
 const MAX_RUN_BYTES = 1 << 20;
@@ -44,25 +44,22 @@ export class RunStore<C extends object, R> {
 
   /** The stored result of this exact configuration, or undefined. */
   async get(config: C): Promise<R | undefined> {
-    const key = runKey(config);
-    let bytes: Uint8Array;
-    try {
-      bytes = await readCappedFile(this.#path(key), MAX_RUN_BYTES, "RunStore");
-    } catch (error) {
-      if ((error as { code?: string }).code === "ENOENT") return undefined;
-      throw error;
-    }
-    const stored = parse<StoredRun<C, R>>(bytes, this.#path(key));
+    const path = this.#path(runKey(config));
+    const exists = await lstat(path).then(
+      () => true,
+      (error: { code?: string }) => (error.code === "ENOENT" ? false : Promise.reject(error)),
+    );
+    if (!exists) return undefined;
+    const stored = await read<C, R>(path);
     // a key is a hash prefix: equal keys with different configs would be a collision, never a hit
-    if (canonicalJson(stored.config) !== canonicalJson(config)) fail("RunStore", `${this.#path(key)} holds another configuration`);
+    if (canonicalJson(stored.config) !== canonicalJson(config)) fail("RunStore", `${path} holds another configuration`);
     return stored.result;
   }
 
   async put(config: C, result: R): Promise<void> {
     const key = runKey(config);
-    const text = `${JSON.stringify({ key, config, result }, null, 2)}\n`;
     await mkdir(join(this.dir, "runs"), { recursive: true });
-    await writeFileAtomic(this.#path(key), (write) => write(new TextEncoder().encode(text)), "RunStore");
+    await writeJsonFile(this.#path(key), { key, config, result }, "RunStore");
   }
 
   /** Every stored run, in key order. */
@@ -75,18 +72,11 @@ export class RunStore<C extends object, R> {
       throw error;
     }
     const out: StoredRun<C, R>[] = [];
-    for (const name of names) {
-      const path = join(this.dir, "runs", name);
-      out.push(parse<StoredRun<C, R>>(await readCappedFile(path, MAX_RUN_BYTES, "RunStore"), path));
-    }
+    for (const name of names) out.push(await read<C, R>(join(this.dir, "runs", name)));
     return out;
   }
 }
 
-function parse<T>(bytes: Uint8Array, path: string): T {
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as T;
-  } catch (error) {
-    return fail("RunStore", `${path} is not a run file (${(error as Error).message})`);
-  }
+async function read<C, R>(path: string): Promise<StoredRun<C, R>> {
+  return (await readJsonFile(path, MAX_RUN_BYTES, `RunStore ${path}`)).value as StoredRun<C, R>;
 }
