@@ -128,12 +128,13 @@ function checkNames(field: string, value: unknown): readonly string[] | string |
   return bad(field, value, "a name, a non-empty list of names, or null");
 }
 
-function oneOf<T>(field: string, value: unknown, options: readonly T[]): T {
+/** A field that must be one of `options` (method tuners check their own fields with it too). */
+export function oneOf<T>(field: string, value: unknown, options: readonly T[]): T {
   if (!options.includes(value as T)) bad(field, value, `one of ${options.map((o) => showValue(o)).join(", ")}`);
   return value as T;
 }
 
-function checkBoolean(field: string, value: unknown): boolean {
+export function checkBoolean(field: string, value: unknown): boolean {
   if (typeof value !== "boolean") bad(field, value, "true or false");
   return value as boolean;
 }

@@ -18,7 +18,7 @@
 import { fail, kindOf } from "@tsgrad/core";
 import type { Linear, Module } from "@tsgrad/nn";
 import { checkRank } from "../../adapter-layer.ts";
-import type { CommonConfig } from "../../config.ts";
+import { type CommonConfig, checkBoolean, oneOf } from "../../config.ts";
 import { type HeadSplit, headSplitOf } from "../../targets.ts";
 import { baseOf, type Target, type Tuner } from "../tuner.ts";
 import { HyraGenerator } from "./generator.ts";
@@ -80,27 +80,18 @@ const MAX_WIDTH = 1 << 16;
 const MAX_WIDTH_RATIO = 16;
 
 function resolveHyra(fields: Readonly<Record<string, unknown>>, bad: (field: string, value: unknown, expected: string) => never) {
-  const oneOf = <T>(field: string, options: readonly T[]): T => {
-    const value = fields[field];
-    if (!options.includes(value as T)) bad(field, value, `one of ${options.map((o) => JSON.stringify(o)).join(", ")}`);
-    return value as T;
-  };
-  const boolean = (field: string): boolean => {
-    if (typeof fields[field] !== "boolean") bad(field, fields[field], "true or false");
-    return fields[field] as boolean;
-  };
   const { hiddenWidth } = fields;
   if (hiddenWidth !== null && (!Number.isInteger(hiddenWidth) || (hiddenWidth as number) <= 0 || (hiddenWidth as number) > MAX_WIDTH)) {
     bad("hiddenWidth", hiddenWidth, `a positive integer up to ${MAX_WIDTH}, or null for the head size d_h`);
   }
   const hyra: HyraOptions = {
-    activation: oneOf("activation", ACTIVATIONS),
+    activation: oneOf("activation", fields.activation, ACTIVATIONS),
     hiddenWidth: hiddenWidth as number | null,
-    mixing: oneOf("mixing", MIXINGS),
-    perHeadGenerator: boolean("perHeadGenerator"),
-    sharedTrunk: boolean("sharedTrunk"),
-    sharedSeeds: boolean("sharedSeeds"),
-    hyraInit: oneOf("hyraInit", HYRA_INITS),
+    mixing: oneOf("mixing", fields.mixing, MIXINGS),
+    perHeadGenerator: checkBoolean("perHeadGenerator", fields.perHeadGenerator),
+    sharedTrunk: checkBoolean("sharedTrunk", fields.sharedTrunk),
+    sharedSeeds: checkBoolean("sharedSeeds", fields.sharedSeeds),
+    hyraInit: oneOf("hyraInit", fields.hyraInit, HYRA_INITS),
   };
   // B_h = 0 makes ΔW = 0 only if σ(0) = 0, and lets the seeds learn only if σ'(0) ≠ 0: ReLU's
   // derivative at 0 is 0, so every gradient to the seeds would be zero and the adapter would never move
