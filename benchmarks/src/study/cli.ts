@@ -49,6 +49,8 @@ OUT/runs and a rerun skips them. Writes OUT/results.json, results.md and accurac
   --fractions LIST    percents of the training pool, of 1, 5, 10, 25, 100
   --seeds N           seeds 1..N
   --steps N           training steps per run
+  --lr X              one learning rate for every method (default per method)
+  --max-tokens N      tokens per text, longer texts keep their first (default the preset's: quick ${PRESETS.quick.maxTokens}, floors ${PRESETS.floors.maxTokens})
   --backbone DIR      the pretrained backbone (default benchmarks/backbone)
   --out DIR           where runs and results go (default results/compare-<preset>-<task>)
   --yes               run even when the estimate passes five minutes${COMMON}`,
@@ -61,6 +63,7 @@ OUT/runs and a rerun skips them. Writes OUT/results.json, results.md and accurac
   --batch N           examples per step (default 16)
   --lr X              learning rate (default per method)
   --r N               rank (default 8); --alpha X (default 16)
+  --max-tokens N      tokens per text, longer texts keep their first (default 64; at most the backbone's block)
   --backbone DIR      the pretrained backbone (default benchmarks/backbone)
   --out DIR           where the adapter (PEFT files) or head and run.json go (default results/finetune-<task>-<method>)${COMMON}`,
   evaluate: `tsgrad evaluate --run DIR [options]
@@ -214,6 +217,8 @@ async function main(argv: string[]): Promise<void> {
       fractions: { type: "string" },
       seeds: { type: "string" },
       steps: { type: "string" },
+      lr: { type: "string" },
+      "max-tokens": { type: "string" },
       backbone: { type: "string" },
       out: { type: "string" },
       yes: { type: "boolean" },
@@ -230,6 +235,8 @@ async function main(argv: string[]): Promise<void> {
         v.fractions === undefined ? preset.fractions : (s(v.fractions) as string).split(",").map((f) => integer("fractions", f, 1)),
       seeds: v.seeds === undefined ? preset.seeds : Array.from({ length: integer("seeds", s(v.seeds), 1) }, (_, i) => i + 1),
       steps: integer("steps", s(v.steps), preset.steps),
+      lr: v.lr === undefined ? undefined : number("lr", s(v.lr), 0),
+      maxTokens: integer("max-tokens", s(v["max-tokens"]), preset.maxTokens),
     };
     const backbone = s(v.backbone) ?? BACKBONE_DIR;
     const out = s(v.out) ?? join("results", `compare-${s(v.preset)}-${grid.task}`);
@@ -253,6 +260,7 @@ async function main(argv: string[]): Promise<void> {
       lr: { type: "string" },
       r: { type: "string" },
       alpha: { type: "string" },
+      "max-tokens": { type: "string" },
       backbone: { type: "string" },
       out: { type: "string" },
     });
@@ -272,7 +280,7 @@ async function main(argv: string[]): Promise<void> {
       lr: number("lr", s(v.lr), DEFAULT_LR[method]),
       r: integer("r", s(v.r), 8),
       alpha: number("alpha", s(v.alpha), 16),
-      maxTokens: 64,
+      maxTokens: integer("max-tokens", s(v["max-tokens"]), 64),
       validate: true,
     };
     const out = s(v.out) ?? join("results", `finetune-${task}-${method}`);
@@ -337,8 +345,15 @@ async function main(argv: string[]): Promise<void> {
       lr: number("lr", s(v.lr), d.lr),
       seed: integer("seed", s(v.seed), d.seed, 0),
     };
-    // about 0.2 s a step for the default size on this machine class
-    const estimate = settings.steps * 0.2 * ((settings.batch * settings.blockSize) / 2048) * ((settings.nEmbd * settings.nLayer) / 128);
+    // about 0.2 s a step of 2,048 tokens at width 64, 2 layers and 1,280 tokens in the vocabulary on this
+    // machine class; the output layer's share grows with the vocabulary (0.27 s at 4,352)
+    const vocab = (settings.merges + 256) / 1280;
+    const estimate =
+      settings.steps *
+      0.2 *
+      ((settings.batch * settings.blockSize) / 2048) *
+      ((settings.nEmbd * settings.nLayer) / 128) *
+      (0.85 + 0.15 * vocab);
     console.error(`pretraining ${settings.steps} steps, about ${Math.round(estimate)} s`);
     if (estimate > 300 && !v.yes) fail("tsgrad", `pretraining would take about ${Math.round(estimate)} s; add --yes to run it`);
     const out = s(v.out) ?? join("results", "backbone");
