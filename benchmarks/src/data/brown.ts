@@ -29,7 +29,7 @@ export const INFORMATIVE_GENRES = [
 ];
 export const IMAGINATIVE_GENRES = ["fiction", "mystery", "science_fiction", "adventure", "romance", "humor"];
 
-/** As SOTU's: up to three whole sentences and 256 characters, at least 32. */
+/** Up to three whole sentences and 256 characters, at least 32. */
 export const BROWN_CHUNKS: ChunkSpec = { maxChars: 256, maxSentences: 3, minChars: 32 };
 
 export const BROWN_SPLIT: SplitSpec = { testGroups: 0.15, validationGroups: 0.1, testSize: 2000, validationSize: 1000 };

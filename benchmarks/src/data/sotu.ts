@@ -14,8 +14,8 @@ import { type ChunkSpec, chunkSentences, splitSentences, squeeze } from "./text.
 
 export const SOTU_LABELS = ["Democratic", "Republican"] as const;
 
-/** Chunks of up to three whole sentences and 256 characters; shorter than 32 are dropped. */
-export const SOTU_CHUNKS: ChunkSpec = { maxChars: 256, maxSentences: 3, minChars: 32 };
+/** Chunks of up to six whole sentences and 512 characters (a paragraph); shorter than 32 are dropped. */
+export const SOTU_CHUNKS: ChunkSpec = { maxChars: 512, maxSentences: 6, minChars: 32 };
 
 export const SOTU_SPLIT: SplitSpec = { testGroups: 0.15, validationGroups: 0.1, testSize: 2000, validationSize: 1000 };
 

@@ -159,7 +159,7 @@ export async function finetune(
   );
   // a text longer than the backbone's context keeps its first tokens
   const maxTokens = Math.min(config.maxTokens, backbone.config.blockSize);
-  // only the examples the steps reach are tokenized (all the pool's 36,000 would take seconds)
+  // only the examples the steps reach are tokenized (all of a pool's 17,000-24,000 would take seconds)
   const reached = Math.min(train.length, config.steps * config.batch);
   const trainIds = encodeAll(tokenizer, train.slice(0, reached), maxTokens);
   const trainLabels = train.slice(0, reached).map((e) => labelOf.get(e.label) as number);
