@@ -58,6 +58,8 @@ test("the sentence says where the ranges overlap and where the seeds separate th
   assert.match(sentence, /^At 10 % of the training data hyra is ahead by 5\.0 points \(70\.0 % against 65\.0 %, ranges overlap\)/);
   assert.match(sentence, /at 100 % of the training data hyra is ahead by 10\.0 points \(91\.0 % against 81\.0 %\)/);
   assert.match(sentence, /the seeds separate them at 1 of 2 fractions\.$/);
+  const reversed = verdict(aggregate(runs), "lora", "hyra");
+  assert.match(reversed, /^At 10 % of the training data hyra is ahead by 5\.0 points \(70\.0 % against 65\.0 %, ranges overlap\)/);
   const close = verdict(aggregate(runs.filter((r) => r.fraction === 10)), "hyra", "lora");
   assert.match(close, /with 2 seeds per cell the ranges overlap everywhere, so these runs cannot separate hyra from lora\.$/);
   assert.match(verdict([], "hyra", "lora"), /No fraction has runs of both hyra and lora/);

@@ -86,7 +86,11 @@ export function verdict(cells: readonly Cell[], a: string, b: string): string {
     // the difference of the numbers as printed, so that the sentence agrees with the table
     const diff = Number(pct(ca.mean)) - Number(pct(cb.mean));
     const lead = Math.abs(diff) < 0.05 ? `${a} and ${b} tie` : `${diff > 0 ? a : b} is ahead by ${Math.abs(diff).toFixed(1)} points`;
-    parts.push(`at ${f} % of the training data ${lead} (${pct(ca.mean)} % against ${pct(cb.mean)} %${overlap ? ", ranges overlap" : ""})`);
+    // the leader's number first, so "lora is ahead (84.7 % against 83.4 %)" reads the way it is meant
+    const [first, second] = diff < 0 ? [cb, ca] : [ca, cb];
+    parts.push(
+      `at ${f} % of the training data ${lead} (${pct(first.mean)} % against ${pct(second.mean)} %${overlap ? ", ranges overlap" : ""})`,
+    );
   }
   if (compared === 0) return `No fraction has runs of both ${a} and ${b}.`;
   const n = Math.min(...cells.filter((c) => c.method === a || c.method === b).map((c) => c.n));
