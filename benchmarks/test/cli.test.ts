@@ -1,7 +1,8 @@
 /**
  * @file The tsgrad command on a toy configuration: a tiny backbone pretrained in seconds, a comparison
  * that writes the JSON, the table and the SVG with the expected fields, a run killed mid-comparison whose
- * rerun redoes nothing finished and loses nothing, and one fine-tune saved, evaluated and used to predict.
+ * rerun redoes nothing finished and loses nothing, one fine-tune saved, evaluated and used to predict,
+ * and the low-data study's whole pipeline on its toy preset.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -181,6 +182,39 @@ test("finetune saves PEFT files and the run; evaluate and predict read them back
   assert.match(pr.out, /^(ham|spam)\twin money now$/m);
 });
 
+test("study --preset toy: sweep, seeds and ablations stored, the report with its verdicts; a rerun makes none", async () => {
+  const out = join(dir, "study");
+  const first = await tsgrad(["study", ...BACKEND, "--preset", "toy", "--backbone", backbone(), "--out", out]).done;
+  assert.is(first.code, 0, first.out);
+  // toy: 4 methods × 2 fractions × 2 learning rates (mh-lora has one), then seed 2, then 1 ablation × 2 × 2
+  assert.match(first.out, /the study: 28 runs, 84 steps/);
+  assert.match(first.out, /28 runs made/);
+  assert.match(first.out, /spam, HyRA against lora: (NOT )?REPRODUCED \(/);
+  assert.match(first.out, /spam, HyRA against lora-matched: (NOT )?REPRODUCED \(/);
+  assert.equal((await readdir(out)).sort(), ["report.md", "results.json", "runs", "spam-accuracy.svg", "spam-differences.svg"]);
+  assert.is((await readdir(join(out, "runs"))).length, 28);
+  const report = await readFile(join(out, "report.md"), "utf8");
+  for (const part of [
+    /^# The low-data study: report\n/,
+    /Made by `npm run tsgrad -- study --backend wasm --threads 1 --preset toy/,
+    /## spam\n\n\| method \| 10 % \| 100 % \| trainable parameters \|/,
+    /\| hyra \| \d+\.\d ± \d+\.\d \(2\) \| \d+\.\d ± \d+\.\d \(2\) \| \d+ \|/,
+    /- HyRA against lora: \*\*(NOT )?REPRODUCED\*\*: above 0 at \d of the 2 smallest fractions/,
+    /\| linear-probe \| (\d+ %|never) \| \d+ s \| 10 %: 0\.0[13], 100 %: 0\.0[13] \|/,
+    /## Ablations \(spam\): each variant − HyRA's defaults/,
+    /\| per-head Θ_B \| [+−]\d+\.\d \[[+−]\d+\.\d, [+−]\d+\.\d\] \| /,
+  ])
+    assert.match(report, part);
+  const json = JSON.parse(await readFile(join(out, "results.json"), "utf8"));
+  assert.is(json.runs.length, 28);
+  assert.equal(Object.keys(json.tasks), ["spam"]);
+  assert.ok(["REPRODUCED", "NOT REPRODUCED"].includes(json.tasks.spam.verdicts.lora.verdict));
+  assert.match(await readFile(join(out, "spam-differences.svg"), "utf8"), /hyra − lora-matched/);
+  const again = await tsgrad(["study", ...BACKEND, "--preset", "toy", "--backbone", backbone(), "--out", out]).done;
+  assert.is(again.code, 0, again.out);
+  assert.match(again.out, /0 runs made/);
+});
+
 test("bad arguments are refused by name, with exit code 2 and no stack", async () => {
   for (const [args, message] of [
     [["compare", "--bogus"], /Unknown option '--bogus'/],
@@ -190,6 +224,7 @@ test("bad arguments are refused by name, with exit code 2 and no stack", async (
       /--method must be one of linear-probe, lora, lora-matched, mh-lora, hyra, full, got "dora"/,
     ],
     [["launch"], /unknown command "launch"/],
+    [["study", "--preset", "huge"], /--preset must be full or toy, got "huge"/],
   ] as const) {
     const { code, out } = await tsgrad([...args]).done;
     assert.is(code, 2, out);
@@ -199,7 +234,7 @@ test("bad arguments are refused by name, with exit code 2 and no stack", async (
 });
 
 test("every command has --help", async () => {
-  for (const command of ["compare", "finetune", "evaluate", "predict", "pretrain", "generate"]) {
+  for (const command of ["compare", "study", "finetune", "evaluate", "predict", "pretrain", "generate"]) {
     const { code, out } = await tsgrad([command, "--help"]).done;
     assert.is(code, 0);
     assert.match(out, new RegExp(`^tsgrad ${command}`));

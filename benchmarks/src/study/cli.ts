@@ -18,6 +18,7 @@ import { compare, type Grid, PRESETS } from "./compare.ts";
 import { DEFAULT_LR, finetune, METHODS, predict, RUN_FILE, type RunConfig, type StudyMethod } from "./finetune.ts";
 import { BACKBONE_DIR } from "./paths.ts";
 import { PRETRAIN_DEFAULTS, type PretrainSettings, pretrain } from "./pretrain.ts";
+import { STUDY_PRESETS, study } from "./study.ts";
 
 const COMMON = `
   --backend NAME   wasm (the default), reference, gpujs:webgpu, auto
@@ -31,6 +32,7 @@ const HELP: Record<string, string> = {
 
 commands:
   compare    fine-tune several methods × fractions × seeds and write a table, a sentence and a plot
+  study      the low-data study of docs/results/PROTOCOL.md: sweep, seeds, ablations, the report
   finetune   fine-tune one method on one task and fraction, save the adapter (PEFT files) and head
   evaluate   score a saved run on its task's test set
   predict    classify texts with a saved run
@@ -53,6 +55,17 @@ OUT/runs and a rerun skips them. Writes OUT/results.json, results.md and accurac
   --max-tokens N      tokens per text, longer texts keep their first (default the preset's: quick ${PRESETS.quick.maxTokens}, floors ${PRESETS.floors.maxTokens})
   --backbone DIR      the pretrained backbone (default benchmarks/backbone)
   --out DIR           where runs and results go (default results/compare-<preset>-<task>)
+  --yes               run even when the estimate passes five minutes${COMMON}`,
+  study: `tsgrad study [--preset full|toy] [options]
+
+Runs the low-data study as docs/results/PROTOCOL.md fixes it: the learning-rate sweep on the first seed,
+each method's value chosen on validation, the other seeds at it, HyRA's ablations at HyRA's value. Every
+run is stored under OUT/runs, so an interrupted study resumes; then writes OUT/report.md (tables, the
+verdicts REPRODUCED or NOT REPRODUCED), results.json and the plots. The theory's curve is not part of it yet.
+
+  --preset NAME       full (the protocol's: ${STUDY_PRESETS.full.tasks.join(", ")}; fractions ${STUDY_PRESETS.full.fractions.join(", ")} %; ${STUDY_PRESETS.full.seeds.length} seeds) or toy (seconds, for tests)
+  --backbone DIR      the pretrained backbone (default benchmarks/backbone)
+  --out DIR           where runs and the report go (default docs/results for full, results/study-toy for toy)
   --yes               run even when the estimate passes five minutes${COMMON}`,
   finetune: `tsgrad finetune --task NAME --method NAME [options]
 
@@ -247,6 +260,33 @@ async function main(argv: string[]): Promise<void> {
       `plot: ${relative(process.cwd(), outcome.files.svg)}; table: ${relative(process.cwd(), outcome.files.markdown)}; every number: ${relative(process.cwd(), outcome.files.json)}`,
     );
     console.log(`${outcome.ran} runs made, ${outcome.skipped} already done; ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return;
+  }
+
+  if (command === "study") {
+    const v = parse({
+      preset: { type: "string", default: "full" },
+      backbone: { type: "string" },
+      out: { type: "string" },
+      yes: { type: "boolean" },
+    });
+    if (v.help) return void console.log(HELP.study);
+    const name = s(v.preset) as string;
+    if (name !== "full" && name !== "toy") fail("tsgrad", `--preset must be full or toy, got ${JSON.stringify(name)}`);
+    await startBackend({ backend: s(v.backend), threads: s(v.threads) });
+    const backbone = s(v.backbone) ?? BACKBONE_DIR;
+    const out = s(v.out) ?? (name === "full" ? join("docs", "results") : join("results", "study-toy"));
+    const started = performance.now();
+    const outcome = await study(STUDY_PRESETS[name], {
+      backboneDir: backbone,
+      backboneHash: await backboneHash(backbone),
+      out,
+      yes: Boolean(v.yes),
+      command: `npm run tsgrad -- study ${rest.join(" ")}`.trim(),
+    });
+    for (const v of outcome.verdicts) console.log(`${v.task}, HyRA against ${v.against}: ${v.verdict} (${v.why})`);
+    console.log(`report: ${outcome.files.map((f) => relative(process.cwd(), f)).join(", ")}`);
+    console.log(`${outcome.ran} runs made; ${((performance.now() - started) / 1000).toFixed(0)} s`);
     return;
   }
 

@@ -6,8 +6,8 @@
  */
 
 import { mkdir } from "node:fs/promises";
-import { crossEntropy, manualSeed, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
-import { adapterParameterCount, getPeftModel, type PeftConfigInput } from "@tsgrad/hyra";
+import { crossEntropy, fail, manualSeed, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
+import { adapterParameterCount, getPeftModel, type HyraOptions, type PeftConfigInput } from "@tsgrad/hyra";
 import { GPTClassifier, loadPretrained, padBatch, type Tokenizer, writeJsonFile } from "@tsgrad/models";
 import { AdamW, LRScheduler, type Module, save, warmupCosine } from "@tsgrad/nn";
 import { type Example, loadTask, shuffled, type TaskName } from "../data/index.ts";
@@ -33,7 +33,12 @@ export interface RunConfig {
   maxTokens: number;
   /** Score the validation set too (for choosing settings; the quick comparison skips it). */
   validate: boolean;
+  /** HyRA's fields changed from its defaults (the study's ablations); only with method "hyra". */
+  hyra?: HyraAblation;
 }
+
+/** The HyRA fields an ablation may change. */
+export type HyraAblation = Partial<Pick<HyraOptions, "activation" | "mixing" | "perHeadGenerator" | "sharedSeeds">>;
 
 export interface RunResult {
   testAccuracy: number;
@@ -65,6 +70,7 @@ export function matchedLoraRank(d: number, heads: number, layers: number, r: num
 /** The module that trains, with everything else frozen. */
 function adapt(classifier: GPTClassifier, config: RunConfig): Module {
   const { method, r, alpha } = config;
+  if (config.hyra !== undefined && method !== "hyra") fail("finetune", `hyra fields are for method "hyra", got method "${method}"`);
   const { nEmbd: d, nHead: heads, nLayer: layers } = classifier.backbone.config;
   if (method === "full") return classifier;
   if (method === "linear-probe") {
@@ -83,7 +89,7 @@ function adapt(classifier: GPTClassifier, config: RunConfig): Module {
       alpha: (alpha / r) * matched,
     },
     "mh-lora": { method: "mh-lora", r: Math.min(r, d / heads), ...common },
-    hyra: { method: "hyra", r, ...common },
+    hyra: { method: "hyra", r, ...common, ...config.hyra },
   };
   return getPeftModel(classifier, peft[method]);
 }

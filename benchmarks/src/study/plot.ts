@@ -32,7 +32,9 @@ export function linePlot(options: { title: string; xLabel: string; yLabel: strin
   // a y range padded to whole percent, never empty
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (!(y1 > y0)) [y0, y1] = [y0 - 0.05, y1 + 0.05];
-  [y0, y1] = [Math.max(0, Math.floor(y0 * 20) / 20), Math.min(1, Math.ceil(y1 * 20) / 20)];
+  [y0, y1] = [Math.floor(y0 * 20) / 20, Math.ceil(y1 * 20) / 20];
+  // accuracies keep the axis within 0-100 %; a difference of accuracies may go below 0
+  if (ys.every((y) => y >= 0 && y <= 1)) [y0, y1] = [Math.max(0, y0), Math.min(1, y1)];
   const px = (x: number) => LEFT + ((Math.log(x) - x0) / Math.max(x1 - x0, 1e-9)) * (W - LEFT - RIGHT);
   const py = (y: number) => H - BOTTOM - ((y - y0) / (y1 - y0)) * (H - TOP - BOTTOM);
   const out: string[] = [
