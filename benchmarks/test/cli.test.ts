@@ -2,7 +2,7 @@
  * @file The tsgrad command on a toy configuration: a tiny backbone pretrained in seconds, a comparison
  * that writes the JSON, the table and the SVG with the expected fields, a run killed mid-comparison whose
  * rerun redoes nothing finished and loses nothing, one fine-tune saved, evaluated and used to predict,
- * and the low-data study's whole pipeline on its toy preset.
+ * and the low-data study's whole pipeline and the theory's curve on their toy presets.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -215,6 +215,23 @@ test("study --preset toy: sweep, seeds and ablations stored, the report with its
   assert.match(again.out, /0 runs made/);
 });
 
+test("theory --preset toy: every fit stored, the tables with slopes, one log-log plot per teacher; a rerun fits nothing", async () => {
+  const out = join(dir, "theory");
+  const first = await tsgrad(["theory", ...BACKEND, "--preset", "toy", "--out", out]).done;
+  assert.is(first.code, 0, first.out);
+  assert.match(first.out, /the theory's curve: 16 fits, 0 done already/);
+  assert.match(first.out, /shared teacher, n 16: HyRA's update error is \d+\.\d\d× LoRA's; control teacher, n 16: /);
+  assert.equal((await readdir(out)).sort(), ["theory-control.svg", "theory-runs", "theory-shared.svg", "theory.json", "theory.md"]);
+  assert.is((await readdir(join(out, "theory-runs", "runs"))).length, 16);
+  const md = await readFile(join(out, "theory.md"), "utf8");
+  assert.match(md, /## shared teacher: ‖ΔŴ − ΔW\*‖ \/ ‖ΔW\*‖\n\n\| student \| n 16 \| n 32 \| slope \|/);
+  assert.match(md, /\| hyra \| \d\.\d\de-\d \| \d\.\d\de-\d \| -?\d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\] \|/);
+  assert.match(md, /## control teacher: test MSE/);
+  assert.match(await readFile(join(out, "theory-shared.svg"), "utf8"), />1e-\d<\/text>/);
+  const again = await tsgrad(["theory", ...BACKEND, "--preset", "toy", "--out", out]).done;
+  assert.match(again.out, /0 fits made/);
+});
+
 test("bad arguments are refused by name, with exit code 2 and no stack", async () => {
   for (const [args, message] of [
     [["compare", "--bogus"], /Unknown option '--bogus'/],
@@ -234,7 +251,7 @@ test("bad arguments are refused by name, with exit code 2 and no stack", async (
 });
 
 test("every command has --help", async () => {
-  for (const command of ["compare", "study", "finetune", "evaluate", "predict", "pretrain", "generate"]) {
+  for (const command of ["compare", "study", "theory", "finetune", "evaluate", "predict", "pretrain", "generate"]) {
     const { code, out } = await tsgrad([command, "--help"]).done;
     assert.is(code, 0);
     assert.match(out, new RegExp(`^tsgrad ${command}`));

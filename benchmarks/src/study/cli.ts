@@ -19,6 +19,7 @@ import { DEFAULT_LR, finetune, METHODS, predict, RUN_FILE, type RunConfig, type 
 import { BACKBONE_DIR } from "./paths.ts";
 import { PRETRAIN_DEFAULTS, type PretrainSettings, pretrain } from "./pretrain.ts";
 import { STUDY_PRESETS, study } from "./study.ts";
+import { THEORY_PRESETS, theory } from "./theory.ts";
 
 const COMMON = `
   --backend NAME   wasm (the default), reference, gpujs:webgpu, auto
@@ -33,6 +34,7 @@ const HELP: Record<string, string> = {
 commands:
   compare    fine-tune several methods × fractions × seeds and write a table, a sentence and a plot
   study      the low-data study of docs/results/PROTOCOL.md: sweep, seeds, ablations, the report
+  theory     the protocol's theory curve: planted-update teachers, fits against sample size, slopes
   finetune   fine-tune one method on one task and fraction, save the adapter (PEFT files) and head
   evaluate   score a saved run on its task's test set
   predict    classify texts with a saved run
@@ -61,11 +63,21 @@ OUT/runs and a rerun skips them. Writes OUT/results.json, results.md and accurac
 Runs the low-data study as docs/results/PROTOCOL.md fixes it: the learning-rate sweep on the first seed,
 each method's value chosen on validation, the other seeds at it, HyRA's ablations at HyRA's value. Every
 run is stored under OUT/runs, so an interrupted study resumes; then writes OUT/report.md (tables, the
-verdicts REPRODUCED or NOT REPRODUCED), results.json and the plots. The theory's curve is not part of it yet.
+verdicts REPRODUCED or NOT REPRODUCED), results.json and the plots. The theory's curve is \`tsgrad theory\`.
 
   --preset NAME       full (the protocol's: ${STUDY_PRESETS.full.tasks.join(", ")}; fractions ${STUDY_PRESETS.full.fractions.join(", ")} %; ${STUDY_PRESETS.full.seeds.length} seeds) or toy (seconds, for tests)
   --backbone DIR      the pretrained backbone (default benchmarks/backbone)
   --out DIR           where runs and the report go (default docs/results for full, results/study-toy for toy)
+  --yes               run even when the estimate passes five minutes${COMMON}`,
+  theory: `tsgrad theory [--preset full|toy] [options]
+
+The theory's curve of docs/results/PROTOCOL.md: teachers with a planted q/v update shared across heads or
+not, LoRA, MH-LoRA and HyRA fitted to n samples (full-batch Adam to a tolerance, with restarts). Every
+fit is stored under OUT/theory-runs, so a rerun resumes; writes OUT/theory.md (errors, log-log slopes
+with intervals), theory.json and one log-log SVG per teacher.
+
+  --preset NAME       full (n ${THEORY_PRESETS.full.sizes.join(", ")}; ${THEORY_PRESETS.full.seeds.length} seeds) or toy (seconds, for tests)
+  --out DIR           where the fits and the report go (default docs/results for full, results/theory-toy for toy)
   --yes               run even when the estimate passes five minutes${COMMON}`,
   finetune: `tsgrad finetune --task NAME --method NAME [options]
 
@@ -287,6 +299,25 @@ async function main(argv: string[]): Promise<void> {
     for (const v of outcome.verdicts) console.log(`${v.task}, HyRA against ${v.against}: ${v.verdict} (${v.why})`);
     console.log(`report: ${outcome.files.map((f) => relative(process.cwd(), f)).join(", ")}`);
     console.log(`${outcome.ran} runs made; ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return;
+  }
+
+  if (command === "theory") {
+    const v = parse({ preset: { type: "string", default: "full" }, out: { type: "string" }, yes: { type: "boolean" } });
+    if (v.help) return void console.log(HELP.theory);
+    const name = s(v.preset) as string;
+    if (name !== "full" && name !== "toy") fail("tsgrad", `--preset must be full or toy, got ${JSON.stringify(name)}`);
+    await startBackend({ backend: s(v.backend), threads: s(v.threads) });
+    const out = s(v.out) ?? (name === "full" ? join("docs", "results") : join("results", "theory-toy"));
+    const started = performance.now();
+    const outcome = await theory(THEORY_PRESETS[name], {
+      out,
+      yes: Boolean(v.yes),
+      command: `npm run tsgrad -- theory ${rest.join(" ")}`.trim(),
+    });
+    console.log(outcome.summary);
+    console.log(`report: ${outcome.files.map((f) => relative(process.cwd(), f)).join(", ")}`);
+    console.log(`${outcome.ran} fits made; ${((performance.now() - started) / 1000).toFixed(0)} s`);
     return;
   }
 
