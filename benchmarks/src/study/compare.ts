@@ -61,10 +61,19 @@ export const PRESETS: Record<string, Grid> = {
 };
 
 /**
- * Seconds per training step (16 texts of 64 tokens; a step's cost grows with both) and per run (loading,
- * tokenizing, scoring), measured on this machine's class; for the estimate only.
+ * Seconds per training step of each method (16 texts of 64 tokens; a step's cost grows with both) and
+ * per run (loading, tokenizing, scoring), measured on this machine's class with the committed backbone
+ * (the study's first runs: 1,000 steps took 16-20 s for the probe, 23-28 s for LoRA, 41 s for MH-LoRA);
+ * for the estimate only.
  */
-const STEP_SECONDS = 0.03;
+const STEP_SECONDS: Record<StudyMethod, number> = {
+  "linear-probe": 0.015,
+  lora: 0.022,
+  "lora-matched": 0.022,
+  "mh-lora": 0.037,
+  hyra: 0.024,
+  full: 0.045,
+};
 const RUN_SECONDS = 3;
 
 export function runsOf(grid: Grid, backbone: string): RunConfig[] {
@@ -92,7 +101,7 @@ export function runsOf(grid: Grid, backbone: string): RunConfig[] {
 }
 
 export function estimateSeconds(runs: readonly RunConfig[]): number {
-  return runs.reduce((s, r) => s + RUN_SECONDS + STEP_SECONDS * r.steps * (r.batch / 16) * (r.maxTokens / 64), 0);
+  return runs.reduce((s, r) => s + RUN_SECONDS + STEP_SECONDS[r.method] * r.steps * (r.batch / 16) * (r.maxTokens / 64), 0);
 }
 
 export interface CompareOutcome {
