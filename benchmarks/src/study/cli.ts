@@ -165,6 +165,12 @@ async function startBackend(values: { backend?: string; threads?: string }): Pro
   if (values.backend !== undefined || values.threads !== undefined) await setBackend(values.backend ?? "wasm", options);
 }
 
+/** The study's and the theory's --preset. */
+function fullOrToy(value: string | undefined): "full" | "toy" {
+  if (value !== "full" && value !== "toy") fail("tsgrad", `--preset must be full or toy, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 /** The SHA-256 of the backbone's weights file: runs on another backbone are other runs. */
 async function backboneHash(dir: string): Promise<string> {
   const bytes = await readCappedFile(join(dir, "model.safetensors"), 1 << 30, "tsgrad");
@@ -283,8 +289,7 @@ async function main(argv: string[]): Promise<void> {
       yes: { type: "boolean" },
     });
     if (v.help) return void console.log(HELP.study);
-    const name = s(v.preset) as string;
-    if (name !== "full" && name !== "toy") fail("tsgrad", `--preset must be full or toy, got ${JSON.stringify(name)}`);
+    const name = fullOrToy(s(v.preset));
     await startBackend({ backend: s(v.backend), threads: s(v.threads) });
     const backbone = s(v.backbone) ?? BACKBONE_DIR;
     const out = s(v.out) ?? (name === "full" ? join("docs", "results") : join("results", "study-toy"));
@@ -305,8 +310,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === "theory") {
     const v = parse({ preset: { type: "string", default: "full" }, out: { type: "string" }, yes: { type: "boolean" } });
     if (v.help) return void console.log(HELP.theory);
-    const name = s(v.preset) as string;
-    if (name !== "full" && name !== "toy") fail("tsgrad", `--preset must be full or toy, got ${JSON.stringify(name)}`);
+    const name = fullOrToy(s(v.preset));
     await startBackend({ backend: s(v.backend), threads: s(v.threads) });
     const out = s(v.out) ?? (name === "full" ? join("docs", "results") : join("results", "theory-toy"));
     const started = performance.now();
