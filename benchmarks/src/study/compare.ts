@@ -8,12 +8,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fail } from "@tsgrad/core";
 import { writeJsonFile } from "@tsgrad/models";
-import { writeFileAtomic } from "@tsgrad/safetensors";
 import { loadTask, type TaskName } from "../data/index.ts";
 import { DEFAULT_LR, finetune, METHODS, type RunConfig, type RunResult, type StudyMethod } from "./finetune.ts";
 import { linePlot } from "./plot.ts";
 import { formatDuration } from "./progress.ts";
-import { RunStore, runKey } from "./store.ts";
+import { RunStore, runKey, writeTextFiles } from "./store.ts";
 import { aggregate, markdownTable, verdict } from "./summary.ts";
 
 export interface Grid {
@@ -166,16 +165,15 @@ export async function compare(
   const floor = backboneFloor(cells, grid.task);
   const files = {
     json: join(options.out, "results.json"),
+    // the names writeTextFiles writes below
     markdown: join(options.out, "results.md"),
     svg: join(options.out, "accuracy.svg"),
   };
   const versions = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")).dependencies;
   const json = { grid, backbone: options.backboneHash, node: process.version, versions, cells, runs: stored };
   const markdown = `# ${grid.task}: test accuracy (%), mean ± std over seeds (runs)\n\n${table}\n\n${sentence}\n${floor ? `\n${floor}\n` : ""}`;
-  const write = (path: string, text: string) => writeFileAtomic(path, (w) => w(new TextEncoder().encode(text)), `compare ${path}`);
   await writeJsonFile(files.json, json, `compare ${files.json}`);
-  await write(files.markdown, markdown);
-  await write(files.svg, svg);
+  await writeTextFiles(options.out, { "results.md": markdown, "accuracy.svg": svg }, "compare");
   return { table, sentence, floor, files, ran: todo.length, skipped: runs.length - todo.length };
 }
 

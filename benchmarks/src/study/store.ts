@@ -1,6 +1,7 @@
 /**
  * @file Finished runs, one JSON file each under a key of the run's full configuration, written atomically:
  * Ctrl-C or a crash loses at most the run in progress, and a rerun skips every run whose file exists.
+ * Reports written beside the runs go through writeTextFiles, atomically too.
  */
 
 import { createHash } from "node:crypto";
@@ -8,6 +9,18 @@ import { lstat, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fail } from "@tsgrad/core";
 import { readJsonFile, writeJsonFile } from "@tsgrad/models";
+import { writeFileAtomic } from "@tsgrad/safetensors";
+
+/** Writes each text of `files` (name to contents) atomically into `dir`; returns the paths, in order. */
+export async function writeTextFiles(dir: string, files: Readonly<Record<string, string>>, where: string): Promise<string[]> {
+  const written: string[] = [];
+  for (const [name, text] of Object.entries(files)) {
+    const path = join(dir, name);
+    await writeFileAtomic(path, (w) => w(new TextEncoder().encode(text)), `${where} ${path}`);
+    written.push(path);
+  }
+  return written;
+}
 
 /** A run file is small (a config and a few metrics); anything larger is not one of ours. */
 const MAX_RUN_BYTES = 1 << 20;

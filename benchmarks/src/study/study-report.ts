@@ -6,13 +6,13 @@
  * as paired differences against HyRA's defaults. Pure: the caller writes the files.
  */
 
-import tQuantile from "@stdlib/stats-base-dists-t-quantile";
-import type { RunConfig, RunResult } from "./finetune.ts";
+import type { TaskName } from "../data/index.ts";
+import type { RunConfig, RunResult, StudyMethod } from "./finetune.ts";
 import { linePlot } from "./plot.ts";
 import type { StoredRun } from "./store.ts";
 import type { StudyPlan } from "./study.ts";
 import { aggregate, type Cell, markdownTable, type RunOutcome } from "./summary.ts";
-import { fractionToMatch, type PairedDifference, pairedDifferences, reproductionVerdict } from "./verdict.ts";
+import { fractionToMatch, type PairedDifference, pairedDifferences, points, reproductionVerdict, tHalfWidth } from "./verdict.ts";
 
 type Stored = StoredRun<RunConfig, RunResult>;
 
@@ -24,15 +24,13 @@ export interface StudyContext {
   backbone: string;
 }
 
-const pct = (v: number) => (100 * v).toFixed(1);
-const signed = (v: number) => `${v >= 0 ? "+" : "−"}${pct(Math.abs(v))}`;
 const diffText = (d: PairedDifference | undefined) =>
-  d === undefined ? "–" : Number.isNaN(d.low) ? `${signed(d.mean)} (n ${d.n})` : `${signed(d.mean)} [${signed(d.low)}, ${signed(d.high)}]`;
+  d === undefined ? "–" : Number.isNaN(d.low) ? `${points(d.mean)} (n ${d.n})` : `${points(d.mean)} [${points(d.low)}, ${points(d.high)}]`;
 
 /** A mean's t-based 95 % interval, clamped to [0, 1] for a plot of accuracies. */
 function band(c: Cell): { low: number; high: number } {
   if (c.n < 2) return { low: c.mean, high: c.mean };
-  const half = tQuantile(0.975, c.n - 1) * (c.std / Math.sqrt(c.n));
+  const half = tHalfWidth(c.std, c.n);
   return { low: Math.max(0, c.mean - half), high: Math.min(1, c.mean + half) };
 }
 
@@ -46,7 +44,7 @@ const outcome = (s: Stored, method: string = s.config.method): RunOutcome => ({
 export function studyReport(
   plan: StudyPlan,
   runs: { sweep: readonly Stored[]; final: readonly Stored[]; ablations: readonly Stored[] },
-  chosenLrOf: (task: string, method: string, fraction: number) => number,
+  chosenLrOf: (task: TaskName, method: StudyMethod, fraction: number) => number,
   context: StudyContext,
 ): { files: Record<string, string>; verdicts: { task: string; against: string; verdict: string; why: string }[] } {
   const files: Record<string, string> = {};

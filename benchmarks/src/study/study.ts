@@ -5,15 +5,13 @@
  * interrupted study resumes where it stopped; study-report.ts turns the stored runs into the report.
  */
 
-import { join } from "node:path";
 import { fail } from "@tsgrad/core";
-import { writeFileAtomic } from "@tsgrad/safetensors";
 import type { TaskName } from "../data/index.ts";
 import { machineFacts } from "../machine.ts";
 import { estimateSeconds } from "./compare.ts";
 import { finetune, type HyraAblation, METHODS, type RunConfig, type RunResult, type StudyMethod } from "./finetune.ts";
 import { formatDuration } from "./progress.ts";
-import { RunStore, runKey, type StoredRun } from "./store.ts";
+import { RunStore, runKey, type StoredRun, writeTextFiles } from "./store.ts";
 import { studyReport } from "./study-report.ts";
 
 export interface StudyPlan {
@@ -189,6 +187,8 @@ export async function runStudy(
   sweep: StoredRun<RunConfig, RunResult>[];
   final: StoredRun<RunConfig, RunResult>[];
   ablations: StoredRun<RunConfig, RunResult>[];
+  /** The learning rate the rule chose per task, method and fraction. */
+  lrOf: (task: TaskName, method: StudyMethod, fraction: number) => number;
   ran: number;
 }> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -221,7 +221,7 @@ export async function runStudy(
   const lrOf = (task: TaskName, method: StudyMethod, fraction: number) => chosenLr(chosen, task, method, fraction);
   const final = await ensure("seeds", finalRuns(plan, options.backboneHash, lrOf));
   const ablations = await ensure("ablations", ablationRuns(plan, options.backboneHash, lrOf));
-  return { sweep, final, ablations, ran };
+  return { sweep, final, ablations, lrOf, ran };
 }
 
 /** The whole study: the runs (resumed), then the report's files written atomically into `out`. */
@@ -230,20 +230,13 @@ export async function study(
   options: { backboneDir: string; backboneHash: string; out: string; yes: boolean; command: string; log?: (line: string) => void },
 ): Promise<{ verdicts: { task: string; against: string; verdict: string; why: string }[]; files: string[]; ran: number }> {
   const runs = await runStudy(plan, options);
-  const chosen = chooseLearningRates(plan, runs.sweep);
   const facts = machineFacts();
-  const { files, verdicts } = studyReport(plan, runs, (task, method, fraction) => chosenLr(chosen, task, method, fraction), {
+  const { files, verdicts } = studyReport(plan, runs, runs.lrOf, {
     command: options.command,
     git: facts.git,
     date: facts.date,
     node: facts.node,
     backbone: options.backboneHash,
   });
-  const written: string[] = [];
-  for (const [name, text] of Object.entries(files)) {
-    const path = join(options.out, name);
-    await writeFileAtomic(path, (w) => w(new TextEncoder().encode(text)), `study ${path}`);
-    written.push(path);
-  }
-  return { verdicts, files: written, ran: runs.ran };
+  return { verdicts, files: await writeTextFiles(options.out, files, "study"), ran: runs.ran };
 }

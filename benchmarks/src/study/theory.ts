@@ -7,14 +7,13 @@
  */
 
 import { join } from "node:path";
-import tQuantile from "@stdlib/stats-base-dists-t-quantile";
 import { fail, Generator, manualSeed, mse, noGrad, randn, type Tensor, tensor, tidy } from "@tsgrad/core";
 import { type AdapterLayer, getPeftModel, type PeftConfigInput, type PeftModel } from "@tsgrad/hyra";
 import { AdamW, Module, MultiHeadAttention } from "@tsgrad/nn";
-import { writeFileAtomic } from "@tsgrad/safetensors";
 import { linePlot } from "./plot.ts";
 import { formatDuration } from "./progress.ts";
-import { RunStore } from "./store.ts";
+import { RunStore, writeTextFiles } from "./store.ts";
+import { meanInterval } from "./verdict.ts";
 
 export type Teacher = "shared" | "control";
 export type Student = "lora" | "mh-lora" | "hyra";
@@ -200,16 +199,16 @@ export async function theory(
   for (const teacher of plan.teachers)
     for (const student of plan.students)
       for (const n of plan.sizes) for (const seed of plan.seeds) configs.push({ teacher, student, n, seed, settings: plan.settings });
-  const todo: FitConfig[] = [];
-  for (const c of configs) if ((await store.get(c)) === undefined) todo.push(c);
+  const stored = await Promise.all(configs.map((c) => store.get(c)));
+  const todo = configs.filter((_, i) => stored[i] === undefined);
   const estimate = todo.reduce((t, c) => t + fitSeconds(c), 0);
   log(
     `the theory's curve: ${configs.length} fits, ${configs.length - todo.length} done already; at most ${formatDuration(estimate)} for the rest`,
   );
   if (estimate > 300 && !options.yes) fail("theory", `this could take ${formatDuration(estimate)}; add --yes to run it`);
   const results: FitResult[] = [];
-  for (const c of configs) {
-    let r = await store.get(c);
+  for (const [i, c] of configs.entries()) {
+    let r = stored[i];
     if (r === undefined) {
       r = await fit(c.teacher, c.student, c.n, c.seed, c.settings);
       await store.put(c, r);
@@ -220,25 +219,10 @@ export async function theory(
     results.push(r);
   }
   const report = theoryReport(plan, results, options.command);
-  const written: string[] = [];
-  for (const [name, text] of Object.entries(report.files)) {
-    const path = join(options.out, name);
-    await writeFileAtomic(path, (w) => w(new TextEncoder().encode(text)), `theory ${path}`);
-    written.push(path);
-  }
-  return { files: written, ran: todo.length, summary: report.summary };
+  return { files: await writeTextFiles(options.out, report.files, "theory"), ran: todo.length, summary: report.summary };
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-/** A mean and its t-based 95 % interval over seeds (NaN bounds for one value). */
-function meanInterval(xs: readonly number[]): { mean: number; low: number; high: number } {
-  const m = mean(xs);
-  if (xs.length < 2) return { mean: m, low: Number.NaN, high: Number.NaN };
-  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
-  const half = tQuantile(0.975, xs.length - 1) * (sd / Math.sqrt(xs.length));
-  return { mean: m, low: m - half, high: m + half };
-}
 
 /** Tables of both errors per teacher, slopes with intervals over seeds, the smallest n's ratios to LoRA, log-log plots. */
 export function theoryReport(

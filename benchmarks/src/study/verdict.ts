@@ -18,6 +18,22 @@ export interface PairedDifference {
   high: number;
 }
 
+/** Half the width of the t-based interval of a mean of n values with sample standard deviation sd. */
+export function tHalfWidth(sd: number, n: number, level = 0.95): number {
+  if (!(level > 0 && level < 1)) throw new RangeError(`tHalfWidth: level must be in (0, 1), got ${level}`);
+  return tQuantile(1 - (1 - level) / 2, n - 1) * (sd / Math.sqrt(n));
+}
+
+/** The mean of xs and its t-based interval; NaN bounds when there are fewer than two values. */
+export function meanInterval(xs: readonly number[], level = 0.95): { mean: number; low: number; high: number } {
+  const n = xs.length;
+  const mean = xs.reduce((s, x) => s + x, 0) / n;
+  if (n < 2) return { mean, low: Number.NaN, high: Number.NaN };
+  const sd = Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1));
+  const half = tHalfWidth(sd, n, level);
+  return { mean, low: mean - half, high: mean + half };
+}
+
 /** a − b per fraction, paired by seed; fractions in increasing order. */
 export function pairedDifferences(runs: readonly RunOutcome[], a: string, b: string, level = 0.95): PairedDifference[] {
   if (!(level > 0 && level < 1)) throw new RangeError(`pairedDifferences: level must be in (0, 1), got ${level}`);
@@ -29,23 +45,15 @@ export function pairedDifferences(runs: readonly RunOutcome[], a: string, b: str
     const as = of(a);
     const bs = of(b);
     const diffs = [...as].filter(([seed]) => bs.has(seed)).map(([seed, acc]) => acc - (bs.get(seed) as number));
-    if (diffs.length === 0) continue;
-    const n = diffs.length;
-    const mean = diffs.reduce((s, d) => s + d, 0) / n;
-    if (n < 2) {
-      out.push({ fraction, n, mean, low: Number.NaN, high: Number.NaN });
-      continue;
-    }
-    const sd = Math.sqrt(diffs.reduce((s, d) => s + (d - mean) ** 2, 0) / (n - 1));
-    const half = tQuantile(1 - (1 - level) / 2, n - 1) * (sd / Math.sqrt(n));
-    out.push({ fraction, n, mean, low: mean - half, high: mean + half });
+    if (diffs.length > 0) out.push({ fraction, n: diffs.length, ...meanInterval(diffs, level) });
   }
   return out;
 }
 
 export type Verdict = "REPRODUCED" | "NOT REPRODUCED";
 
-const points = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(100 * v).toFixed(1)}`;
+/** Points of accuracy with their sign: +3.1, −0.4. */
+export const points = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(100 * v).toFixed(1)}`;
 const interval = (d: PairedDifference) =>
   Number.isNaN(d.low) ? `${points(d.mean)} (one seed, no interval)` : `${points(d.mean)} [${points(d.low)}, ${points(d.high)}]`;
 
