@@ -4,7 +4,7 @@
  * the parameter-matched LoRA rank, and the unigram baseline of the backbone's floor.
  */
 
-import { adapterParameterCount } from "@tsgrad/hyra";
+import { adapterParameterCount } from "@tsgrad/hyra/node";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { matchedLoraRank } from "../src/study/finetune.ts";

@@ -8,11 +8,11 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { closeBackends, fail, manualSeed, setBackend, type Tensor, TsgradError, tensor } from "@tsgrad/core";
-import { loadAdapter } from "@tsgrad/hyra";
-import { GPTClassifier, loadPretrained, readJsonFile, writeJsonFile } from "@tsgrad/models";
-import { load, type Module } from "@tsgrad/nn";
-import { readCappedFile } from "@tsgrad/safetensors";
+import { closeBackends, fail, manualSeed, ready, setBackend, type Tensor, TsgradError, tensor } from "@tsgrad/core";
+import { loadAdapter } from "@tsgrad/hyra/node";
+import { GPTClassifier, loadPretrained, readJsonFile, writeJsonFile } from "@tsgrad/models/node";
+import { load, type Module } from "@tsgrad/nn/node";
+import { readCappedFile } from "@tsgrad/safetensors/node";
 import { loadTask, TASKS, type TaskName } from "../data/index.ts";
 import { compare, type Grid, PRESETS } from "./compare.ts";
 import { DEFAULT_LR, finetune, METHODS, predict, RUN_FILE, type RunConfig, type StudyMethod } from "./finetune.ts";
@@ -163,6 +163,7 @@ function methodName(value: string | undefined): StudyMethod {
 async function startBackend(values: { backend?: string; threads?: string }): Promise<void> {
   const options = values.threads === undefined ? {} : { threads: integer("threads", values.threads, 2) };
   if (values.backend !== undefined || values.threads !== undefined) await setBackend(values.backend ?? "wasm", options);
+  else await ready();
 }
 
 /** The study's and the theory's --preset. */

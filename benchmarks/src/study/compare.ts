@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fail } from "@tsgrad/core";
-import { writeJsonFile } from "@tsgrad/models";
+import { writeJsonFile } from "@tsgrad/models/node";
 import { loadTask, type TaskName } from "../data/index.ts";
 import { DEFAULT_LR, finetune, METHODS, type RunConfig, type RunResult, type StudyMethod } from "./finetune.ts";
 import { linePlot } from "./plot.ts";

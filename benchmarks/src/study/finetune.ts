@@ -7,9 +7,9 @@
 
 import { mkdir } from "node:fs/promises";
 import { crossEntropy, fail, manualSeed, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
-import { adapterParameterCount, getPeftModel, type HyraOptions, type PeftConfigInput } from "@tsgrad/hyra";
-import { GPTClassifier, loadPretrained, padBatch, type Tokenizer, writeJsonFile } from "@tsgrad/models";
-import { AdamW, LRScheduler, type Module, save, warmupCosine } from "@tsgrad/nn";
+import { adapterParameterCount, getPeftModel, type HyraOptions, type PeftConfigInput } from "@tsgrad/hyra/node";
+import { GPTClassifier, loadPretrained, padBatch, type Tokenizer, writeJsonFile } from "@tsgrad/models/node";
+import { AdamW, LRScheduler, type Module, save, warmupCosine } from "@tsgrad/nn/node";
 import { type Example, loadTask, shuffled, type TaskName } from "../data/index.ts";
 import { Progress } from "./progress.ts";
 

@@ -6,8 +6,8 @@
  */
 
 import { crossEntropy, Generator, manualSeed, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
-import { ByteBPETokenizer, GPT, savePretrained } from "@tsgrad/models";
-import { AdamW, clipGradNorm, LRScheduler, warmupCosine } from "@tsgrad/nn";
+import { ByteBPETokenizer, GPT, savePretrained } from "@tsgrad/models/node";
+import { AdamW, clipGradNorm, LRScheduler, warmupCosine } from "@tsgrad/nn/node";
 import { type PretrainingCorpus, pretrainingText } from "../data/index.ts";
 import { Progress } from "./progress.ts";
 

@@ -8,8 +8,8 @@ import { createHash } from "node:crypto";
 import { lstat, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fail } from "@tsgrad/core";
-import { readJsonFile, writeJsonFile } from "@tsgrad/models";
-import { writeFileAtomic } from "@tsgrad/safetensors";
+import { readJsonFile, writeJsonFile } from "@tsgrad/models/node";
+import { writeFileAtomic } from "@tsgrad/safetensors/node";
 
 /** Writes each text of `files` (name to contents) atomically into `dir`; returns the paths, in order. */
 export async function writeTextFiles(dir: string, files: Readonly<Record<string, string>>, where: string): Promise<string[]> {

@@ -8,8 +8,8 @@
 
 import { join } from "node:path";
 import { fail, Generator, manualSeed, mse, noGrad, randn, type Tensor, tensor, tidy } from "@tsgrad/core";
-import { type AdapterLayer, getPeftModel, type PeftConfigInput, type PeftModel } from "@tsgrad/hyra";
-import { AdamW, Module, MultiHeadAttention } from "@tsgrad/nn";
+import { type AdapterLayer, getPeftModel, type PeftConfigInput, type PeftModel } from "@tsgrad/hyra/node";
+import { AdamW, Module, MultiHeadAttention } from "@tsgrad/nn/node";
 import { linePlot } from "./plot.ts";
 import { formatDuration } from "./progress.ts";
 import { RunStore, writeTextFiles } from "./store.ts";

@@ -16,6 +16,7 @@ import {
   mean,
   noGrad,
   randn,
+  ready,
   setBackend,
   type Tensor,
   tensor,
@@ -63,13 +64,12 @@ const hidden = number("hidden", true);
 const lr = number("lr", false);
 const points = number("points", true);
 manualSeed(Number(args.seed));
-if (args.backend) {
-  try {
-    await setBackend(args.backend);
-  } catch (error) {
-    console.error(`fit-mlp: ${(error as Error).message}`);
-    process.exit(2);
-  }
+try {
+  if (args.backend) await setBackend(args.backend);
+  else await ready();
+} catch (error) {
+  console.error(`fit-mlp: ${(error as Error).message}`);
+  process.exit(2);
 }
 
 // ---- data: two spirals, 2-D points with class 0 or 1 ----

@@ -3,10 +3,10 @@
  * Test helpers (gradcheck, fast-check arbitraries, tolerances) live in `@tsgrad/core/testing`.
  */
 
-import { registerBackend, setBackend, setDefaultBackendChooser } from "./backend/backend.ts";
+import { registerBackend } from "./backend/backend.ts";
+import { installDefaultBackend } from "./backend/default.ts";
 import { ReferenceBackend } from "./backend/reference/reference-backend.ts";
 import { createWasmBackend } from "./backend/wasm/index.ts";
-import { fail } from "./errors.ts";
 // installs x.add(y) and every other op method on Tensor
 import "./tensor-methods.ts";
 
@@ -32,6 +32,7 @@ export {
   setBackend,
   useBackend,
 } from "./backend/backend.ts";
+export { ready } from "./backend/default.ts";
 export { ReferenceBackend, type ReferenceOptions } from "./backend/reference/reference-backend.ts";
 export { WasmBackend, type WasmOptions } from "./backend/wasm/index.ts";
 export { softplus } from "./composite/activation.ts";
@@ -155,37 +156,7 @@ for (const mode of ["webgpu", "webasm", "cpu"]) {
   registerBackend(`gpujs:${mode}`, async (options) => (await loadGpujs()).createGpujsBackend({ ...options, mode }, GPUJS_FALLBACKS));
 }
 
-/** TSGRAD_THREADS sets the wasm backend's thread count (1 or 2; default 2 where memory can be shared). */
-function wasmOptionsFromEnvironment(): Record<string, unknown> {
-  const threads = process.env.TSGRAD_THREADS;
-  if (threads === undefined || threads === "") return {};
-  if (threads !== "1" && threads !== "2") fail("TSGRAD_THREADS", `must be 1 or 2, got ${JSON.stringify(threads)}`);
-  return { threads: Number(threads) };
-}
-
-/**
- * The default backend: the wasm backend, or what TSGRAD_BACKEND names. "reference" is the readable
- * oracle (strict-async under TSGRAD_STRICT_ASYNC=1, as the test runner sets for most suites); any other
- * registered name ("gpujs:webgpu", ...) or "auto", which takes WebGPU only when a hardware adapter exists
- * (lavapipe and other software adapters never count as a GPU) and the wasm backend otherwise.
- */
-async function chooseDefaultBackend(value: string | undefined): Promise<void> {
-  if (value === undefined || value === "" || value === "wasm") {
-    setDefaultBackendChooser(() => createWasmBackend(wasmOptionsFromEnvironment()));
-    return;
-  }
-  if (value === "reference") {
-    setDefaultBackendChooser(() => new ReferenceBackend({ strictAsync: process.env.TSGRAD_STRICT_ASYNC === "1" }));
-    return;
-  }
-  let name = value;
-  if (value === "auto") {
-    const report = await (await loadGpujs()).probeWebGPU();
-    if (!(report.available && !report.software)) return chooseDefaultBackend("wasm");
-    name = "gpujs:webgpu";
-  }
-  const backend = await setBackend(name);
-  setDefaultBackendChooser(() => backend);
-}
-
-await chooseDefaultBackend(process.env.TSGRAD_BACKEND);
+installDefaultBackend(async () => {
+  const report = await (await loadGpujs()).probeWebGPU();
+  return report.available && !report.software;
+});

@@ -305,6 +305,90 @@ function syncReadbacks(sources: readonly Source[], allowed: readonly Allowed[]):
   return { violations, unused: allowed.filter((a) => !used.has(a)) };
 }
 
+// ---- what a browser loads ---------------------------------------------------------------------------
+
+const NODE_BUILTINS = /^(?:node:|(?:fs|path|os|crypto|child_process|worker_threads|url|util|stream|http|https|net|zlib)(?:\/|$))/;
+
+/** Where `@tsgrad/<pkg>[/sub]` or core's `#spawn-worker` lead for a bundler targeting browsers. */
+function browserTarget(specifier: string, from: string, manifests: ReadonlyMap<string, PackageManifest>): string | null {
+  const named = /^@tsgrad\/([^/]+)(\/.*)?$/.exec(specifier);
+  if (named) {
+    const target = manifests.get(named[1])?.exports[`.${named[2] ?? ""}`];
+    return target ? `packages/${named[1]}/${target.replace(/^\.\//, "")}` : null;
+  }
+  const own = /^packages\/([^/]+)\//.exec(from)?.[1];
+  const mapped = own ? manifests.get(own)?.imports?.[specifier] : undefined;
+  if (mapped) return `packages/${own}/${(mapped.browser ?? mapped.default).replace(/^\.\//, "")}`;
+  return null;
+}
+
+interface PackageManifest {
+  exports: Record<string, string>;
+  imports?: Record<string, { browser?: string; default: string }>;
+}
+
+/**
+ * Everything a browser bundle of the packages' entry points (every export but "./node" and
+ * "./testing/node") loads at start, checked for what a browser lacks: a Node built-in module, the
+ * `process` global, a top-level await (which also stops CommonJS require()). Dynamic imports are left
+ * out: they load only when asked for (gpu.js, Dawn).
+ */
+function browserUnsafe(sources: readonly Source[], manifests: ReadonlyMap<string, PackageManifest>): string[] {
+  const byPath = new Map(sources.map((s) => [s.path, s]));
+  const seen = new Set<string>();
+  const queue: string[] = [];
+  for (const [pkg, manifest] of manifests) {
+    for (const [key, target] of Object.entries(manifest.exports)) {
+      if (!key.endsWith("/node")) queue.push(`packages/${pkg}/${target.replace(/^\.\//, "")}`);
+    }
+  }
+  const out: string[] = [];
+  while (queue.length > 0) {
+    const path = queue.shift() as string;
+    if (seen.has(path)) continue;
+    seen.add(path);
+    const source = byPath.get(path);
+    if (!source) {
+      out.push(`${path}: not found`);
+      continue;
+    }
+    const lines = code(source.text);
+    const text = lines.join("\n");
+    // statements start a line (Biome's layout); an import inside a string or a message is not one
+    const pattern = /^(?:import|export)\s+(type\s+)?(?:[^;"'()]*?\bfrom\s*)?["']([^"']+)["']/gm;
+    for (const m of text.matchAll(pattern)) {
+      if (m[1] !== undefined) continue;
+      const line = text.slice(0, m.index).split("\n").length;
+      const specifier = m[2];
+      if (NODE_BUILTINS.test(specifier)) out.push(`${path}:${line}: imports "${specifier}", which a browser lacks`);
+      else if (specifier.startsWith("."))
+        queue.push(
+          relative(ROOT, resolve(ROOT, dirname(path), specifier))
+            .split("\\")
+            .join("/"),
+        );
+      else {
+        const target = browserTarget(specifier, path, manifests);
+        if (target) queue.push(target);
+      }
+    }
+    lines.forEach((l, i) => {
+      if (/(?<![.\w])process\s*\./.test(l)) out.push(`${path}:${i + 1}: uses the process global at load or in a call a browser makes`);
+      // a statement at the top level (column 0) that awaits outside any async function on its line
+      if (/^\S/.test(l) && /\bawait\b/.test(l) && !/\basync\b.*\bawait\b/.test(l)) out.push(`${path}:${i + 1}: awaits at the top level`);
+    });
+  }
+  return out;
+}
+
+function loadManifests(): Map<string, PackageManifest> {
+  return new Map(
+    readdirSync(join(ROOT, "packages"))
+      .sort()
+      .map((p) => [p, JSON.parse(readFileSync(join(ROOT, "packages", p, "package.json"), "utf8")) as PackageManifest]),
+  );
+}
+
 // ---- on the repository ----------------------------------------------------------------------------
 
 const repo = suite("the repository follows the layering rules");
@@ -354,6 +438,10 @@ repo("library code never reads back synchronously, except the documented places"
     [],
     "an allowance no longer matches anything: remove it, or, if the code moved, update it",
   );
+});
+
+repo("what a browser loads from the packages' entry points uses no Node module, no process global and no top-level await", () => {
+  assert.equal(browserUnsafe(sources, loadManifests()), []);
 });
 
 // ---- the rules can fail -----------------------------------------------------------------------------
@@ -492,4 +580,31 @@ fixtures("synchronous readback in library code, but not in testing helpers or co
 });
 
 repo.run();
+fixtures("a Node module, the process global or a top-level await reached from an entry point, through the seam too", () => {
+  const manifests = new Map<string, PackageManifest>([
+    [
+      "core",
+      {
+        exports: { ".": "./src/index.ts", "./node": "./src/node.ts" },
+        imports: { "#seam": { browser: "./src/seam-browser.ts", default: "./src/seam-node.ts" } },
+      },
+    ],
+  ]);
+  const found = browserUnsafe(
+    [
+      { path: "packages/core/src/index.ts", text: 'import "./a.ts";\nimport { s } from "#seam";\nawait s();\n' },
+      { path: "packages/core/src/a.ts", text: 'import type { X } from "node:fs";\nexport const env = () => process.env.X;\n' },
+      { path: "packages/core/src/seam-browser.ts", text: 'import { join } from "node:path";\n' },
+      { path: "packages/core/src/seam-node.ts", text: 'import { Worker } from "node:worker_threads";\n' },
+      { path: "packages/core/src/node.ts", text: 'import { readFile } from "node:fs/promises";\n' },
+    ],
+    manifests,
+  );
+  assert.equal(found, [
+    "packages/core/src/index.ts:3: awaits at the top level",
+    "packages/core/src/a.ts:2: uses the process global at load or in a call a browser makes",
+    'packages/core/src/seam-browser.ts:1: imports "node:path", which a browser lacks',
+  ]);
+});
+
 fixtures.run();

@@ -42,8 +42,8 @@ import {
   tolerance,
   valuesArb,
 } from "../src/testing/index.ts";
-import { matmulInputs } from "./specs/matmul.ts";
-import type { InputData } from "./specs/spec.ts";
+import { matmulInputs } from "../src/testing/specs/matmul.ts";
+import type { InputData } from "../src/testing/specs/spec.ts";
 
 const f64 = (values: ArrayLike<number>, shape: readonly number[]) => tensor(Array.from(values), shape, "float64");
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);

@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as core from "../src/index.ts";
 import { defineOp, NOT_DIFFERENTIABLE, registeredOps } from "../src/index.ts";
-import { ALL_SPECS } from "./specs/index.ts";
+import { ALL_SPECS } from "../src/testing/index.ts";
 
 /** Every exported function that is a composite of primitives (no defineOp of its own). */
 export const COMPOSITES = [

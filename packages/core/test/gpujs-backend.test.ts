@@ -37,9 +37,8 @@ import {
   useBackend,
   zeros,
 } from "../src/index.ts";
-import { assertArrayClose, tolerance } from "../src/testing/index.ts";
+import { assertArrayClose, reference, tolerance } from "../src/testing/index.ts";
 import { makeMlp } from "./gpujs/mlp.ts";
-import { reference } from "./gpujs/parity.ts";
 
 const backends = {
   cpu: (await setBackend("gpujs:cpu")) as GpujsBackend,

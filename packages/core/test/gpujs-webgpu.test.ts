@@ -12,8 +12,8 @@ import * as assert from "uvu/assert";
 import type { GpujsBackend } from "../src/backend/gpujs/index.ts";
 import { probeMax3, probeOwnOutput, probeStaleInput } from "../src/backend/gpujs/probes.ts";
 import { add, matmul, mul, tensor, tidy, useBackend } from "../src/index.ts";
+import { reference } from "../src/testing/index.ts";
 import { makeMlp } from "./gpujs/mlp.ts";
-import { reference } from "./gpujs/parity.ts";
 import { backendOrSkip, closeWhenDone } from "./gpujs/suite.ts";
 
 const coreRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -117,8 +117,8 @@ if (backend) {
 
   traps("a software adapter is reported as such and never chosen as the default GPU", async () => {
     const result = node(
-      'import { getBackend } from "./src/index.ts"; import { probeWebGPU } from "./src/backend/gpujs/index.ts";' +
-        "const r = await probeWebGPU(); console.log(JSON.stringify({ name: getBackend().name, software: r.software }));",
+      'import { ready } from "./src/index.ts"; import { probeWebGPU } from "./src/backend/gpujs/index.ts";' +
+        "const r = await probeWebGPU(); console.log(JSON.stringify({ name: (await ready()).name, software: r.software }));",
       { TSGRAD_BACKEND: "auto" },
     );
     const report = JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}");

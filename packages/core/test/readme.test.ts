@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { runReadmeSample } from "../src/testing/index.ts";
+import { runReadmeSample } from "../src/testing/node.ts";
 
 const packageRoot = fileURLToPath(new URL("..", import.meta.url));
 

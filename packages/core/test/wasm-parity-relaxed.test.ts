@@ -4,7 +4,7 @@
  * itself again in a child process with the flag.
  */
 
-import { runWithRelaxedSimd, wasmParityBackends } from "../src/testing/index.ts";
+import { runWithRelaxedSimd, wasmParityBackends } from "../src/testing/node.ts";
 import { paritySuites } from "./gpujs/suite.ts";
 
 const code = await runWithRelaxedSimd(new URL(import.meta.url).pathname);

@@ -12,7 +12,7 @@ import { AdapterLayer } from "./adapter-layer.ts";
 import { configToJson, type Method, type PeftConfig, type PeftConfigInput, resolveConfig } from "./config.ts";
 import { cloneModule, ModulesToSaveWrapper } from "./modules-to-save.ts";
 import { ModulePattern } from "./pattern.ts";
-import { compareState, readAdapterFolder, writeAdapterFolder } from "./save.ts";
+import { adapterFolderIO, compareState } from "./save.ts";
 import { isTargeted, linearPaths, matchesName, modulesOf } from "./targets.ts";
 import "./tuners/index.ts";
 import { type Target, type Tuner, tunerOf } from "./tuners/tuner.ts";
@@ -478,7 +478,7 @@ export class PeftModel<M extends Module> extends Module {
     }
     for (const name of names) {
       const folder = name === "default" ? dir : `${dir}/${name}`;
-      await writeAdapterFolder(folder, configToJson(this.#configs.get(name) as PeftConfig), this.adapterStateDict(name), {
+      await adapterFolderIO("saveAdapter").write(folder, configToJson(this.#configs.get(name) as PeftConfig), this.adapterStateDict(name), {
         subfolder: name !== "default",
       });
     }
@@ -494,7 +494,7 @@ export class PeftModel<M extends Module> extends Module {
     checkOptions("loadAdapter", options);
     checkAdapterName(name, "loadAdapter");
     if (this.#configs.has(name)) fail("loadAdapter", `an adapter named "${name}" exists already`);
-    const { config, tensors, ignoredFields } = await readAdapterFolder(dir);
+    const { config, tensors, ignoredFields } = await adapterFolderIO("loadAdapter").read(dir);
     try {
       try {
         this.addAdapter(name, config);
@@ -586,7 +586,7 @@ export class PeftModel<M extends Module> extends Module {
         bias: config.bias,
         initLoraWeights: config.initLoraWeights,
       });
-      await writeAdapterFolder(dir, configToJson(lora), tensors, { where: "exportAsLora", record: false });
+      await adapterFolderIO("exportAsLora").write(dir, configToJson(lora), tensors, { where: "exportAsLora", record: false });
     } finally {
       for (const { A, B } of factors) {
         A.dispose();
@@ -609,7 +609,7 @@ export class PeftModel<M extends Module> extends Module {
       await model.loadAdapter(dir, name, options);
       return model;
     }
-    const { config, tensors } = await readAdapterFolder(dir);
+    const { config, tensors } = await adapterFolderIO("loadAdapter").read(dir);
     try {
       let peft: PeftModel<B>;
       try {

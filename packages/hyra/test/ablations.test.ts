@@ -12,7 +12,7 @@ import { functionalCall } from "@tsgrad/nn";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { type AdapterLayer, getPeftModel, loadAdapter, type PeftConfigInput, type PeftModel } from "../src/index.ts";
+import { type AdapterLayer, getPeftModel, loadAdapter, type PeftConfigInput, type PeftModel } from "../src/node.ts";
 import { Attn, inputsFor, MODEL_F32, maxDiff, outputOf, tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 

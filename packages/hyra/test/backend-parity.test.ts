@@ -6,7 +6,7 @@
  */
 
 import { type Backend, Generator, noGrad, ReferenceBackend, sum, type Tensor, tensor, useBackend } from "@tsgrad/core";
-import { assertNormwiseClose, closeBackendsAndExit, parityBackends } from "@tsgrad/core/testing";
+import { assertNormwiseClose, closeBackendsAndExit, parityBackends } from "@tsgrad/core/testing/node";
 import { suite } from "uvu";
 import { getPeftModel, type PeftConfigInput } from "../src/index.ts";
 import { tinyEncoder } from "./support/models.ts";

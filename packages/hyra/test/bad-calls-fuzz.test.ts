@@ -10,7 +10,7 @@ import { badArgs, checkProperty, escapedCall, fuzzSize, madeArg, plainArg } from
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import * as hyra from "../src/index.ts";
+import * as hyra from "../src/node.ts";
 import { tinyEncoder } from "./support/models.ts";
 
 const { TsgradError, setBackend } = core;

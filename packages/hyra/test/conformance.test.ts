@@ -8,10 +8,10 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readSafetensorsFile } from "@tsgrad/nn";
+import { readSafetensorsFile } from "@tsgrad/nn/node";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { configFromJson, getPeftModel, LoraLinear, loadAdapter, ModulePattern, ModulesToSaveWrapper } from "../src/index.ts";
+import { configFromJson, getPeftModel, LoraLinear, loadAdapter, ModulePattern, ModulesToSaveWrapper } from "../src/node.ts";
 import { inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 

@@ -27,7 +27,7 @@ import {
   loadAdapter,
   type PeftConfigInput,
   type PeftModel,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import { fromFlat, inverse, type Matrix, matmul, maxAbsDiff, rank, transpose } from "./support/host.ts";
 import { Attn, inputsFor, MODEL_F32, outputOf, tinyEncoder } from "./support/models.ts";
 import { setParameters } from "./support/params.ts";

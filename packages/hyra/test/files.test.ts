@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { memory, TsgradError, tensor } from "@tsgrad/core";
 import { assertRejects, checkProperty, fuzzSize } from "@tsgrad/core/testing";
-import { saveTensors } from "@tsgrad/nn";
+import { saveTensors } from "@tsgrad/nn/node";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { getPeftModel, LoraLinear, loadAdapter, MAX_CONFIG_BYTES } from "../src/index.ts";
+import { getPeftModel, LoraLinear, loadAdapter, MAX_CONFIG_BYTES } from "../src/node.ts";
 import { tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 

@@ -19,7 +19,7 @@ import {
   loadAdapter,
   ModulesToSaveWrapper,
   type PeftConfigInput,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import { inputsFor, MODEL_F32, maxDiff, outputOf, type TinyEncoder, type TinyOptions, tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 

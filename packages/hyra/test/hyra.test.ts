@@ -21,7 +21,7 @@ import {
   type PeftConfigInput,
   type PeftModel,
   resolveConfig,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import { activate, fromFlat, type Matrix, matmul, maxAbsDiff, scale } from "./support/host.ts";
 import { Attn, inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
 import { setParameters } from "./support/params.ts";

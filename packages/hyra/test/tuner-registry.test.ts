@@ -26,7 +26,7 @@ import {
   resolveConfig,
   type Target,
   type Tuner,
-} from "../src/index.ts";
+} from "../src/node.ts";
 import { inputsFor, MODEL_F32, maxDiff, outputOf, tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 

@@ -6,7 +6,7 @@
 
 import { createHash } from "node:crypto";
 import { fail, TsgradError } from "@tsgrad/core";
-import { readCappedFile, type WrittenFile, writeFileAtomic } from "@tsgrad/nn";
+import { readCappedFile, type WrittenFile, writeFileAtomic } from "@tsgrad/nn/node";
 
 /** A JSON file as read: its value, and its length and SHA-256, so a file saved beside it can vouch for it. */
 export interface JsonFile extends WrittenFile {

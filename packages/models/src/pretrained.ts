@@ -14,13 +14,14 @@
 import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { checkOptions, describeValue, fail, Generator, TsgradError } from "@tsgrad/core";
-import { readSafetensorsFile, saveTensors, uploadTensors, type WrittenFile } from "@tsgrad/nn";
+import { readSafetensorsFile, saveTensors, uploadTensors, type WrittenFile } from "@tsgrad/nn/node";
 import { type GPTConfig, gptConfig } from "./config.ts";
 import { GPT } from "./gpt.ts";
 import { readJsonFile, writeJsonFile } from "./json-file.ts";
 import { ByteBPETokenizer } from "./tokenizers/bpe.ts";
 import { CharTokenizer } from "./tokenizers/char.ts";
-import { MAX_TOKENIZER_BYTES, saveTokenizer, type Tokenizer, tokenizerFromJson } from "./tokenizers/tokenizer.ts";
+import { MAX_TOKENIZER_BYTES, type Tokenizer, tokenizerFromJson } from "./tokenizers/tokenizer.ts";
+import { saveTokenizer } from "./tokenizers/tokenizer-files.ts";
 
 export const CONFIG_FILE = "config.json";
 export const WEIGHTS_FILE = "model.safetensors";

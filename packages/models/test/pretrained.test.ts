@@ -21,7 +21,7 @@ import {
   savePretrained,
   TOKENIZER_FILE,
   WEIGHTS_FILE,
-} from "../src/index.ts";
+} from "../src/node.ts";
 
 const root = mkdtempSync(join(tmpdir(), "tsgrad-models-pretrained-"));
 let folders = 0;

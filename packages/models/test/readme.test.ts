@@ -4,7 +4,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { runReadmeSample } from "@tsgrad/core/testing";
+import { runReadmeSample } from "@tsgrad/core/testing/node";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 

@@ -13,7 +13,7 @@ import { assertRejects, checkProperty } from "@tsgrad/core/testing";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ByteBPETokenizer, CharTokenizer, loadTokenizer, MAX_TOKENIZER_BYTES, saveTokenizer } from "../src/index.ts";
+import { ByteBPETokenizer, CharTokenizer, loadTokenizer, MAX_TOKENIZER_BYTES, saveTokenizer } from "../src/node.ts";
 
 const CORPUS = `It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of
 foolishness, it was the epoch of belief, it was the epoch of incredulity. Être ou ne pas être: 東京は日本の首都です。

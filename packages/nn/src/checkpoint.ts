@@ -13,7 +13,7 @@ import {
   type SafetensorsTensor,
   type SaveOptions,
   saveTensors,
-} from "@tsgrad/safetensors";
+} from "@tsgrad/safetensors/node";
 import type { LoadResult, Module } from "./module.ts";
 
 function upload(entry: SafetensorsTensor, dtype: DType, name: string, file: string, like?: Tensor): Tensor {

@@ -1,4 +1,7 @@
-/** @file @tsgrad/nn: modules, layers, losses, optimisers and safetensors checkpoints. */
+/**
+ * @file @tsgrad/nn: modules, layers, losses and optimisers, in Node and in a browser. Checkpoints (files)
+ * are in @tsgrad/nn/node.
+ */
 
 // ---- modules, initialisation and layers ----
 
@@ -24,8 +27,6 @@ export * from "./optim/optimizer.ts";
 export * from "./optim/schedule.ts";
 export * from "./optim/sgd.ts";
 
-// ---- checkpoints ----
+// ---- the safetensors format, re-exported (checkpoints and files: @tsgrad/nn/node) ----
 
-// the format and the file policy live in @tsgrad/safetensors; nn re-exports them, as before the split
 export * from "@tsgrad/safetensors";
-export * from "./checkpoint.ts";

@@ -7,7 +7,7 @@
  */
 
 import { type Backend, crossEntropy, Generator, ReferenceBackend, type Tensor, tensor, tidy, useBackend } from "@tsgrad/core";
-import { assertArrayClose, assertNormwiseClose, closeBackendsAndExit, parityBackends, tolerance } from "@tsgrad/core/testing";
+import { assertArrayClose, assertNormwiseClose, closeBackendsAndExit, parityBackends, tolerance } from "@tsgrad/core/testing/node";
 import { suite } from "uvu";
 import { AdamW, Embedding, LayerNorm, Linear, Module, MultiHeadAttention, TransformerBlock } from "../src/index.ts";
 

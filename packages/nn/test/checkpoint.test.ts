@@ -29,7 +29,7 @@ import {
   saveOptimizerState,
   saveTensors,
   serializeSafetensors,
-} from "../src/index.ts";
+} from "../src/node.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "tsgrad-checkpoint-"));
 let counter = 0;

@@ -1,7 +1,7 @@
 /** @file The README's build-train-save-load sample runs as written and prints XOR's classes. */
 
 import { fileURLToPath } from "node:url";
-import { runReadmeSample } from "@tsgrad/core/testing";
+import { runReadmeSample } from "@tsgrad/core/testing/node";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 

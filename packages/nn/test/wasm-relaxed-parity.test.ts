@@ -3,7 +3,7 @@
  * child process with the flag Node 20 needs for it.
  */
 
-import { runWithRelaxedSimd } from "@tsgrad/core/testing";
+import { runWithRelaxedSimd } from "@tsgrad/core/testing/node";
 
 const code = await runWithRelaxedSimd(new URL("./backend-parity.test.ts", import.meta.url).pathname);
 process.exitCode = code ?? 1;

@@ -20,6 +20,7 @@ import { type FileHandle, lstat, open, readdir, rename, rm, stat } from "node:fs
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fail } from "@tsgrad/core";
+import type { WrittenFile } from "./written-file.ts";
 
 // O_NOFOLLOW: a link as the last part of the path fails with ELOOP instead of being followed;
 // O_NONBLOCK: opening a FIFO returns at once (and is then refused as not a regular file) instead of waiting for a writer
@@ -157,12 +158,6 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
-}
-
-/** What a write produced: its length and SHA-256, so a file written beside it can vouch for it. */
-export interface WrittenFile {
-  bytes: number;
-  sha256: string;
 }
 
 /**

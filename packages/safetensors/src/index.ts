@@ -1,6 +1,7 @@
 /**
  * @file @tsgrad/safetensors: the safetensors format (a strict reader, a writer byte-identical to the
- * reference's) and the file policy every tsgrad file goes through, usable without @tsgrad/nn.
+ * reference's) usable without @tsgrad/nn and in a browser;
+ * @tsgrad/safetensors/node adds the file policy every tsgrad file goes through.
  * Only what is listed here is public; the split files share helpers that are not.
  */
 
@@ -15,21 +16,6 @@ export {
   serializeSafetensors,
 } from "./encode.ts";
 export { SafetensorsError, type SafetensorsErrorCode } from "./errors.ts";
-export {
-  openRegularFile,
-  type Refuse,
-  readCappedFile,
-  refuseLink,
-  removeStaleTemporaries,
-  type WrittenFile,
-  writeFileAtomic,
-} from "./files.ts";
 export { MAX_HEADER_BYTES, parseHeader, readHeaderLength, type SafetensorsHeader, type SafetensorsTensorInfo } from "./header.ts";
-export {
-  loadTensors,
-  readSafetensorsFile,
-  type SafetensorsFile,
-  type SaveOptions,
-  saveTensors,
-  uploadTensors,
-} from "./named-tensors.ts";
+export { type SaveOptions, serializeTensors, uploadTensors } from "./named-tensors.ts";
+export type { WrittenFile } from "./written-file.ts";

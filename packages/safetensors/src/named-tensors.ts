@@ -1,41 +1,21 @@
 /**
- * @file Named tensors on disk: a map of tensors saved as one safetensors file with an atomic write
- * (files.ts), so an interrupted save leaves the previous file whole; and files read and validated whole
- * before any tensor is made. nn's module and optimiser checkpoints are built on these.
- *
- * Tensors are read back with `await t.data()` one at a time while the file is written, so a save holds one
- * tensor's bytes at a time on the host, and works on backends that cannot read synchronously.
+ * @file Named tensors as safetensors bytes, with no file system: a map of tensors serialized (byte for
+ * byte what the reference writes) and the tensors of a parsed file uploaded. The files of named tensors
+ * (atomic saves, files validated whole while read) are named-tensor-files.ts, in the Node entry.
  */
 
-import { createHash } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
 import { type DType, Tensor, tensor } from "@tsgrad/core";
 import { decodeTensor, type Safetensors, type SafetensorsTensor } from "./decode.ts";
 import { naturalDType, writableDType } from "./dtypes.ts";
 import { encodeValues, planSafetensors } from "./encode.ts";
 import { SafetensorsError } from "./errors.ts";
-import { openRegularFile, type WrittenFile, writeFileAtomic } from "./files.ts";
-import { parseHeader, readHeaderLength } from "./header.ts";
-
-/** Node's file-system errors become SafetensorsError("IO") naming the file; the library's own pass through. */
-function ioError(error: unknown, file: string, doing: string): unknown {
-  if (error instanceof SafetensorsError || !(error instanceof Error) || !("code" in error) || !("syscall" in error)) return error;
-  return new SafetensorsError("IO", `safetensors ${file}`, `could not ${doing}: ${error.message}`, { cause: error });
-}
-
-/** A file refused by files.ts's policy (a link, a FIFO, a directory) is an IO error of the reader. */
-function ioRefusal(file: string): (message: string) => never {
-  return (message) => {
-    throw new SafetensorsError("IO", `safetensors ${file}`, message);
-  };
-}
 
 export interface SaveOptions {
   /** String→string pairs stored in `__metadata__`. */
   metadata?: Record<string, string>;
 }
 
-function entriesOf(tensors: Map<string, Tensor> | Record<string, Tensor>, file: string): [string, Tensor][] {
+export function entriesOf(tensors: Map<string, Tensor> | Record<string, Tensor>, file: string): [string, Tensor][] {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   for (const [name, t] of entries) {
     if (!(t instanceof Tensor))
@@ -47,100 +27,34 @@ function entriesOf(tensors: Map<string, Tensor> | Record<string, Tensor>, file: 
 }
 
 /**
- * Saves named tensors (a state dict, optimiser moments, anything) as one safetensors file, atomically.
- * Everything that can be refused is checked before the temporary file is created.
+ * Named tensors as the bytes of one safetensors file (what saveTensors writes), for a browser's download
+ * or any other store. Tensors are read with `await t.data()`, so this works on every backend.
  */
-export async function saveTensors(
+export async function serializeTensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
-  path: string,
   options: SaveOptions = {},
-): Promise<WrittenFile> {
-  const entries = entriesOf(tensors, path);
+  name = "(in memory)",
+): Promise<Uint8Array> {
+  const entries = entriesOf(tensors, name);
   const byName = new Map(entries);
   const plan = planSafetensors(
-    entries.map(([name, t]) => [name, { dtype: writableDType(t.dtype), shape: t.shape }]),
+    entries.map(([key, t]) => [key, { dtype: writableDType(t.dtype), shape: t.shape }]),
     options.metadata ?? null,
-    path,
+    name,
   );
-  try {
-    return await writeFileAtomic(
-      path,
-      async (write) => {
-        await write(plan.header);
-        for (const { name, dtype } of plan.order) {
-          const values = await (byName.get(name) as Tensor).data();
-          await write(encodeValues(values, dtype));
-        }
-      },
-      `safetensors ${path}`,
-      ioRefusal(path),
-    );
-  } catch (error) {
-    throw ioError(error, path, "save");
-  }
-}
-
-async function readExactly(handle: FileHandle, position: number, length: number, file: string, what: string): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(out, done, length - done, position + done);
-    if (bytesRead === 0) {
-      throw new SafetensorsError(
-        "INCOMPLETE_BUFFER",
-        `safetensors ${file}`,
-        `the file ended after ${position + done} bytes while reading ${what}`,
-      );
-    }
-    done += bytesRead;
+  const parts = [plan.header];
+  for (const { name: key, dtype } of plan.order) parts.push(encodeValues(await (byName.get(key) as Tensor).data(), dtype));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
   }
   return out;
 }
 
-/** A file as read: its tensors, and its length and SHA-256 (every byte of it, in order). */
-export interface SafetensorsFile extends Safetensors, WrittenFile {}
-
-/**
- * Reads and validates a whole safetensors file: the header first, checked against the file's size, then
- * each tensor's bytes; nothing is allocated from a size before it has been checked against the file.
- * The header's byte ranges are contiguous and cover the data exactly (parseHeader checks), so reading
- * them in offset order hashes the whole file.
- */
-export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await openRegularFile(path, `safetensors ${path}`, ioRefusal(path));
-    const { size } = await handle.stat();
-    const first = await readExactly(handle, 0, Math.min(8, size), path, "the header length");
-    const n = readHeaderLength(first, size, path);
-    const headerBytes = await readExactly(handle, 8, n, path, "the header");
-    const header = parseHeader(headerBytes, size - 8 - n, path);
-    const hash = createHash("sha256").update(first).update(headerBytes);
-    const read = new Map<string, SafetensorsTensor>();
-    const byOffset = [...header.tensors].sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0]);
-    for (const [name, info] of byOffset) {
-      const [begin, end] = info.dataOffsets;
-      const data = await readExactly(handle, 8 + n + begin, end - begin, path, `tensor ${JSON.stringify(name)}`);
-      hash.update(data);
-      read.set(name, { ...info, data });
-    }
-    // the header's order, as before
-    const tensors = new Map([...header.tensors.keys()].map((name) => [name, read.get(name) as SafetensorsTensor]));
-    return { metadata: header.metadata, tensors, bytes: size, sha256: hash.digest("hex") };
-  } catch (error) {
-    throw ioError(error, path, "read");
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
-}
-
 function upload(entry: SafetensorsTensor, dtype: DType, name: string, file: string): Tensor {
   return tensor(decodeTensor(entry, dtype, { name, file }), entry.shape, { dtype });
-}
-
-/** Loads every tensor of a file, each in its natural dtype (F16 and BF16 as float32, integers as int32) or in `dtype`. */
-export async function loadTensors(path: string, options: { dtype?: DType } = {}): Promise<Map<string, Tensor>> {
-  return uploadTensors(await readSafetensorsFile(path), path, options);
 }
 
 /** The tensors of a file already read (readSafetensorsFile), uploaded as loadTensors does. */

@@ -12,7 +12,7 @@ import { tensor } from "@tsgrad/core";
 import { assertRejects } from "@tsgrad/core/testing";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { loadTensors, readCappedFile, removeStaleTemporaries, saveTensors, writeFileAtomic } from "../src/index.ts";
+import { loadTensors, readCappedFile, removeStaleTemporaries, saveTensors, writeFileAtomic } from "../src/node.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "tsgrad-files-"));
 let counter = 0;

@@ -19,9 +19,10 @@ import {
   SafetensorsError,
   type SafetensorsErrorCode,
   saveTensors,
+  serializeTensors,
   type WritableDType,
   writeFileAtomic,
-} from "../src/index.ts";
+} from "../src/node.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -124,7 +125,7 @@ named("random tensors survive saveTensors and loadTensors with dtype, shape and 
   assert.equal(readdirSync(dir), ["t.safetensors"], "no temporary file is left behind");
 });
 
-named("saveTensors writes the golden reference-writer.safetensors byte for byte", async () => {
+named("saveTensors and serializeTensors write the golden reference-writer.safetensors byte for byte", async () => {
   const expected = JSON.parse(readFileSync(join(FIXTURES, "reference-writer.json"), "utf8")) as {
     metadata: Record<string, string>;
     tensors: Record<string, { dtype: WritableDType; shape: number[]; values: string[] }>;
@@ -134,8 +135,12 @@ named("saveTensors writes the golden reference-writer.safetensors byte for byte"
   );
   const path = join(freshDir(), "writer.safetensors");
   await saveTensors(made, path, { metadata: expected.metadata });
+  // the same bytes in memory, as a browser would download them
+  const bytes = await serializeTensors(made, { metadata: expected.metadata });
   for (const t of made.values()) t.dispose();
-  assert.equal([...readFileSync(path)], [...readFileSync(join(FIXTURES, "reference-writer.safetensors"))]);
+  const golden = [...readFileSync(join(FIXTURES, "reference-writer.safetensors"))];
+  assert.equal([...readFileSync(path)], golden);
+  assert.equal([...bytes], golden);
 });
 
 named("the spec's test vector loads from a file as int32 zeros", async () => {

@@ -1,7 +1,7 @@
 /** @file The README's sample runs as written: a file saved and loaded, and bytes serialized and parsed. */
 
 import { fileURLToPath } from "node:url";
-import { runReadmeSample } from "@tsgrad/core/testing";
+import { runReadmeSample } from "@tsgrad/core/testing/node";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 

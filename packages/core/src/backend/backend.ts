@@ -202,6 +202,11 @@ export function useBackend(backend: Backend): void {
   current = backend;
 }
 
+/** The backend chosen so far, or null before the first tensor, setBackend or useBackend. */
+export function currentBackend(): Backend | null {
+  return current;
+}
+
 export function getBackend(): Backend {
   if (!current) {
     if (!defaultChooser) fail("getBackend", "no backend has been registered");

@@ -8,6 +8,7 @@
  */
 
 import fc from "fast-check";
+import { environmentVariable } from "../environment.ts";
 
 export type Profile = "ci" | "thorough";
 
@@ -17,7 +18,7 @@ const RUNS: Record<Profile, Record<string, number>> = {
 };
 
 export function profile(): Profile {
-  const p = process.env.TSGRAD_FC_PROFILE ?? "ci";
+  const p = environmentVariable("TSGRAD_FC_PROFILE") ?? "ci";
   if (p !== "ci" && p !== "thorough") throw new Error(`TSGRAD_FC_PROFILE must be "ci" or "thorough", got "${p}"`);
   return p;
 }
@@ -51,9 +52,9 @@ export async function checkProperty<T>(
   predicate: (value: T) => Promise<void> | void,
   options: PropertyOptions = {},
 ): Promise<void> {
-  const envSeed = process.env.TSGRAD_FC_SEED;
+  const envSeed = environmentVariable("TSGRAD_FC_SEED");
   const seed = envSeed !== undefined ? Number(envSeed) : profile() === "ci" ? hash(name) : (Date.now() ^ hash(name)) | 0;
-  const path = process.env.TSGRAD_FC_PATH;
+  const path = environmentVariable("TSGRAD_FC_PATH");
   const runs = options.numRuns ?? numRuns(options.backend);
   const result = await fc.check(
     fc.asyncProperty(arbitrary, async (value) => {

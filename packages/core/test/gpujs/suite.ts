@@ -7,17 +7,19 @@
 import { suite, type Test } from "uvu";
 import { type Backend, max, sum, tensor, useBackend } from "../../src/index.ts";
 import {
+  ALL_SPECS,
   assertArrayClose,
   checkProperty,
+  checkSpecParity,
   closeBackendsAndExit,
   longReductionShapeArb,
   numRuns,
+  reference,
+  startGpujs,
   tolerance,
   valuesArb,
-} from "../../src/testing/index.ts";
-import { ALL_SPECS } from "../specs/index.ts";
+} from "../../src/testing/node.ts";
 import { lossCurve } from "./mlp.ts";
-import { checkSpecParity, reference, startGpujs } from "./parity.ts";
 
 export type Mode = "webgpu" | "webasm" | "cpu";
 

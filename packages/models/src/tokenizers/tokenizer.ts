@@ -1,13 +1,11 @@
 /**
  * @file What a model's tokenizer is (a CharTokenizer or a ByteBPETokenizer) and its file, tokenizer.json,
  * saved beside the checkpoint: `{ "type": "char", "chars": [...] }` or `{ "type": "byte-bpe", "merges":
- * [[a, b], ...] }`. A file is read through the file policy (regular files, no links, at most 4 MiB) and
- * checked whole, unknown fields included, before a tokenizer is built from it.
+ * [[a, b], ...] }`, checked whole, unknown fields included, before a tokenizer is built from it. The
+ * file itself is read and written by tokenizer-files.ts (Node).
  */
 
 import { describeValue, fail, TsgradError } from "@tsgrad/core";
-import type { WrittenFile } from "@tsgrad/nn";
-import { readJsonFile, writeJsonFile } from "../json-file.ts";
 import { ByteBPETokenizer, type ByteBPETokenizerJson } from "./bpe.ts";
 import { CharTokenizer, type CharTokenizerJson } from "./char.ts";
 
@@ -42,18 +40,4 @@ export function tokenizerFromJson(value: unknown, where = "tokenizerFromJson"): 
     if (error instanceof TsgradError) fail(where, error.message);
     throw error;
   }
-}
-
-/** Writes tokenizer.json (or any path) atomically. */
-export async function saveTokenizer(tokenizer: Tokenizer, path: string): Promise<WrittenFile> {
-  if (!(tokenizer instanceof CharTokenizer || tokenizer instanceof ByteBPETokenizer)) {
-    fail("saveTokenizer", `expected a CharTokenizer or a ByteBPETokenizer, got ${describeValue(tokenizer)}`);
-  }
-  return writeJsonFile(path, tokenizer.toJSON(), `saveTokenizer ${path}`);
-}
-
-/** Reads a file written by saveTokenizer; a malformed, oversized or linked file is an error naming it. */
-export async function loadTokenizer(path: string): Promise<Tokenizer> {
-  const where = `loadTokenizer ${path}`;
-  return tokenizerFromJson((await readJsonFile(path, MAX_TOKENIZER_BYTES, where)).value, where);
 }

@@ -8,8 +8,8 @@
  * unshared build runs on one thread.
  */
 
+import { canShareMemory } from "#spawn-worker";
 import { baseline, relaxed, unshared } from "./kernels.generated.ts";
-import { canShareMemory } from "./threads-node.ts";
 
 export type Build = "baseline" | "relaxed" | "unshared";
 

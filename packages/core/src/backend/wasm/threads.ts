@@ -15,8 +15,8 @@
  * float64s from byte 64 on.
  */
 
+import { type SpawnedWorker, spawnWorker } from "#spawn-worker";
 import { fail } from "../../errors.ts";
-import { type SpawnedWorker, spawnWorker } from "./threads-node.ts";
 
 /** Kernels the worker can run, by index: the exports of assembly/index.ts. */
 export const WORKER_KERNELS = [
@@ -34,7 +34,7 @@ export type WorkerKernel = (typeof WORKER_KERNELS)[number];
 export const CONTROL_BYTES = 256;
 const MAX_ARGS = 24;
 
-// The worker's body, as source text: a worker is started from it by the seam in threads-node.ts.
+// The worker's body, as source text: a worker is started from it by the "#spawn-worker" seam (spawn-worker-node.ts or spawn-worker-browser.ts).
 const WORKER_SOURCE = `
 const { module, memory, control, kernels, spinMs } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;

@@ -11,6 +11,7 @@
  * Memory (storages, views, live counts, the FinalizationRegistry net) is heap.ts over allocator.ts.
  */
 
+import { canShareMemory } from "#spawn-worker";
 import { castValue, type DType, type TypedArray } from "../../dtype.ts";
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
@@ -33,7 +34,6 @@ import { BYTES, ptrOf, WasmHeap, type WasmStorage, wrap } from "./heap.ts";
 import { type Build, chooseBuild, type Instance, instantiate, type Kernels, relaxedSimdAvailable } from "./module.ts";
 import { iterationSpace } from "./strided.ts";
 import { CONTROL_BYTES, WorkerThread } from "./threads.ts";
-import { canShareMemory } from "./threads-node.ts";
 
 const UNARY_CODE = new Map<UnaryOp, number>(UNARY_OPS.map((op, i) => [op, i]));
 const BINARY_CODE = new Map<BinaryOp, number>(BINARY_OPS.map((op, i) => [op, i]));

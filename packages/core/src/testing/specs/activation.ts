@@ -20,8 +20,8 @@ import {
   softplus,
   type Tensor,
   tensor,
-} from "../../src/index.ts";
-import { shapeArb, valuesArb } from "../../src/testing/index.ts";
+} from "../../index.ts";
+import { shapeArb, valuesArb } from "../arbitraries.ts";
 import { type InputData, type OpSpec, oneInput } from "./spec.ts";
 
 const E = Math.E;

@@ -5,9 +5,9 @@
  */
 
 import fc from "fast-check";
-import { type Axes, argmax, argmin, logSumExp, max, mean, min, reshape, std, sum, type Tensor, tensor, variance } from "../../src/index.ts";
-import { sizeOf } from "../../src/shape.ts";
-import { type ShapeOptions, shapeArb, valuesArb } from "../../src/testing/index.ts";
+import { type Axes, argmax, argmin, logSumExp, max, mean, min, reshape, std, sum, type Tensor, tensor, variance } from "../../index.ts";
+import { sizeOf } from "../../shape.ts";
+import { type ShapeOptions, shapeArb, valuesArb } from "../arbitraries.ts";
 import { discreteInputs, type InputData, type OpSpec, oneInput } from "./spec.ts";
 
 const LN2 = Math.LN2;

@@ -10,13 +10,13 @@
  */
 
 import fc from "fast-check";
-import { type Backend, type DType, Generator, isFloat, ReferenceBackend, type Tensor, tensor, tidy, useBackend } from "../../src/index.ts";
-import { assertArrayClose, checkProperty, type OpClass, tolerance } from "../../src/testing/index.ts";
+import { type Backend, type DType, Generator, isFloat, ReferenceBackend, type Tensor, tensor, useBackend } from "../../index.ts";
+import { assertArrayClose } from "../assert-close.ts";
+import { checkProperty } from "../property.ts";
+import { type OpClass, tolerance } from "../tolerance.ts";
 
-export { startGpujs } from "../../src/testing/index.ts";
-
-import type { OpSpec } from "../specs/index.ts";
-import type { InputData } from "../specs/spec.ts";
+import type { OpSpec } from "./index.ts";
+import type { InputData } from "./spec.ts";
 
 export const reference = new ReferenceBackend();
 
@@ -108,5 +108,3 @@ export async function checkSpecParity(spec: OpSpec, backend: Backend, options: P
   );
   useBackend(backend);
 }
-
-export { tidy };

@@ -39,7 +39,7 @@ import {
   tanh,
   tensor,
   where,
-} from "../../src/index.ts";
+} from "../../index.ts";
 import { apart, broadcastInputs, discreteInputs, type OpSpec, oneInput } from "./spec.ts";
 
 const E = Math.E;

@@ -1,6 +1,7 @@
 /**
- * @file The one Node-only seam of the wasm backend: how a worker thread is started. A browser build
- * replaces this file with one that starts a Web Worker from a Blob (the worker source is the same).
+ * @file How the wasm backend starts its worker thread in Node (worker_threads). Code imports this seam
+ * as "#spawn-worker": core's package.json maps it to this file, and to spawn-worker-browser.ts under the
+ * "browser" condition that bundlers set, so that no browser bundle ever sees node:worker_threads.
  */
 
 import { Worker } from "node:worker_threads";

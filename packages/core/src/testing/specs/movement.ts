@@ -30,9 +30,9 @@ import {
   triu,
   unsqueeze,
   zeros,
-} from "../../src/index.ts";
-import { sizeOf } from "../../src/shape.ts";
-import { type ShapeOptions, shapeArb, valuesArb } from "../../src/testing/index.ts";
+} from "../../index.ts";
+import { sizeOf } from "../../shape.ts";
+import { type ShapeOptions, shapeArb, valuesArb } from "../arbitraries.ts";
 import { type InputData, type OpSpec, oneInput } from "./spec.ts";
 
 // zero-size axes included, as in spec.ts

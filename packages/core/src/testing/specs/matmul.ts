@@ -5,8 +5,8 @@
  */
 
 import fc from "fast-check";
-import { linear, matmul, type Tensor, tensor, zeros } from "../../src/index.ts";
-import { broadcastShapesArb, shapeArb, valuesArb } from "../../src/testing/index.ts";
+import { linear, matmul, type Tensor, tensor, zeros } from "../../index.ts";
+import { broadcastShapesArb, shapeArb, valuesArb } from "../arbitraries.ts";
 import type { InputData, OpSpec } from "./spec.ts";
 
 const f = (values: number[] | number[][]) => tensor(values, undefined, "float64");

@@ -5,8 +5,8 @@
  */
 
 import fc from "fast-check";
-import { embedding, gather, indexSelect, mul, scatterAdd, tensor, topk } from "../../src/index.ts";
-import { shapeArb, valuesArb } from "../../src/testing/index.ts";
+import { embedding, gather, indexSelect, mul, scatterAdd, tensor, topk } from "../../index.ts";
+import { shapeArb, valuesArb } from "../arbitraries.ts";
 import { discreteInputs, type InputData, type OpSpec } from "./spec.ts";
 
 const f = (values: number[][]) => tensor(values, undefined, "float64");

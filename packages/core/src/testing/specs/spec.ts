@@ -6,17 +6,10 @@
 
 import type fc from "fast-check";
 import fcRuntime from "fast-check";
-import { broadcastShapes, type DType, type NestedArray, type NestedData, sizeOf, type Tensor } from "../../src/index.ts";
-import { broadcastStrides } from "../../src/shape.ts";
-import {
-  broadcastDataArb,
-  broadcastShapesArb,
-  type OpClass,
-  type ShapeOptions,
-  shapeArb,
-  tensorDataArb,
-  type ValueOptions,
-} from "../../src/testing/index.ts";
+import { broadcastShapes, type DType, type NestedArray, type NestedData, sizeOf, type Tensor } from "../../index.ts";
+import { broadcastStrides } from "../../shape.ts";
+import { broadcastDataArb, broadcastShapesArb, type ShapeOptions, shapeArb, tensorDataArb, type ValueOptions } from "../arbitraries.ts";
+import type { OpClass } from "../tolerance.ts";
 
 export interface Example {
   /** What the example shows, when it is not obvious from the values. */

@@ -6,8 +6,8 @@
  */
 
 import fc from "fast-check";
-import { binaryCrossEntropyWithLogits, crossEntropy, mse, type Reduction, tensor } from "../../src/index.ts";
-import { shapeArb, valuesArb } from "../../src/testing/index.ts";
+import { binaryCrossEntropyWithLogits, crossEntropy, mse, type Reduction, tensor } from "../../index.ts";
+import { shapeArb, valuesArb } from "../arbitraries.ts";
 import type { InputData, OpSpec } from "./spec.ts";
 
 const LN2 = Math.LN2;

@@ -1,0 +1,9 @@
+/**
+ * @file @tsgrad/models/node: everything @tsgrad/models exports, and files (Node): the saved-model folder
+ * (config.json, model.safetensors, tokenizer.json), tokenizer.json on its own, and JSON files.
+ */
+
+export * from "./index.ts";
+export { type JsonFile, readJsonFile, writeJsonFile } from "./json-file.ts";
+export { CONFIG_FILE, loadPretrained, savePretrained, TOKENIZER_FILE, WEIGHTS_FILE } from "./pretrained.ts";
+export { loadTokenizer, saveTokenizer } from "./tokenizers/tokenizer-files.ts";
