@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// The entry point behind `npm run demo`, `npm test`, `npm run typecheck`, `npm run lint` and `npm run bench`.
+// The entry point behind `npm run demo`, `npm test`, `npm run typecheck`, `npm run lint`, `npm run bench` and
+// `npm run pack`.
 // Plain JavaScript, because it runs before anything is installed: it installs the workspace with the
 // pinned pnpm (through npx, so a machine with only Node and npm needs nothing else), then runs the job.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,7 +33,7 @@ function packages() {
   for (const parent of ["packages"]) {
     for (const name of readdirSync(join(root, parent)).sort()) dirs.push(join(parent, name));
   }
-  dirs.push("benchmarks");
+  dirs.push("benchmarks", "packaging");
   // core first: every other package builds on it
   return dirs
     .filter((d) => existsSync(join(root, d, "package.json")))
@@ -196,6 +197,19 @@ function demo() {
   process.exit(status);
 }
 
+// the library packages as tarballs in packed/ (pnpm pack builds each first, through its prepack script),
+// for `npm install packed/*.tgz` in a project outside the workspace
+function pack() {
+  install();
+  const out = join(root, "packed");
+  rmSync(out, { recursive: true, force: true });
+  for (const dir of packages().filter((d) => d.startsWith("packages/"))) {
+    const status = run("npx", [...PNPM, "pack", "--pack-destination", out], { cwd: join(root, dir) });
+    if (status !== 0) process.exit(status);
+  }
+  console.log(`packed: ${readdirSync(out).sort().join(", ")} in ${relative(process.cwd(), out) || "."}`);
+}
+
 function tsgrad() {
   install();
   process.exit(run(process.execPath, ["--import", "tsx", "benchmarks/src/study/cli.ts", ...args]));
@@ -220,9 +234,12 @@ switch (job) {
   case "tsgrad":
     tsgrad();
     break;
+  case "pack":
+    pack();
+    break;
   default:
     console.error(
-      "usage: node scripts/run.mjs <demo|test|typecheck|lint|bench|tsgrad> [args]\n  test [filter...]  runs the test files whose path contains a filter\n  bench [--full] [--help]  runs the benchmarks (benchmarks/src/cli.ts)",
+      "usage: node scripts/run.mjs <demo|test|typecheck|lint|bench|tsgrad|pack> [args]\n  test [filter...]  runs the test files whose path contains a filter\n  bench [--full] [--help]  runs the benchmarks (benchmarks/src/cli.ts)",
     );
     process.exit(2);
 }

@@ -7,6 +7,7 @@ import { registerBackend } from "./backend/backend.ts";
 import { installDefaultBackend } from "./backend/default.ts";
 import { ReferenceBackend } from "./backend/reference/reference-backend.ts";
 import { createWasmBackend } from "./backend/wasm/index.ts";
+import { fail } from "./errors.ts";
 // installs x.add(y) and every other op method on Tensor
 import "./tensor-methods.ts";
 
@@ -141,15 +142,27 @@ export {
   registeredOps,
 } from "./ops/registry.ts";
 export { type AdamWUpdateOptions, adamwUpdate } from "./optimizer-updates.ts";
-export { defaultGenerator, Generator, manualSeed } from "./random.ts";
+export { defaultGenerator, Generator, type GeneratorState, manualSeed } from "./random.ts";
 export { broadcastShapes, broadcastsTo, checkSize, MAX_TENSOR_BYTES, type Shape, sizeOf } from "./shape.ts";
 export { type GradNode, type NestedArray, Tensor } from "./tensor.ts";
 
 registerBackend("reference", (options) => new ReferenceBackend({ strictAsync: Boolean(options.strictAsync) }));
 registerBackend("wasm", (options) => createWasmBackend(options));
 
-// gpu.js and Dawn load only when a gpujs backend is asked for
-const loadGpujs = () => import("./backend/gpujs/index.ts");
+// gpu.js and Dawn load only when a gpujs backend is asked for; both are optional peers of the package
+async function loadGpujs(): Promise<typeof import("./backend/gpujs/index.ts")> {
+  try {
+    return await import("./backend/gpujs/index.ts");
+  } catch (error) {
+    if ((error as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && /gpu\.js/.test((error as Error).message)) {
+      fail(
+        "setBackend",
+        "the gpujs backends need gpu.js, an optional peer dependency of @tsgrad/core: npm install gpu.js@2.24.1 (and webgpu@0.3.10 for WebGPU in Node)",
+      );
+    }
+    throw error;
+  }
+}
 const GPUJS_FALLBACKS = "wasm, reference, gpujs:webasm, gpujs:cpu";
 registerBackend("gpujs", async (options) => (await loadGpujs()).createGpujsBackend(options, GPUJS_FALLBACKS));
 for (const mode of ["webgpu", "webasm", "cpu"]) {

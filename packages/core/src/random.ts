@@ -10,10 +10,16 @@
 import seedrandom from "seedrandom";
 import { fail } from "./errors.ts";
 
-type AleaState = seedrandom.State.Alea;
+/** Alea's state (seedrandom's State.Alea), spelled out so the published types need no @types/seedrandom. */
+export interface GeneratorState {
+  c: number;
+  s0: number;
+  s1: number;
+  s2: number;
+}
 
 export class Generator {
-  #rng: seedrandom.StatefulPRNG<AleaState>;
+  #rng: seedrandom.StatefulPRNG<seedrandom.State.Alea>;
   readonly seed: number | string;
 
   constructor(seed: number | string = 0) {
@@ -57,11 +63,11 @@ export class Generator {
   }
 
   /** The generator's state, to restore later with setState (exact resumption). */
-  getState(): AleaState {
+  getState(): GeneratorState {
     return this.#rng.state();
   }
 
-  setState(state: AleaState): void {
+  setState(state: GeneratorState): void {
     this.#rng = seedrandom.alea("", { state });
   }
 }
