@@ -5,5 +5,5 @@
 
 export * from "./index.ts";
 export { type JsonFile, readJsonFile, writeJsonFile } from "./json-file.ts";
-export { CONFIG_FILE, loadPretrained, savePretrained, TOKENIZER_FILE, WEIGHTS_FILE } from "./pretrained.ts";
+export { loadPretrained, savedModelFolder, savePretrained } from "./pretrained-folder.ts";
 export { loadTokenizer, saveTokenizer } from "./tokenizers/tokenizer-files.ts";

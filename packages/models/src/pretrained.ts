@@ -1,89 +1,102 @@
 /**
- * @file A saved model is a folder of three files, laid out as Hugging Face's save_pretrained does:
+ * @file A saved model is three files, laid out as Hugging Face's save_pretrained does:
  *
  *     config.json        the GPTConfig, and the length and SHA-256 of the two files below ("files")
  *     model.safetensors  the weights, under gpt.ts's checkpoint names
  *     tokenizer.json     the tokenizer (tokenizers/tokenizer.ts)
  *
- * The three are one save. The old config is removed first, then the weights and the tokenizer are
- * written (each atomically), and the config last, recording what it was saved with. A save killed
- * halfway leaves no config, so nothing loads, or files the config's record does not match, which the
- * load refuses by name: never a model with another save's weights or tokenizer.
+ * This file loads them from wherever they are, with no file system of its own: a folder on disk
+ * (pretrained-folder.ts, Node, which also saves them) or bytes in memory (a browser's fetch). The config
+ * records what the model was saved with, so the load refuses by name a weights or tokenizer file from
+ * another save: never a model with another save's weights or tokenizer.
  */
 
-import { mkdir, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { checkOptions, describeValue, fail, Generator, TsgradError } from "@tsgrad/core";
-import { readSafetensorsFile, saveTensors, uploadTensors, type WrittenFile } from "@tsgrad/nn/node";
+import { parseSafetensors, type Safetensors, uploadTensors, type WrittenFile } from "@tsgrad/nn";
 import { type GPTConfig, gptConfig } from "./config.ts";
 import { GPT } from "./gpt.ts";
-import { readJsonFile, writeJsonFile } from "./json-file.ts";
-import { ByteBPETokenizer } from "./tokenizers/bpe.ts";
-import { CharTokenizer } from "./tokenizers/char.ts";
+import { type JsonFile, parseJsonBytes, sha256Hex } from "./json-bytes.ts";
 import { MAX_TOKENIZER_BYTES, type Tokenizer, tokenizerFromJson } from "./tokenizers/tokenizer.ts";
-import { saveTokenizer } from "./tokenizers/tokenizer-files.ts";
 
 export const CONFIG_FILE = "config.json";
 export const WEIGHTS_FILE = "model.safetensors";
 export const TOKENIZER_FILE = "tokenizer.json";
 /** A config is a few hundred bytes. */
-const MAX_CONFIG_BYTES = 1 << 20;
+export const MAX_CONFIG_BYTES = 1 << 20;
 
-/** Saves a model and its tokenizer into `dir` (created if missing) as the three files above. */
-export async function savePretrained(dir: string, model: GPT, tokenizer: Tokenizer): Promise<void> {
-  if (!(model instanceof GPT)) fail("savePretrained", `expected a GPT, got ${describeValue(model)}`);
-  if (!(tokenizer instanceof CharTokenizer || tokenizer instanceof ByteBPETokenizer)) {
-    fail("savePretrained", `expected a CharTokenizer or a ByteBPETokenizer, got ${describeValue(tokenizer)}`);
-  }
-  checkVocabulary("savePretrained", tokenizer, model.config);
-  await mkdir(dir, { recursive: true });
-  const configPath = join(dir, CONFIG_FILE);
-  // first: an old config must not outlive this save's new weights if the save is killed halfway
-  await rm(configPath, { force: true });
-  // "pt": transformers refuses a file without it, and the layouts (Linear's [out, in]) are PyTorch's
-  const weights = await saveTensors(model.stateDict(), join(dir, WEIGHTS_FILE), { metadata: { format: "pt" } });
-  const tokens = await saveTokenizer(tokenizer, join(dir, TOKENIZER_FILE));
-  const files = { [WEIGHTS_FILE]: record(weights), [TOKENIZER_FILE]: record(tokens) };
-  await writeJsonFile(configPath, { ...model.config, files }, `savePretrained ${configPath}`);
+/** Where a saved model's three files are read from: a folder (pretrained-folder.ts) or bytes (savedModelFromBytes). */
+export interface SavedModelSource {
+  /** The folder, or what the bytes came from, for messages. */
+  readonly name: string;
+  /** How a file of it is named in messages. */
+  path(file: string): string;
+  /** A JSON file of at most maxBytes, parsed; `where` names the caller and the file. */
+  json(file: string, maxBytes: number, where: string): Promise<JsonFile>;
+  /** A file's length without reading it (null when it is missing), so a wrong one is refused before it is read. */
+  size(file: string): Promise<number | null>;
+  /** A safetensors file, validated whole, with its length and SHA-256. */
+  safetensors(file: string): Promise<Safetensors & WrittenFile>;
+}
+
+/** A saved model held as bytes (fetched by a page, say), by file name. */
+export function savedModelFromBytes(name: string, files: Readonly<Record<string, Uint8Array>>): SavedModelSource {
+  const bytesOf = (file: string, where: string): Uint8Array => {
+    const bytes = Object.hasOwn(files, file) ? files[file] : undefined;
+    if (!(bytes instanceof Uint8Array)) fail(where, `is missing: expected its bytes under ${JSON.stringify(file)}`);
+    return bytes;
+  };
+  return {
+    name,
+    path: (file) => `${name}/${file}`,
+    async json(file, maxBytes, where) {
+      const bytes = bytesOf(file, where);
+      if (bytes.length > maxBytes) fail(where, `is ${bytes.length} bytes; at most ${maxBytes} are read`);
+      return parseJsonBytes(bytes, where);
+    },
+    size: async (file) => (Object.hasOwn(files, file) ? files[file].length : null),
+    async safetensors(file) {
+      const bytes = bytesOf(file, `loadPretrained ${name}/${file}`);
+      const parsed = parseSafetensors(bytes, { file: `${name}/${file}` });
+      return { ...parsed, bytes: bytes.length, sha256: await sha256Hex(bytes) };
+    },
+  };
 }
 
 /**
- * Loads a folder written by savePretrained: the config is checked (unknown fields, ranges), then the
+ * Loads a saved model (a folder written by savePretrained, or its files' bytes): the config is checked (unknown fields, ranges), then the
  * tokenizer and the weights against it and against the config's record. Returns the model in eval
  * mode, as from_pretrained does (call train() to fine-tune it). `generator` is where the model's dropout
  * will draw from: a fresh Generator(0) unless given, so that loading never moves the global generator.
  */
-export async function loadPretrained(
-  dir: string,
+export async function loadPretrainedFrom(
+  source: SavedModelSource,
   options: { generator?: Generator } = {},
 ): Promise<{ model: GPT; tokenizer: Tokenizer; config: GPTConfig }> {
   checkOptions("loadPretrained", options);
-  const configPath = join(dir, CONFIG_FILE);
+  const dir = source.name;
+  const configPath = source.path(CONFIG_FILE);
   const where = `loadPretrained ${configPath}`;
-  const { value } = await readJsonFile(configPath, MAX_CONFIG_BYTES, where);
+  const { value } = await source.json(CONFIG_FILE, MAX_CONFIG_BYTES, where);
   if (value === null || typeof value !== "object" || Array.isArray(value))
     fail(where, `must hold a JSON object, got ${describeValue(value)}`);
   const { files, ...fields } = value as Record<string, unknown>;
   const config = gptConfig(fields, where);
   const saved = files === undefined ? null : checkRecord(files, where);
 
-  const tokenizerPath = join(dir, TOKENIZER_FILE);
-  const tokenizerFile = await readJsonFile(tokenizerPath, MAX_TOKENIZER_BYTES, `loadPretrained ${tokenizerPath}`);
-  if (saved) vouch(dir, TOKENIZER_FILE, tokenizerFile, saved[TOKENIZER_FILE]);
+  const tokenizerPath = source.path(TOKENIZER_FILE);
+  const tokenizerFile = await source.json(TOKENIZER_FILE, MAX_TOKENIZER_BYTES, `loadPretrained ${tokenizerPath}`);
+  if (saved) vouch(source, TOKENIZER_FILE, tokenizerFile, saved[TOKENIZER_FILE]);
   const tokenizer = tokenizerFromJson(tokenizerFile.value, `loadPretrained ${tokenizerPath}`);
   checkVocabulary(`loadPretrained ${dir}`, tokenizer, config);
 
-  const weightsPath = join(dir, WEIGHTS_FILE);
+  const weightsPath = source.path(WEIGHTS_FILE);
   if (saved) {
     // a length that differs is refused before the weights are read (they may be large)
-    const size = await stat(weightsPath).then(
-      (s) => s.size,
-      () => null,
-    );
-    if (size !== null && size !== saved[WEIGHTS_FILE].bytes) vouch(dir, WEIGHTS_FILE, { bytes: size, sha256: "" }, saved[WEIGHTS_FILE]);
+    const size = await source.size(WEIGHTS_FILE);
+    if (size !== null && size !== saved[WEIGHTS_FILE].bytes) vouch(source, WEIGHTS_FILE, { bytes: size, sha256: "" }, saved[WEIGHTS_FILE]);
   }
-  const file = await readSafetensorsFile(weightsPath);
-  if (saved) vouch(dir, WEIGHTS_FILE, file, saved[WEIGHTS_FILE]);
+  const file = await source.safetensors(WEIGHTS_FILE);
+  if (saved) vouch(source, WEIGHTS_FILE, file, saved[WEIGHTS_FILE]);
   const model = new GPT(config, { generator: options.generator ?? new Generator(0) });
   const tensors = uploadTensors(file, weightsPath);
   try {
@@ -99,13 +112,11 @@ export async function loadPretrained(
 }
 
 /** A model must have a row for every token the tokenizer makes (it may have more, as nanoGPT pads to 50304). */
-function checkVocabulary(where: string, tokenizer: Tokenizer, config: GPTConfig): void {
+export function checkVocabulary(where: string, tokenizer: Tokenizer, config: GPTConfig): void {
   if (tokenizer.vocabSize > config.vocabSize) {
     fail(where, `the tokenizer makes ${tokenizer.vocabSize} tokens but the model's vocabSize is ${config.vocabSize}`);
   }
 }
-
-const record = (file: WrittenFile) => ({ bytes: file.bytes, sha256: file.sha256 });
 
 /** The config's "files": each of the two files' length and SHA-256, checked field by field. */
 function checkRecord(files: unknown, where: string): Record<string, WrittenFile> {
@@ -130,12 +141,21 @@ function checkRecord(files: unknown, where: string): Record<string, WrittenFile>
 }
 
 /** Refuses a file that is not the one config.json was saved with. */
-function vouch(dir: string, name: string, found: WrittenFile, saved: WrittenFile): void {
+function vouch(source: SavedModelSource, name: string, found: WrittenFile, saved: WrittenFile): void {
   if (found.bytes === saved.bytes && found.sha256 === saved.sha256) return;
   const what = found.sha256 ? `${found.bytes} bytes, sha256 ${found.sha256.slice(0, 12)}...` : `${found.bytes} bytes`;
   fail(
-    `loadPretrained ${join(dir, name)}`,
+    `loadPretrained ${source.path(name)}`,
     `(${what}) is not the file ${CONFIG_FILE} was saved with (${saved.bytes} bytes, sha256 ${saved.sha256.slice(0, 12)}...): ` +
       "the save was interrupted or the folder's files come from different saves; save the model again",
   );
+}
+
+/** loadPretrainedFrom(savedModelFromBytes(name, files)): a saved model from its three files' bytes. */
+export function loadPretrainedFromBytes(
+  files: Readonly<Record<string, Uint8Array>>,
+  options: { generator?: Generator; name?: string } = {},
+): Promise<{ model: GPT; tokenizer: Tokenizer; config: GPTConfig }> {
+  const { name = "(bytes)", ...rest } = options;
+  return loadPretrainedFrom(savedModelFromBytes(name, files), rest);
 }

@@ -18,6 +18,7 @@ import {
   GPT,
   gptConfig,
   loadPretrained,
+  loadPretrainedFromBytes,
   savePretrained,
   TOKENIZER_FILE,
   WEIGHTS_FILE,
@@ -60,6 +61,24 @@ test("save then load: the same config, the same tokenizer, identical logits; loa
   }
   const config = JSON.parse(readFileSync(join(root, "m0", CONFIG_FILE), "utf8"));
   assert.equal(Object.keys(config), ["vocabSize", "blockSize", "nLayer", "nHead", "nEmbd", "dropout", "bias", "files"]);
+});
+
+test("the same folder's bytes load as the folder does (a browser's fetch), and a changed byte is refused by name", async () => {
+  const { dir, model, tokenizer } = await saved();
+  const files = Object.fromEntries([CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE].map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
+  const loaded = await loadPretrainedFromBytes(files, { name: "backbone" });
+  assert.equal(loaded.config, model.config);
+  assert.equal(loaded.tokenizer.toJSON(), tokenizer.toJSON());
+  const ids = tensor([tokenizer.encode("to be")], undefined, "int32");
+  const [a, b] = noGrad(() => [model.eval().forward(ids), loaded.model.forward(ids)]);
+  assert.equal(Array.from(await b.data()), Array.from(await a.data()));
+  const weights = files[WEIGHTS_FILE].slice();
+  weights[weights.length - 1] ^= 1;
+  await assertRejects(
+    loadPretrainedFromBytes({ ...files, [WEIGHTS_FILE]: weights }, { name: "backbone" }),
+    /loadPretrained backbone\/model\.safetensors: \(\d+ bytes, sha256 [0-9a-f]{12}\.\.\.\) is not the file config\.json was saved with/,
+  );
+  await assertRejects(loadPretrainedFromBytes({ [CONFIG_FILE]: files[CONFIG_FILE] }), /tokenizer\.json: is missing/);
 });
 
 test("a byte-level BPE tokenizer is saved beside the model too; saving again over a folder works", async () => {
