@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The entry point behind `npm run demo`, `npm test`, `npm run typecheck`, `npm run lint`, `npm run bench` and
-// `npm run pack`.
+// The entry point behind `npm run demo`, `npm test`, `npm run typecheck`, `npm run lint`, `npm run bench`,
+// `npm run pack` and `npm run page`.
 // Plain JavaScript, because it runs before anything is installed: it installs the workspace with the
 // pinned pnpm (through npx, so a machine with only Node and npm needs nothing else), then runs the job.
 import { spawn, spawnSync } from "node:child_process";
@@ -33,7 +33,7 @@ function packages() {
   for (const parent of ["packages"]) {
     for (const name of readdirSync(join(root, parent)).sort()) dirs.push(join(parent, name));
   }
-  dirs.push("benchmarks", "packaging");
+  dirs.push("benchmarks", "packaging", "web");
   // core first: every other package builds on it
   return dirs
     .filter((d) => existsSync(join(root, d, "package.json")))
@@ -210,6 +210,14 @@ function pack() {
   console.log(`packed: ${readdirSync(out).sort().join(", ")} in ${relative(process.cwd(), out) || "."}`);
 }
 
+// the browser page (web/): built with esbuild, then served with the COOP and COEP headers it needs
+function page() {
+  install();
+  const status = run(process.execPath, ["web/scripts/build.mjs"]);
+  if (status !== 0) process.exit(status);
+  process.exit(run(process.execPath, ["web/scripts/serve.mjs", ...args]));
+}
+
 function tsgrad() {
   install();
   process.exit(run(process.execPath, ["--import", "tsx", "benchmarks/src/study/cli.ts", ...args]));
@@ -237,9 +245,12 @@ switch (job) {
   case "pack":
     pack();
     break;
+  case "page":
+    page();
+    break;
   default:
     console.error(
-      "usage: node scripts/run.mjs <demo|test|typecheck|lint|bench|tsgrad|pack> [args]\n  test [filter...]  runs the test files whose path contains a filter\n  bench [--full] [--help]  runs the benchmarks (benchmarks/src/cli.ts)",
+      "usage: node scripts/run.mjs <demo|test|typecheck|lint|bench|tsgrad|pack|page> [args]\n  test [filter...]  runs the test files whose path contains a filter\n  bench [--full] [--help]  runs the benchmarks (benchmarks/src/cli.ts)",
     );
     process.exit(2);
 }

@@ -11,14 +11,7 @@ import { allParticipants, runBenchmarks, selectParticipants } from "./harness.ts
 import { finishFacts, machineFacts } from "./machine.ts";
 import { consoleSummary, markdown, type Report, SCHEMA } from "./report.ts";
 import { ratios, summarize } from "./stats.ts";
-import type { Timing } from "./types.ts";
-
-/** Quick must stay under 3 minutes on a 2-core machine; full takes its time; smoke only proves that everything runs. */
-export const TIMINGS: Record<Mode, Timing & { requestTimeoutMs: number }> = {
-  quick: { rounds: 3, warmupMs: 30, minSampleMs: 10, samplesPerRound: 3, budgetMs: 250, capMs: 6_000, requestTimeoutMs: 300_000 },
-  full: { rounds: 5, warmupMs: 200, minSampleMs: 50, samplesPerRound: 5, budgetMs: 2_000, capMs: 60_000, requestTimeoutMs: 900_000 },
-  smoke: { rounds: 2, warmupMs: 0, minSampleMs: 0, samplesPerRound: 1, budgetMs: 0, capMs: 600_000, requestTimeoutMs: 120_000 },
-};
+import { TIMINGS } from "./timing.ts";
 
 const HELP = `Usage: pnpm bench [options]          (or: npm run bench -- [options])
 

@@ -1,6 +1,19 @@
 /** @file The timing loop a worker runs for one case and round: warm-up, then samples long enough to be measured. */
 
+import type { Mode } from "./cases/index.ts";
 import type { Runner, Sample, Timing } from "./types.ts";
+
+/** Quick must stay under 3 minutes on a 2-core machine; full takes its time; smoke only proves that everything runs. */
+export const TIMINGS: Record<Mode, Timing & { requestTimeoutMs: number }> = {
+  quick: { rounds: 3, warmupMs: 30, minSampleMs: 10, samplesPerRound: 3, budgetMs: 250, capMs: 6_000, requestTimeoutMs: 300_000 },
+  full: { rounds: 5, warmupMs: 200, minSampleMs: 50, samplesPerRound: 5, budgetMs: 2_000, capMs: 60_000, requestTimeoutMs: 900_000 },
+  smoke: { rounds: 2, warmupMs: 0, minSampleMs: 0, samplesPerRound: 1, budgetMs: 0, capMs: 600_000, requestTimeoutMs: 120_000 },
+};
+
+// Node's process gives resident memory and CPU time; a browser page (web/) has no process, and its
+// rounds report 0 bytes and no CPU share
+const host = (globalThis as { process?: NodeJS.Process }).process;
+const rss = () => host?.memoryUsage.rss() ?? 0;
 
 export interface RoundTiming {
   samples: Sample[];
@@ -39,8 +52,8 @@ export async function measureRound(runner: Runner, timing: Timing, round: number
 
   const calls = Math.max(1, Math.ceil(timing.minSampleMs / Math.max(estimateMs, 1e-3)));
   const samples: Sample[] = [];
-  let rssPeakBytes = process.memoryUsage.rss();
-  const cpuStart = process.cpuUsage();
+  let rssPeakBytes = rss();
+  const cpuStart = host?.cpuUsage();
   const start = performance.now();
   for (let s = 0; s < timing.samplesPerRound; s++) {
     const t0 = performance.now();
@@ -49,10 +62,10 @@ export async function measureRound(runner: Runner, timing: Timing, round: number
     const ms = (performance.now() - t0) / calls;
     samples.push({ round, ms, calls });
     estimateMs = ms;
-    rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
+    rssPeakBytes = Math.max(rssPeakBytes, rss());
     if (performance.now() - start > timing.budgetMs) break;
   }
   const wall = performance.now() - start;
-  const cpu = process.cpuUsage(cpuStart);
-  return { samples, rssPeakBytes, cpuPerWall: wall > 0 ? (cpu.user + cpu.system) / 1000 / wall : null, estimateMs };
+  const cpu = host?.cpuUsage(cpuStart);
+  return { samples, rssPeakBytes, cpuPerWall: cpu && wall > 0 ? (cpu.user + cpu.system) / 1000 / wall : null, estimateMs };
 }

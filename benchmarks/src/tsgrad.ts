@@ -22,8 +22,8 @@ import {
   tensor,
   tidy,
 } from "@tsgrad/core";
-import { getPeftModel } from "@tsgrad/hyra/node";
-import { AdamW, Embedding, LayerNorm, LearnedPositionEmbedding, Linear, Module, ModuleList, TransformerBlock } from "@tsgrad/nn/node";
+import { getPeftModel } from "@tsgrad/hyra";
+import { AdamW, Embedding, LayerNorm, LearnedPositionEmbedding, Linear, Module, ModuleList, TransformerBlock } from "@tsgrad/nn";
 import { CHAIN_STEP, chainSteps } from "./cases/chain.ts";
 import { ADAMW, ADAPTER_PREFIX, adapterNames, adapterShape, LN_EPS, parameterNames } from "./cases/encoder.ts";
 import type { CaseSpec, HostTensor, HostTensors, Library, Runner } from "./types.ts";

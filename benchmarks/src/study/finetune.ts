@@ -6,15 +6,16 @@
  */
 
 import { mkdir } from "node:fs/promises";
-import { crossEntropy, fail, manualSeed, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
-import { adapterParameterCount, getPeftModel, type HyraOptions, type PeftConfigInput } from "@tsgrad/hyra/node";
-import { GPTClassifier, loadPretrained, padBatch, type Tokenizer, writeJsonFile } from "@tsgrad/models/node";
+import { manualSeed, type Tensor } from "@tsgrad/core";
+// adapter folders on disk, for saveRun
+import "@tsgrad/hyra/node";
+import { GPTClassifier, loadPretrained, writeJsonFile } from "@tsgrad/models/node";
 import { AdamW, LRScheduler, type Module, save, warmupCosine } from "@tsgrad/nn/node";
 import { type Example, loadTask, shuffled, type TaskName } from "../data/index.ts";
 import { Progress } from "./progress.ts";
+import { accuracy, adapt, encodeAll, type HyraAblation, type StudyMethod, trainSteps } from "./train.ts";
 
-export const METHODS = ["linear-probe", "lora", "lora-matched", "mh-lora", "hyra", "full"] as const;
-export type StudyMethod = (typeof METHODS)[number];
+export { adapt, DEFAULT_LR, encodeAll, type HyraAblation, METHODS, matchedLoraRank, predict, type StudyMethod } from "./train.ts";
 
 export interface RunConfig {
   task: TaskName;
@@ -37,9 +38,6 @@ export interface RunConfig {
   hyra?: HyraAblation;
 }
 
-/** The HyRA fields an ablation may change. */
-export type HyraAblation = Partial<Pick<HyraOptions, "activation" | "mixing" | "perHeadGenerator" | "sharedSeeds">>;
-
 export interface RunResult {
   testAccuracy: number;
   /** null when the run was not asked to score it. */
@@ -49,84 +47,11 @@ export interface RunResult {
   seconds: number;
 }
 
-/** Per-method learning rates: a head alone and the adapters take larger steps than the whole network. */
-export const DEFAULT_LR: Record<StudyMethod, number> = {
-  "linear-probe": 1e-2,
-  lora: 3e-3,
-  "lora-matched": 3e-3,
-  "mh-lora": 3e-3,
-  hyra: 3e-3,
-  full: 1e-3,
-};
-
-/** The parameter-matched LoRA's rank: raised until its trainable count on q and v reaches HyRA's at rank r. */
-export function matchedLoraRank(d: number, heads: number, layers: number, r: number): number {
-  const target = adapterParameterCount("hyra", { d, heads, r, layers });
-  let rank = 1;
-  while (rank < d && adapterParameterCount("lora", { d, heads, r: rank, layers }) < target) rank++;
-  return rank;
-}
-
-/** The module that trains, with everything else frozen. */
-function adapt(classifier: GPTClassifier, config: RunConfig): Module {
-  const { method, r, alpha } = config;
-  if (config.hyra !== undefined && method !== "hyra") fail("finetune", `hyra fields are for method "hyra", got method "${method}"`);
-  const { nEmbd: d, nHead: heads, nLayer: layers } = classifier.backbone.config;
-  if (method === "full") return classifier;
-  if (method === "linear-probe") {
-    for (const p of classifier.backbone.parameters()) p.requiresGrad = false;
-    return classifier;
-  }
-  const common = { alpha, targetModules: ["q", "v"], modulesToSave: ["head"] };
-  const matched = matchedLoraRank(d, heads, layers, r);
-  const peft: Record<Exclude<StudyMethod, "full" | "linear-probe">, PeftConfigInput> = {
-    lora: { method: "lora", r, ...common },
-    // alpha scales with the rank so that the update's scale alpha/r is LoRA's
-    "lora-matched": {
-      method: "lora",
-      ...common,
-      r: matched,
-      alpha: (alpha / r) * matched,
-    },
-    "mh-lora": { method: "mh-lora", r: Math.min(r, d / heads), ...common },
-    hyra: { method: "hyra", r, ...common, ...config.hyra },
-  };
-  return getPeftModel(classifier, peft[method]);
-}
-
-function encodeAll(tokenizer: Tokenizer, examples: readonly Example[], maxTokens: number): number[][] {
-  return examples.map((e) => tokenizer.encode(e.text).slice(0, maxTokens));
-}
-
 /**
  * The held-out sets, tokenized once per backbone, task and length: a comparison scores every run on the
  * same examples with the same tokenizer, and tokenizing 3,000 texts per run would cost more than a short run.
  */
 const heldOut = new Map<string, { validation: number[][]; test: number[][] }>();
-
-/** A classifier's predicted class of each token list, in batches of 64 (finetune's scores, evaluate and predict). */
-export async function predict(
-  model: { forward(ids: Tensor, mask?: Tensor): Tensor },
-  ids: readonly (readonly number[])[],
-): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < ids.length; i += 64) {
-    const predicted = tidy(() =>
-      noGrad(() => {
-        const { ids: x, paddingMask } = padBatch(ids.slice(i, i + 64));
-        return model.forward(x, paddingMask).argmax(-1).keep();
-      }),
-    );
-    out.push(...Array.from(await predicted.data()));
-    predicted.dispose();
-  }
-  return out;
-}
-
-async function accuracy(model: { forward(ids: Tensor, mask?: Tensor): Tensor }, ids: number[][], labels: number[]): Promise<number> {
-  const predicted = await predict(model, ids);
-  return predicted.filter((p, i) => p === labels[i]).length / ids.length;
-}
 
 /** What `finetune --out` writes beside the weights: the run's configuration and result, and the labels. */
 export const RUN_FILE = "run.json";
@@ -172,32 +97,14 @@ export async function finetune(
   const progress =
     options.progress === false ? null : new Progress(`${config.method} ${config.fraction}% seed ${config.seed}`, config.steps);
   model.train();
-  let finalLoss = Number.NaN;
   // the data order: the seeded shuffle, then epochs over it in that order
-  let cursor = 0;
-  for (let step = 1; step <= config.steps; step++) {
-    const rows: number[][] = [];
-    const targets: number[] = [];
-    for (let b = 0; b < Math.min(config.batch, trainIds.length); b++) {
-      rows.push(trainIds[cursor]);
-      targets.push(trainLabels[cursor]);
-      cursor = (cursor + 1) % trainIds.length;
-    }
-    const loss = tidy(() => {
-      opt.zeroGrad();
-      const { ids, paddingMask } = padBatch(rows);
-      const l = crossEntropy(model.forward(ids, paddingMask), tensor(targets, [targets.length], "int32"));
-      l.backward();
-      opt.step();
-      return l;
-    });
-    schedule.step();
-    if (step % 10 === 0 || step === config.steps) {
-      finalLoss = (await loss.data())[0];
-      progress?.update(step, { loss: finalLoss, lr: schedule.lastLr()[0] });
-    }
-    loss.dispose();
-  }
+  const finalLoss = await trainSteps(
+    model,
+    opt,
+    schedule,
+    { ids: trainIds, labels: trainLabels },
+    { steps: config.steps, batch: config.batch, onLoss: (step, loss) => progress?.update(step, { loss, lr: schedule.lastLr()[0] }) },
+  );
   progress?.done();
   model.eval();
   const key = `${config.backbone}|${config.task}|${maxTokens}`;

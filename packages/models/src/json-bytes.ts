@@ -14,7 +14,8 @@ export interface JsonFile extends WrittenFile {
 
 /** The SHA-256 of some bytes as 64 hex digits (Web Crypto: Node 20 and every browser have it). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  // Web Crypto takes no view of shared memory; bytes read from a file or a fetch never are one
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 

@@ -40,6 +40,15 @@ export interface PropertyOptions {
   backend?: string;
   /** Overrides the profile's run count (for expensive properties; document why where it is used). */
   numRuns?: number;
+  /** Replays a run where there is no environment to set TSGRAD_FC_SEED and TSGRAD_FC_PATH in (the browser page). */
+  seed?: number;
+  path?: string;
+}
+
+/** The seed a property runs with: TSGRAD_FC_SEED, else one fixed by its name in CI (so every run replays), else a fresh one. */
+export function propertySeed(name: string): number {
+  const envSeed = environmentVariable("TSGRAD_FC_SEED");
+  return envSeed !== undefined ? Number(envSeed) : profile() === "ci" ? hash(name) : (Date.now() ^ hash(name)) | 0;
 }
 
 /**
@@ -52,9 +61,8 @@ export async function checkProperty<T>(
   predicate: (value: T) => Promise<void> | void,
   options: PropertyOptions = {},
 ): Promise<void> {
-  const envSeed = environmentVariable("TSGRAD_FC_SEED");
-  const seed = envSeed !== undefined ? Number(envSeed) : profile() === "ci" ? hash(name) : (Date.now() ^ hash(name)) | 0;
-  const path = environmentVariable("TSGRAD_FC_PATH");
+  const seed = options.seed ?? propertySeed(name);
+  const path = options.path ?? environmentVariable("TSGRAD_FC_PATH");
   const runs = options.numRuns ?? numRuns(options.backend);
   const result = await fc.check(
     fc.asyncProperty(arbitrary, async (value) => {

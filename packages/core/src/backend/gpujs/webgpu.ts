@@ -1,5 +1,5 @@
 /**
- * @file WebGPU in Node: installs `navigator.gpu` from the `webgpu` package (Dawn's node bindings, pinned
+ * @file WebGPU: a browser's own, or in Node `navigator.gpu` installed from the `webgpu` package (Dawn's node bindings, pinned
  * at 0.3.10 because newer builds need a newer libstdc++ than Debian 12 has), tells a hardware adapter from
  * a software one, and tears the device down so that the process can exit.
  *
@@ -53,9 +53,13 @@ const { WebGPUContext } = webgpuContext as unknown as {
 const g = globalThis as unknown as { navigator?: { gpu?: GpuApi } };
 let installed: GpuApi | null = null;
 
-/** Loads Dawn and sets `navigator.gpu`, once; throws with the reason when the bindings cannot load. */
+/**
+ * The WebGPU API: a browser's own `navigator.gpu`, or in Node Dawn's, loaded and set once; throws with the
+ * reason when the bindings cannot load.
+ */
 export async function installWebGPU(): Promise<GpuApi> {
   if (installed) return installed;
+  if (g.navigator?.gpu) return g.navigator.gpu;
   let module: { create(flags: string[]): GpuApi; globals: Record<string, unknown> };
   try {
     module = (await import("webgpu")) as unknown as typeof module;

@@ -14,9 +14,9 @@ import { baseline, relaxed, unshared } from "./kernels.generated.ts";
 export type Build = "baseline" | "relaxed" | "unshared";
 
 const BASE64: Record<Build, string> = { baseline, relaxed, unshared };
-const decoded = new Map<Build, Uint8Array>();
+const decoded = new Map<Build, Uint8Array<ArrayBuffer>>();
 
-function bytesOf(build: Build): Uint8Array {
+function bytesOf(build: Build): Uint8Array<ArrayBuffer> {
   let bytes = decoded.get(build);
   if (!bytes) {
     const text = atob(BASE64[build]);

@@ -4,7 +4,7 @@
  * "browser" condition that bundlers set, so that no browser bundle ever sees node:worker_threads.
  */
 
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 
 export interface SpawnedWorker {
   terminate(): void;

@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { type Backend, type DType, Generator, isFloat, ReferenceBackend, type Tensor, tensor, useBackend } from "../../index.ts";
 import { assertArrayClose } from "../assert-close.ts";
-import { checkProperty } from "../property.ts";
+import { checkProperty, type PropertyOptions } from "../property.ts";
 import { type OpClass, tolerance } from "../tolerance.ts";
 
 import type { OpSpec } from "./index.ts";
@@ -69,10 +69,8 @@ function scaleOf(expected: ArrayLike<number>, magnitude: ArrayLike<number> | nul
   return scale;
 }
 
-export interface ParityOptions {
-  /** Runs per property (numRuns(backend) unless overridden). */
-  numRuns?: number;
-}
+/** Runs per property (numRuns(backend) unless overridden), and a seed and path to replay. */
+export type ParityOptions = Omit<PropertyOptions, "backend">;
 
 /** One parity property for one spec on `backend` (the gpujs backend under test). */
 export async function checkSpecParity(spec: OpSpec, backend: Backend, options: ParityOptions = {}): Promise<void> {
@@ -104,7 +102,7 @@ export async function checkSpecParity(spec: OpSpec, backend: Backend, options: P
         });
       }
     },
-    { backend: backend.name, numRuns: options.numRuns },
+    { ...options, backend: backend.name },
   );
   useBackend(backend);
 }

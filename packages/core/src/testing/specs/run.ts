@@ -7,7 +7,7 @@
 import { isFloat, type NestedData, sum, type Tensor, tensor } from "../../index.ts";
 import { assertClose } from "../assert-close.ts";
 import { gradcheck, gradcheckDirectional, gradgradcheck } from "../gradcheck.ts";
-import { checkProperty } from "../property.ts";
+import { checkProperty, type PropertyOptions } from "../property.ts";
 import { tolerance } from "../tolerance.ts";
 import type { Example, InputData, OpSpec } from "./spec.ts";
 
@@ -53,7 +53,7 @@ export async function checkSpecExamples(spec: OpSpec): Promise<void> {
 }
 
 /** The float64 gradcheck property; nothing for ops without a gradient. */
-export async function checkSpecGradients(spec: OpSpec, options: { numRuns?: number } = {}): Promise<void> {
+export async function checkSpecGradients(spec: OpSpec, options: PropertyOptions = {}): Promise<void> {
   const inputs = spec.inputs;
   if (!inputs) return;
   const check = spec.directional ? gradcheckDirectional : gradcheck;
@@ -61,12 +61,15 @@ export async function checkSpecGradients(spec: OpSpec, options: { numRuns?: numb
 }
 
 /** The float64 gradgradcheck property, for the specs that ask for it. */
-export async function checkSpecSecondGradients(spec: OpSpec, options: { numRuns?: number } = {}): Promise<void> {
+export async function checkSpecSecondGradients(spec: OpSpec, options: PropertyOptions = {}): Promise<void> {
   const inputs = spec.inputs;
   if (!inputs || !spec.gradgrad) return;
   // second derivatives cost a backward pass per evaluation: fewer runs
   const numRuns = Math.min(25, options.numRuns ?? 25);
-  await checkProperty(`${spec.name} gradgradcheck`, inputs, async (data) => gradgradcheck(spec.fn, dataInputs(data)), { numRuns });
+  await checkProperty(`${spec.name} gradgradcheck`, inputs, async (data) => gradgradcheck(spec.fn, dataInputs(data)), {
+    ...options,
+    numRuns,
+  });
 }
 
 /** Every error case: the call throws, and the message names the op, what it got and what it expected. */

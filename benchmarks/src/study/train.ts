@@ -1,0 +1,137 @@
+/**
+ * @file What a fine-tuning run does, with no file system, so that the browser page's live fine-tune runs
+ * the same code as \`tsgrad finetune\` and the study: which module trains for each method (adapt), the
+ * training steps over tokenized examples, and predictions in batches.
+ */
+
+import { crossEntropy, fail, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
+import { adapterParameterCount, getPeftModel, type HyraOptions, type PeftConfigInput } from "@tsgrad/hyra";
+import { type GPTClassifier, padBatch, type Tokenizer } from "@tsgrad/models";
+import type { AdamW, LRScheduler, Module } from "@tsgrad/nn";
+
+export const METHODS = ["linear-probe", "lora", "lora-matched", "mh-lora", "hyra", "full"] as const;
+export type StudyMethod = (typeof METHODS)[number];
+
+/** The HyRA fields an ablation may change. */
+export type HyraAblation = Partial<Pick<HyraOptions, "activation" | "mixing" | "perHeadGenerator" | "sharedSeeds">>;
+
+/** Per-method learning rates: a head alone and the adapters take larger steps than the whole network. */
+export const DEFAULT_LR: Record<StudyMethod, number> = {
+  "linear-probe": 1e-2,
+  lora: 3e-3,
+  "lora-matched": 3e-3,
+  "mh-lora": 3e-3,
+  hyra: 3e-3,
+  full: 1e-3,
+};
+
+/** What adapt reads of a run's configuration. */
+export interface AdaptConfig {
+  method: StudyMethod;
+  r: number;
+  alpha: number;
+  hyra?: HyraAblation;
+}
+
+/** The parameter-matched LoRA's rank: raised until its trainable count on q and v reaches HyRA's at rank r. */
+export function matchedLoraRank(d: number, heads: number, layers: number, r: number): number {
+  const target = adapterParameterCount("hyra", { d, heads, r, layers });
+  let rank = 1;
+  while (rank < d && adapterParameterCount("lora", { d, heads, r: rank, layers }) < target) rank++;
+  return rank;
+}
+
+/** The module that trains, with everything else frozen. */
+export function adapt(classifier: GPTClassifier, config: AdaptConfig): Module {
+  const { method, r, alpha } = config;
+  if (config.hyra !== undefined && method !== "hyra") fail("finetune", `hyra fields are for method "hyra", got method "${method}"`);
+  const { nEmbd: d, nHead: heads, nLayer: layers } = classifier.backbone.config;
+  if (method === "full") return classifier;
+  if (method === "linear-probe") {
+    for (const p of classifier.backbone.parameters()) p.requiresGrad = false;
+    return classifier;
+  }
+  const common = { alpha, targetModules: ["q", "v"], modulesToSave: ["head"] };
+  const matched = matchedLoraRank(d, heads, layers, r);
+  const peft: Record<Exclude<StudyMethod, "full" | "linear-probe">, PeftConfigInput> = {
+    lora: { method: "lora", r, ...common },
+    // alpha scales with the rank so that the update's scale alpha/r is LoRA's
+    "lora-matched": {
+      method: "lora",
+      ...common,
+      r: matched,
+      alpha: (alpha / r) * matched,
+    },
+    "mh-lora": { method: "mh-lora", r: Math.min(r, d / heads), ...common },
+    hyra: { method: "hyra", r, ...common, ...config.hyra },
+  };
+  return getPeftModel(classifier, peft[method]);
+}
+
+export function encodeAll(tokenizer: Tokenizer, examples: readonly { text: string }[], maxTokens: number): number[][] {
+  return examples.map((e) => tokenizer.encode(e.text).slice(0, maxTokens));
+}
+
+/**
+ * Trains for \`steps\` steps on batches taken in order from the examples (epochs over them, in that order),
+ * calling \`onLoss(step, loss)\` every \`every\` steps and at the last; returns the last loss reported.
+ */
+export async function trainSteps(
+  model: { forward(ids: Tensor, mask?: Tensor): Tensor },
+  opt: AdamW,
+  schedule: LRScheduler,
+  data: { ids: readonly (readonly number[])[]; labels: readonly number[] },
+  options: { steps: number; batch: number; every?: number; onLoss?: (step: number, loss: number) => void | Promise<void> },
+): Promise<number> {
+  const { steps, batch, every = 10 } = options;
+  let finalLoss = Number.NaN;
+  let cursor = 0;
+  for (let step = 1; step <= steps; step++) {
+    const rows: (readonly number[])[] = [];
+    const targets: number[] = [];
+    for (let b = 0; b < Math.min(batch, data.ids.length); b++) {
+      rows.push(data.ids[cursor]);
+      targets.push(data.labels[cursor]);
+      cursor = (cursor + 1) % data.ids.length;
+    }
+    const loss = tidy(() => {
+      opt.zeroGrad();
+      const { ids, paddingMask } = padBatch(rows);
+      const l = crossEntropy(model.forward(ids, paddingMask), tensor(targets, [targets.length], "int32"));
+      l.backward();
+      opt.step();
+      return l;
+    });
+    schedule.step();
+    if (step % every === 0 || step === steps) {
+      finalLoss = (await loss.data())[0];
+      await options.onLoss?.(step, finalLoss);
+    }
+    loss.dispose();
+  }
+  return finalLoss;
+}
+
+/** A classifier's predicted class of each token list, in batches of 64 (finetune's scores, evaluate and predict). */
+export async function predict(
+  model: { forward(ids: Tensor, mask?: Tensor): Tensor },
+  ids: readonly (readonly number[])[],
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < ids.length; i += 64) {
+    const predicted = tidy(() =>
+      noGrad(() => {
+        const { ids: x, paddingMask } = padBatch(ids.slice(i, i + 64));
+        return model.forward(x, paddingMask).argmax(-1).keep();
+      }),
+    );
+    out.push(...Array.from(await predicted.data()));
+    predicted.dispose();
+  }
+  return out;
+}
+
+export async function accuracy(model: { forward(ids: Tensor, mask?: Tensor): Tensor }, ids: number[][], labels: number[]): Promise<number> {
+  const predicted = await predict(model, ids);
+  return predicted.filter((p, i) => p === labels[i]).length / ids.length;
+}

@@ -1,0 +1,65 @@
+/**
+ * @file The page's live fine-tune: the committed backbone (benchmarks/backbone, fetched) fine-tuned on a
+ * small subset of the spam task (web/data/spam.json) with LoRA and then with HyRA, by the same code as
+ * `tsgrad finetune` (benchmarks/src/study/train.ts), with the quick preset's settings: 64 tokens, batches
+ * of 16, rank 8, alpha 16, q and v adapted, the head trained, each method's default learning rate.
+ */
+
+import { accuracy, adapt, DEFAULT_LR, encodeAll, trainSteps } from "@tsgrad/benchmarks/src/study/train.ts";
+import { manualSeed } from "@tsgrad/core";
+import { GPTClassifier, loadPretrainedFromBytes } from "@tsgrad/models";
+import { AdamW, LRScheduler, type Module, warmupCosine } from "@tsgrad/nn";
+import type { Reply, RunOptions } from "./protocol.ts";
+
+interface PageData {
+  labels: string[];
+  train: { text: string; label: number }[];
+  test: { text: string; label: number }[];
+}
+
+const MAX_TOKENS = 64;
+const BATCH = 16;
+
+async function fetchBytes(path: string): Promise<Uint8Array> {
+  const response = await fetch(path);
+  if (!response.ok) throw new Error(`fetch ${path}: ${response.status} ${response.statusText}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export async function fineTune(options: RunOptions, post: (reply: Reply) => void): Promise<void> {
+  const files = Object.fromEntries(
+    await Promise.all(["config.json", "model.safetensors", "tokenizer.json"].map(async (f) => [f, await fetchBytes(`backbone/${f}`)])),
+  );
+  const data = JSON.parse(new TextDecoder().decode(await fetchBytes("data/spam.json"))) as PageData;
+  const steps = options.smoke ? 40 : 120;
+  for (const method of ["lora", "hyra"] as const) {
+    const started = performance.now();
+    const { model: backbone, tokenizer } = await loadPretrainedFromBytes(files, { name: "backbone" });
+    manualSeed(1);
+    const classifier = new GPTClassifier(backbone, data.labels.length);
+    const model = adapt(classifier, { method, r: 8, alpha: 16 }) as Module & { forward: GPTClassifier["forward"] };
+    const params = model.parameters().filter((p) => p.requiresGrad);
+    const lr = DEFAULT_LR[method];
+    const opt = new AdamW(params, { lr, weightDecay: 0.01 });
+    const schedule = new LRScheduler(opt, warmupCosine({ lr, warmupSteps: Math.floor(steps / 10), totalSteps: steps }));
+    const ids = encodeAll(tokenizer, data.train, MAX_TOKENS);
+    model.train();
+    await trainSteps(
+      model,
+      opt,
+      schedule,
+      { ids, labels: data.train.map((e) => e.label) },
+      { steps, batch: BATCH, every: 1, onLoss: (step, loss) => post({ type: "loss", method, step, loss }) },
+    );
+    model.eval();
+    const testIds = encodeAll(tokenizer, data.test, MAX_TOKENS);
+    const score = await accuracy(
+      model,
+      testIds,
+      data.test.map((e) => e.label),
+    );
+    const trainable = params.reduce((n, p) => n + p.size, 0);
+    post({ type: "accuracy", method, accuracy: score, trainable, seconds: (performance.now() - started) / 1000 });
+    model.dispose();
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * @file The page's worker: tsgrad runs here, not on the page's main thread, because the wasm backend's
+ * two threads wait on each other with Atomics.wait, which a page's main thread may not call. It runs
+ * one panel at a time and posts each result as it comes (protocol.ts).
+ */
+
+import { compareOutputs } from "@tsgrad/benchmarks/src/cases/check.ts";
+import { caseChecks, caseInputs, catalogue } from "@tsgrad/benchmarks/src/cases/index.ts";
+import { metric } from "@tsgrad/benchmarks/src/stats.ts";
+import { measureRound, TIMINGS, timeOneCall } from "@tsgrad/benchmarks/src/timing.ts";
+import { startTsgrad } from "@tsgrad/benchmarks/src/tsgrad.ts";
+import { type Backend, setBackend, useBackend } from "@tsgrad/core";
+import {
+  ALL_SPECS,
+  checkSpecErrors,
+  checkSpecExamples,
+  checkSpecGradients,
+  checkSpecParity,
+  checkSpecSecondGradients,
+  type OpSpec,
+  propertySeed,
+  reference,
+} from "@tsgrad/core/testing";
+import { fineTune } from "./finetune.ts";
+import type { Reply, Request, RunOptions } from "./protocol.ts";
+
+const scope = globalThis as unknown as {
+  postMessage(message: Reply): void;
+  onmessage: ((event: { data: Request }) => void) | null;
+  crossOriginIsolated?: boolean;
+};
+const post = (reply: Reply) => scope.postMessage(reply);
+const isolated = scope.crossOriginIsolated === true;
+
+/** A backend the page compares with the reference backend, and why it cannot run here, if it cannot. */
+interface Target {
+  label: string;
+  name: string;
+  /** For the parity tests (the wasm backend's two threads split every kernel, however small). */
+  options: Record<string, unknown>;
+  /** For the benchmarks: as `pnpm bench` starts it (two threads split only kernels worth it). */
+  benchOptions: Record<string, unknown>;
+  unavailable(): Promise<string | null>;
+}
+
+const TARGETS: Target[] = [
+  { label: "wasm, 1 thread", name: "wasm", options: { threads: 1 }, benchOptions: { threads: 1 }, unavailable: async () => null },
+  {
+    label: "wasm, 2 threads",
+    name: "wasm",
+    options: { threads: 2, minParallelWork: 0 },
+    benchOptions: { threads: 2 },
+    unavailable: async () =>
+      isolated ? null : "the page is not cross-origin isolated (no SharedArrayBuffer): serve it with COOP and COEP headers",
+  },
+  {
+    label: "gpujs:webgpu",
+    name: "gpujs:webgpu",
+    options: {},
+    benchOptions: {},
+    async unavailable() {
+      const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+      return gpu && (await gpu.requestAdapter()) ? null : "no WebGPU adapter";
+    },
+  },
+];
+
+/** The target's backend, or the reason it did not start (posted as a skip). */
+async function start(target: Target, panel: "tests" | "bench"): Promise<Backend | null> {
+  let reason = await target.unavailable();
+  if (reason === null) {
+    try {
+      return await setBackend(target.name, panel === "tests" ? target.options : target.benchOptions);
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+  }
+  post({ type: "skip", panel, backend: target.label, reason });
+  return null;
+}
+
+/** A spec's checks on the reference backend: examples, gradcheck and gradgradcheck properties, error cases. */
+async function referenceChecks(spec: OpSpec, options: { numRuns?: number; seed?: number; path?: string }): Promise<void> {
+  useBackend(reference);
+  await checkSpecExamples(spec);
+  await checkSpecGradients(spec, options);
+  await checkSpecSecondGradients(spec, options);
+  checkSpecErrors(spec);
+}
+
+async function runTests(options: RunOptions): Promise<void> {
+  const numRuns = options.smoke ? 5 : undefined;
+  for (const target of [{ label: "reference" } as Target, ...TARGETS]) {
+    const backend = target.label === "reference" ? reference : await start(target, "tests");
+    if (!backend) continue;
+    for (const spec of ALL_SPECS) {
+      if (options.replay && options.replay.op !== spec.name) continue;
+      const replay = options.replay ? { seed: options.replay.seed, path: options.replay.path } : {};
+      const name = target.label === "reference" ? `${spec.name} gradcheck` : `${spec.name} parity on ${backend.name}`;
+      const started = performance.now();
+      try {
+        if (target.label === "reference") await referenceChecks(spec, { numRuns, ...replay });
+        else await checkSpecParity(spec, backend, { numRuns, ...replay });
+        post({ type: "test", backend: target.label, op: spec.name, ok: true, ms: performance.now() - started, seed: propertySeed(name) });
+      } catch (error) {
+        const message = (error as Error).message;
+        post({
+          type: "test",
+          backend: target.label,
+          op: spec.name,
+          ok: false,
+          ms: performance.now() - started,
+          seed: propertySeed(name),
+          message,
+        });
+      }
+    }
+  }
+}
+
+async function runBench(options: RunOptions): Promise<void> {
+  const mode = options.smoke ? "smoke" : "quick";
+  const { requestTimeoutMs: _, ...timings } = TIMINGS[mode];
+  // samples of at least a millisecond: a browser's clock is coarse (5 µs to 100 µs), and a smoke-size call takes less
+  const timing = { ...timings, minSampleMs: Math.max(1, timings.minSampleMs) };
+  const cases = catalogue(mode).filter((c) => c.quick || mode === "smoke");
+  const oracle = await startTsgrad("reference");
+  const expected = new Map<string, { outputs: Record<string, Float32Array>; checks: ReturnType<typeof caseChecks> }>();
+  for (const spec of cases) {
+    const runner = await oracle.prepare(spec, caseInputs(spec));
+    const outputs = await runner.outputs();
+    runner.dispose();
+    expected.set(spec.id, { outputs, checks: caseChecks(spec.params, caseInputs(spec), outputs) });
+  }
+  for (const target of TARGETS) {
+    const started = await start(target, "bench");
+    if (!started) continue;
+    const library = await startTsgrad(target.name, target.benchOptions);
+    post({ type: "facts", facts: { [target.label]: JSON.stringify(library.facts()) } });
+    for (const spec of cases) {
+      const want = expected.get(spec.id) as { outputs: Record<string, Float32Array>; checks: ReturnType<typeof caseChecks> };
+      try {
+        const runner = await library.prepare(spec, caseInputs(spec));
+        const estimate = await timeOneCall(runner);
+        const wrong = compareOutputs(await runner.outputs(), want.outputs, want.checks, started.name);
+        if (wrong) throw new Error(wrong);
+        const round = await measureRound(runner, timing, 0, estimate);
+        runner.dispose();
+        const ms = Math.min(...round.samples.map((s) => s.ms));
+        post({ type: "bench", backend: target.label, case: spec.id, unit: spec.unit, value: metric(spec.unit, spec.work, ms), ms });
+      } catch (error) {
+        post({
+          type: "bench",
+          backend: target.label,
+          case: spec.id,
+          unit: spec.unit,
+          value: Number.NaN,
+          ms: 0,
+          error: (error as Error).message,
+        });
+      }
+    }
+  }
+}
+
+async function run(request: Request): Promise<void> {
+  const started = performance.now();
+  try {
+    if (request.panel === "tests") await runTests(request.options);
+    else if (request.panel === "bench") await runBench(request.options);
+    else await fineTune(request.options, post);
+  } catch (error) {
+    post({ type: "error", panel: request.panel, message: (error as Error).stack ?? String(error) });
+  }
+  post({ type: "done", panel: request.panel, seconds: (performance.now() - started) / 1000 });
+}
+
+post({
+  type: "facts",
+  facts: {
+    userAgent: (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? "unknown",
+    cores: (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 0,
+    crossOriginIsolated: isolated,
+    sharedArrayBuffer: typeof SharedArrayBuffer === "function",
+  },
+});
+
+// one panel at a time, in the order asked
+let queue = Promise.resolve();
+scope.onmessage = (event) => {
+  queue = queue.then(() => run(event.data));
+};
