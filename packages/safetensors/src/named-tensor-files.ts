@@ -11,12 +11,10 @@ import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import type { DType, Tensor } from "@tsgrad/core";
 import type { Safetensors, SafetensorsTensor } from "./decode.ts";
-import { writableDType } from "./dtypes.ts";
-import { encodeValues, planSafetensors } from "./encode.ts";
 import { SafetensorsError } from "./errors.ts";
 import { openRegularFile, writeFileAtomic } from "./files.ts";
 import { parseHeader, readHeaderLength } from "./header.ts";
-import { entriesOf, type SaveOptions, uploadTensors } from "./named-tensors.ts";
+import { planTensorFile, type SaveOptions, uploadTensors } from "./named-tensors.ts";
 import type { WrittenFile } from "./written-file.ts";
 
 /** Node's file-system errors become SafetensorsError("IO") naming the file; the library's own pass through. */
@@ -41,22 +39,13 @@ export async function saveTensors(
   path: string,
   options: SaveOptions = {},
 ): Promise<WrittenFile> {
-  const entries = entriesOf(tensors, path);
-  const byName = new Map(entries);
-  const plan = planSafetensors(
-    entries.map(([name, t]) => [name, { dtype: writableDType(t.dtype), shape: t.shape }]),
-    options.metadata ?? null,
-    path,
-  );
+  const file = planTensorFile(tensors, options, path);
   try {
     return await writeFileAtomic(
       path,
       async (write) => {
-        await write(plan.header);
-        for (const { name, dtype } of plan.order) {
-          const values = await (byName.get(name) as Tensor).data();
-          await write(encodeValues(values, dtype));
-        }
+        await write(file.header);
+        for await (const part of file.data()) await write(part);
       },
       `safetensors ${path}`,
       ioRefusal(path),

@@ -15,7 +15,7 @@ export interface SaveOptions {
   metadata?: Record<string, string>;
 }
 
-export function entriesOf(tensors: Map<string, Tensor> | Record<string, Tensor>, file: string): [string, Tensor][] {
+function entriesOf(tensors: Map<string, Tensor> | Record<string, Tensor>, file: string): [string, Tensor][] {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   for (const [name, t] of entries) {
     if (!(t instanceof Tensor))
@@ -27,14 +27,15 @@ export function entriesOf(tensors: Map<string, Tensor> | Record<string, Tensor>,
 }
 
 /**
- * Named tensors as the bytes of one safetensors file (what saveTensors writes), for a browser's download
- * or any other store. Tensors are read with `await t.data()`, so this works on every backend.
+ * The safetensors file of named tensors, planned (everything that can be refused is checked here, before
+ * a byte is written): its header, and its tensors' bytes in file order, each read with `await t.data()`
+ * only when reached, so that a writer holds one tensor's bytes at a time, on every backend.
  */
-export async function serializeTensors(
+export function planTensorFile(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
-  options: SaveOptions = {},
-  name = "(in memory)",
-): Promise<Uint8Array> {
+  options: SaveOptions,
+  name: string,
+): { header: Uint8Array; data(): AsyncGenerator<Uint8Array> } {
   const entries = entriesOf(tensors, name);
   const byName = new Map(entries);
   const plan = planSafetensors(
@@ -42,8 +43,23 @@ export async function serializeTensors(
     options.metadata ?? null,
     name,
   );
-  const parts = [plan.header];
-  for (const { name: key, dtype } of plan.order) parts.push(encodeValues(await (byName.get(key) as Tensor).data(), dtype));
+  return {
+    header: plan.header,
+    async *data() {
+      for (const { name: key, dtype } of plan.order) yield encodeValues(await (byName.get(key) as Tensor).data(), dtype);
+    },
+  };
+}
+
+/** Named tensors as the bytes of one safetensors file (what saveTensors writes), for a browser's download or any other store. */
+export async function serializeTensors(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  options: SaveOptions = {},
+  name = "(in memory)",
+): Promise<Uint8Array> {
+  const file = planTensorFile(tensors, options, name);
+  const parts = [file.header];
+  for await (const part of file.data()) parts.push(part);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {
