@@ -20,9 +20,12 @@ const PACKAGES = ["core", "safetensors", "nn", "hyra", "models"];
 const scratch = mkdtempSync(join(tmpdir(), "tsgrad-packed-"));
 const packs = join(scratch, "packs");
 
+// a user's environment: none of the test runner's TSGRAD_* settings (its strict-async reference backend)
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TSGRAD_")));
+
 function run(command: string, args: string[], cwd: string): string {
   try {
-    return execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 180_000 });
+    return execFileSync(command, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 180_000 });
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${command} ${args.join(" ")} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
