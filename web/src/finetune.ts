@@ -5,7 +5,7 @@
  * of 16, rank 8, alpha 16, q and v adapted, the head trained, each method's default learning rate.
  */
 
-import { accuracy, adapt, DEFAULT_LR, encodeAll, trainSteps } from "@tsgrad/benchmarks/src/study/train.ts";
+import { accuracy, adapt, DEFAULT_LR, encodeAll, tokenLogits, trainSteps } from "@tsgrad/benchmarks/src/study/train.ts";
 import { manualSeed } from "@tsgrad/core";
 import { GPTClassifier, loadPretrainedFromBytes } from "@tsgrad/models";
 import { AdamW, LRScheduler, type Module, warmupCosine } from "@tsgrad/nn";
@@ -45,10 +45,10 @@ export async function fineTune(options: RunOptions, post: (reply: Reply) => void
     const ids = encodeAll(tokenizer, data.train, MAX_TOKENS);
     model.train();
     await trainSteps(
-      model,
+      tokenLogits(model, ids),
       opt,
       schedule,
-      { ids, labels: data.train.map((e) => e.label) },
+      data.train.map((e) => e.label),
       { steps, batch: BATCH, every: 1, onLoss: (step, loss) => post({ type: "loss", method, step, loss }) },
     );
     model.eval();

@@ -13,7 +13,7 @@ import { GPTClassifier, loadPretrained, writeJsonFile } from "@tsgrad/models/nod
 import { AdamW, LRScheduler, type Module, save, warmupCosine } from "@tsgrad/nn/node";
 import { type Example, loadTask, shuffled, type TaskName } from "../data/index.ts";
 import { Progress } from "./progress.ts";
-import { accuracy, adapt, encodeAll, type HyraAblation, type StudyMethod, trainSteps } from "./train.ts";
+import { accuracy, adapt, cachedProbeLogits, encodeAll, type HyraAblation, type StudyMethod, tokenLogits, trainSteps } from "./train.ts";
 
 export { adapt, DEFAULT_LR, encodeAll, type HyraAblation, METHODS, matchedLoraRank, predict, type StudyMethod } from "./train.ts";
 
@@ -98,13 +98,13 @@ export async function finetune(
     options.progress === false ? null : new Progress(`${config.method} ${config.fraction}% seed ${config.seed}`, config.steps);
   model.train();
   // the data order: the seeded shuffle, then epochs over it in that order
-  const finalLoss = await trainSteps(
-    model,
-    opt,
-    schedule,
-    { ids: trainIds, labels: trainLabels },
-    { steps: config.steps, batch: config.batch, onLoss: (step, loss) => progress?.update(step, { loss, lr: schedule.lastLr()[0] }) },
-  );
+  const probe = config.method === "linear-probe" ? cachedProbeLogits(classifier, trainIds) : null;
+  const finalLoss = await trainSteps(probe?.logits ?? tokenLogits(model, trainIds), opt, schedule, trainLabels, {
+    steps: config.steps,
+    batch: config.batch,
+    onLoss: (step, loss) => progress?.update(step, { loss, lr: schedule.lastLr()[0] }),
+  });
+  probe?.dispose();
   progress?.done();
   model.eval();
   const key = `${config.backbone}|${config.task}|${maxTokens}`;

@@ -1,10 +1,10 @@
 /**
  * @file What a fine-tuning run does, with no file system, so that the browser page's live fine-tune runs
- * the same code as \`tsgrad finetune\` and the study: which module trains for each method (adapt), the
+ * the same code as `tsgrad finetune` and the study: which module trains for each method (adapt), the
  * training steps over tokenized examples, and predictions in batches.
  */
 
-import { crossEntropy, fail, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
+import { concat, crossEntropy, fail, indexSelect, noGrad, type Tensor, tensor, tidy } from "@tsgrad/core";
 import { adapterParameterCount, getPeftModel, type HyraOptions, type PeftConfigInput } from "@tsgrad/hyra";
 import { type GPTClassifier, padBatch, type Tokenizer } from "@tsgrad/models";
 import type { AdamW, LRScheduler, Module } from "@tsgrad/nn";
@@ -72,32 +72,74 @@ export function encodeAll(tokenizer: Tokenizer, examples: readonly { text: strin
   return examples.map((e) => tokenizer.encode(e.text).slice(0, maxTokens));
 }
 
+/** How a batch of training examples, by index, becomes class logits (B, classes). */
+export type BatchLogits = (rows: readonly number[]) => Tensor;
+
+/** The model on the examples' tokens, right-padded per batch. */
+export function tokenLogits(model: { forward(ids: Tensor, mask?: Tensor): Tensor }, ids: readonly (readonly number[])[]): BatchLogits {
+  return (rows) => {
+    const { ids: x, paddingMask } = padBatch(rows.map((r) => ids[r]));
+    return model.forward(x, paddingMask);
+  };
+}
+
 /**
- * Trains for \`steps\` steps on batches taken in order from the examples (epochs over them, in that order),
- * calling \`onLoss(step, loss)\` every \`every\` steps and at the last; returns the last loss reported.
+ * A linear probe's logits from cached features: its backbone is frozen, so each example's pooled hidden
+ * state is computed once (in batches of 64, without gradients) and every step runs only the head on
+ * them, as the study's protocol allows for the probe. Its numbers match the uncached run's up to the
+ * rounding of batches padded to other lengths.
+ */
+export function cachedProbeLogits(
+  classifier: GPTClassifier,
+  ids: readonly (readonly number[])[],
+): { logits: BatchLogits; dispose(): void } {
+  const chunks: Tensor[] = [];
+  for (let i = 0; i < ids.length; i += 64) {
+    chunks.push(
+      tidy(() =>
+        noGrad(() => {
+          const { ids: x, paddingMask } = padBatch(ids.slice(i, i + 64));
+          return classifier.pooled(x, paddingMask).keep();
+        }),
+      ),
+    );
+  }
+  const features = tidy(() => concat(chunks, 0).keep()); // (N, C)
+  for (const c of chunks) c.dispose();
+  return {
+    logits: (rows) => classifier.head.forward(indexSelect(features, 0, tensor([...rows], [rows.length], "int32"))),
+    dispose: () => features.dispose(),
+  };
+}
+
+/**
+ * Trains for `steps` steps on batches taken in order from the examples (epochs over them, in that order),
+ * calling `onLoss(step, loss)` every `every` steps and at the last; returns the last loss reported.
  */
 export async function trainSteps(
-  model: { forward(ids: Tensor, mask?: Tensor): Tensor },
+  logitsOf: BatchLogits,
   opt: AdamW,
   schedule: LRScheduler,
-  data: { ids: readonly (readonly number[])[]; labels: readonly number[] },
+  labels: readonly number[],
   options: { steps: number; batch: number; every?: number; onLoss?: (step: number, loss: number) => void | Promise<void> },
 ): Promise<number> {
   const { steps, batch, every = 10 } = options;
   let finalLoss = Number.NaN;
   let cursor = 0;
   for (let step = 1; step <= steps; step++) {
-    const rows: (readonly number[])[] = [];
-    const targets: number[] = [];
-    for (let b = 0; b < Math.min(batch, data.ids.length); b++) {
-      rows.push(data.ids[cursor]);
-      targets.push(data.labels[cursor]);
-      cursor = (cursor + 1) % data.ids.length;
+    const rows: number[] = [];
+    for (let b = 0; b < Math.min(batch, labels.length); b++) {
+      rows.push(cursor);
+      cursor = (cursor + 1) % labels.length;
     }
     const loss = tidy(() => {
       opt.zeroGrad();
-      const { ids, paddingMask } = padBatch(rows);
-      const l = crossEntropy(model.forward(ids, paddingMask), tensor(targets, [targets.length], "int32"));
+      const targets = tensor(
+        rows.map((r) => labels[r]),
+        [rows.length],
+        "int32",
+      );
+      const l = crossEntropy(logitsOf(rows), targets);
       l.backward();
       opt.step();
       return l;
