@@ -104,8 +104,9 @@ export function cachedProbeLogits(
       ),
     );
   }
-  const features = tidy(() => concat(chunks, 0).keep()); // (N, C)
-  for (const c of chunks) c.dispose();
+  // concat of one tensor may hand back that tensor itself, which must then stay alive
+  const features = chunks.length === 1 ? chunks[0] : tidy(() => concat(chunks, 0).keep()); // (N, C)
+  if (chunks.length > 1) for (const c of chunks) c.dispose();
   return {
     logits: (rows) => classifier.head.forward(indexSelect(features, 0, tensor([...rows], [rows.length], "int32"))),
     dispose: () => features.dispose(),

@@ -16,6 +16,9 @@ export interface SaveOptions {
 }
 
 function entriesOf(tensors: Map<string, Tensor> | Record<string, Tensor>, file: string): [string, Tensor][] {
+  if (tensors === null || typeof tensors !== "object" || Array.isArray(tensors) || tensors instanceof Tensor) {
+    throw new SafetensorsError("INVALID_ARGUMENT", `safetensors ${file}`, "the tensors must be a Map or an object of name -> Tensor");
+  }
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   for (const [name, t] of entries) {
     if (!(t instanceof Tensor))
@@ -37,6 +40,9 @@ export function planTensorFile(
   name: string,
 ): { header: Uint8Array; data(): AsyncGenerator<Uint8Array> } {
   const entries = entriesOf(tensors, name);
+  if (options === null || typeof options !== "object") {
+    throw new SafetensorsError("INVALID_ARGUMENT", `safetensors ${name}`, "the options must be an object, such as { metadata }");
+  }
   const byName = new Map(entries);
   const plan = planSafetensors(
     entries.map(([key, t]) => [key, { dtype: writableDType(t.dtype), shape: t.shape }]),
@@ -55,9 +61,8 @@ export function planTensorFile(
 export async function serializeTensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   options: SaveOptions = {},
-  name = "(in memory)",
 ): Promise<Uint8Array> {
-  const file = planTensorFile(tensors, options, name);
+  const file = planTensorFile(tensors, options, "(in memory)");
   const parts = [file.header];
   for await (const part of file.data()) parts.push(part);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
