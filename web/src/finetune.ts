@@ -6,7 +6,7 @@
  */
 
 import { accuracy, adapt, DEFAULT_LR, encodeAll, tokenLogits, trainSteps } from "@tsgrad/benchmarks/src/study/train.ts";
-import { manualSeed } from "@tsgrad/core";
+import { manualSeed, setBackend } from "@tsgrad/core";
 import { GPTClassifier, loadPretrainedFromBytes } from "@tsgrad/models";
 import { AdamW, LRScheduler, type Module, warmupCosine } from "@tsgrad/nn";
 import type { Reply, RunOptions } from "./protocol.ts";
@@ -31,6 +31,9 @@ export async function fineTune(options: RunOptions, post: (reply: Reply) => void
     await Promise.all(["config.json", "model.safetensors", "tokenizer.json"].map(async (f) => [f, await fetchBytes(`backbone/${f}`)])),
   );
   const data = JSON.parse(new TextDecoder().decode(await fetchBytes("data/spam.json"))) as PageData;
+  // the default wasm backend, whatever the panels before left current (the benchmarks end on their last backend)
+  const backend = await setBackend("wasm");
+  post({ type: "facts", facts: { "fine-tune backend": backend.name } });
   const steps = options.smoke ? 40 : 120;
   for (const method of ["lora", "hyra"] as const) {
     const started = performance.now();

@@ -4,7 +4,9 @@
  * headers, runs the three panels at smoke sizes and checks what they report: the property tests pass on
  * every backend the browser offers (WebGPU skipped, with its reason, where there is no adapter), the
  * benchmark gives numbers for the WebAssembly backend on one and two threads, and the live fine-tune's
- * loss falls for LoRA and for HyRA. Screenshots of each panel go to web/results/ (docs/images/ holds
+ * loss falls for LoRA and for HyRA. A second browser is started with --enable-unsafe-webgpu, which
+ * offers Chromium's software adapter (SwiftShader): there every op must also pass on gpujs:webgpu and
+ * its benchmark must give numbers. Screenshots of each panel go to web/results/ (docs/images/ holds
  * committed ones).
  *
  * The browser is CHROMIUM (default /usr/bin/chromium); without one the test fails under CI=true (CI
@@ -22,6 +24,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 // @ts-expect-error: a plain-JavaScript script, typed by how it is used here
 import { serve } from "../scripts/serve.mjs";
+import type { Panel } from "../src/protocol.ts";
 
 const WEB = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -37,43 +40,57 @@ interface PageState {
 }
 
 const test = suite("the page in headless chromium");
-let browser: Browser | null = null;
 let server: Server | null = null;
+let port = 0;
 let state: PageState | null = null;
-let page: Page | null = null;
+let gpuState: PageState | null = null;
+
+/**
+ * Loads the page in a fresh browser with `autorun` and `flags`, waits for the panels, and returns what it
+ * drew; with `shots`, saves a screenshot of each panel.
+ */
+async function runPage(autorun: Panel[], flags: string[], shots: boolean): Promise<PageState> {
+  // --no-sandbox: CI runs as root, where chromium's sandbox refuses to start
+  const browser: Browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", ...flags] });
+  try {
+    const page: Page = await browser.newPage();
+    await page.setViewport({ width: 1200, height: 900 });
+    const logs: string[] = [];
+    page.on("pageerror", (error) => logs.push(String(error)));
+    // TSGRAD_PAGE_SMOKE=0 runs the panels at full size, for screenshots worth committing (docs/images/)
+    const smoke = process.env.TSGRAD_PAGE_SMOKE === "0" ? "0" : "1";
+    await page.goto(`http://127.0.0.1:${port}/?smoke=${smoke}&autorun=${autorun.join(",")}`);
+    await page.waitForFunction(
+      (panels: string[]) => {
+        const s = (window as unknown as { tsgradPage?: PageState }).tsgradPage;
+        return s !== undefined && (s.errors.length > 0 || panels.every((p) => s.done[p]));
+      },
+      { timeout: smoke === "1" ? 240_000 : 1_500_000, polling: 500 },
+      autorun,
+    );
+    const drawn = (await page.evaluate(() => (window as unknown as { tsgradPage: PageState }).tsgradPage)) as PageState;
+    drawn.errors.push(...logs);
+    if (shots) {
+      mkdirSync(SHOTS, { recursive: true });
+      for (const panel of autorun) await (await page.$(`#${panel}`))?.screenshot({ path: join(SHOTS, `${panel}.png`) as `${string}.png` });
+    }
+    return drawn;
+  } finally {
+    await browser.close();
+  }
+}
 
 test.before(async () => {
   if (!existsSync(CHROMIUM)) return;
   execFileSync(process.execPath, [join(WEB, "scripts/build.mjs")], { stdio: "inherit" });
   server = (await serve(join(WEB, "dist"), 0)) as Server;
-  const port = (server.address() as AddressInfo).port;
-  // --no-sandbox: CI runs as root, where chromium's sandbox refuses to start
-  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
-  page = await browser.newPage();
-  await page.setViewport({ width: 1200, height: 900 });
-  const logs: string[] = [];
-  page.on("pageerror", (error) => logs.push(String(error)));
-  // TSGRAD_PAGE_SMOKE=0 runs the panels at full size, for screenshots worth committing (docs/images/)
-  const smoke = process.env.TSGRAD_PAGE_SMOKE === "0" ? "0" : "1";
-  await page.goto(`http://127.0.0.1:${port}/?smoke=${smoke}&autorun=tests,bench,finetune`);
-  await page.waitForFunction(
-    () => {
-      const s = (window as unknown as { tsgradPage?: PageState }).tsgradPage;
-      return s !== undefined && (s.errors.length > 0 || (s.done.tests && s.done.bench && s.done.finetune));
-    },
-    { timeout: smoke === "1" ? 240_000 : 1_500_000, polling: 500 },
-  );
-  state = (await page.evaluate(() => (window as unknown as { tsgradPage: PageState }).tsgradPage)) as PageState;
-  if (logs.length > 0) state.errors.push(...logs);
-  mkdirSync(SHOTS, { recursive: true });
-  for (const panel of ["tests", "bench", "finetune"]) {
-    const element = await page.$(`#${panel}`);
-    await element?.screenshot({ path: join(SHOTS, `${panel}.png`) as `${string}.png` });
-  }
+  port = (server.address() as AddressInfo).port;
+  state = await runPage(["tests", "bench", "finetune"], [], true);
+  // Chromium's software WebGPU adapter (SwiftShader), which --enable-unsafe-webgpu offers headless
+  gpuState = await runPage(["tests", "bench"], ["--enable-unsafe-webgpu"], false);
 });
 
-test.after(async () => {
-  await browser?.close();
+test.after(() => {
   server?.close();
 });
 
@@ -103,8 +120,24 @@ test("the property tests pass on the reference and wasm backends, 1 and 2 thread
       assert.ok(cell.ok, `${op} on ${backend}: ${cell.message}`);
     }
   }
+  // headless chromium offers no WebGPU adapter unless asked (the next test asks)
   const webgpuRan = ops.every((op) => results[op]["gpujs:webgpu"]?.ok);
-  assert.ok(webgpuRan || /no WebGPU adapter|gpujs:webgpu cannot start/.test(skipped["gpujs:webgpu"] ?? ""), JSON.stringify(skipped));
+  assert.ok(webgpuRan || /no WebGPU adapter/.test(skipped["gpujs:webgpu"] ?? ""), JSON.stringify(skipped));
+});
+
+test("with Chromium's software WebGPU adapter, every op also passes on gpujs:webgpu, and its benchmark gives numbers", () => {
+  if (!available()) return;
+  const s = gpuState as PageState;
+  assert.equal(s.errors, []);
+  assert.equal(s.tests.skipped, {});
+  const ops = Object.entries(s.tests.results);
+  assert.ok(ops.length > 50, `only ${ops.length} ops ran`);
+  for (const [op, byBackend] of ops)
+    assert.ok(byBackend["gpujs:webgpu"]?.ok, `${op} on gpujs:webgpu: ${byBackend["gpujs:webgpu"]?.message}`);
+  for (const [id, byBackend] of Object.entries(s.bench.results)) {
+    const r = byBackend["gpujs:webgpu"];
+    assert.ok(r && !r.error && Number.isFinite(r.value) && r.value > 0, `${id} on gpujs:webgpu: ${JSON.stringify(r)}`);
+  }
 });
 
 test("the benchmark reports numbers for the wasm backend on one and two threads", () => {
