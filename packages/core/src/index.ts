@@ -169,7 +169,12 @@ for (const mode of ["webgpu", "webasm", "cpu"]) {
   registerBackend(`gpujs:${mode}`, async (options) => (await loadGpujs()).createGpujsBackend({ ...options, mode }, GPUJS_FALLBACKS));
 }
 
+// auto without gpu.js installed (an optional peer) has no GPU to take: the wasm backend
 installDefaultBackend(async () => {
-  const report = await (await loadGpujs()).probeWebGPU();
-  return report.available && !report.software;
+  try {
+    const report = await (await loadGpujs()).probeWebGPU();
+    return report.available && !report.software;
+  } catch {
+    return false;
+  }
 });

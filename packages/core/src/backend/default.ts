@@ -11,7 +11,7 @@
 
 import { environmentVariable } from "../environment.ts";
 import { fail } from "../errors.ts";
-import { type Backend, currentBackend, getBackend, setBackend, setDefaultBackendChooser } from "./backend.ts";
+import { type Backend, currentBackend, getBackend, registeredBackends, setBackend, setDefaultBackendChooser } from "./backend.ts";
 import { ReferenceBackend } from "./reference/reference-backend.ts";
 import { createWasmBackend } from "./wasm/index.ts";
 
@@ -31,9 +31,13 @@ function chooseSynchronously(): Backend {
   const name = requested();
   if (name === "wasm") return createWasmBackend(wasmOptionsFromEnvironment());
   if (name === "reference") return new ReferenceBackend({ strictAsync: environmentVariable("TSGRAD_STRICT_ASYNC") === "1" });
+  if (name !== "auto" && !registeredBackends().includes(name)) {
+    fail("TSGRAD_BACKEND", `unknown backend "${name}"; registered backends: ${registeredBackends().join(", ")}, or auto`);
+  }
+  const alternative = name === "auto" ? "" : ` (or \`await setBackend("${name}")\`)`;
   return fail(
     "getBackend",
-    `TSGRAD_BACKEND=${name} starts asynchronously: call \`await ready()\` (or \`await setBackend("${name}")\`) before making the first tensor`,
+    `TSGRAD_BACKEND=${name} starts asynchronously: call \`await ready()\`${alternative} before making the first tensor`,
   );
 }
 

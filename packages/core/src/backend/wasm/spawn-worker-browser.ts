@@ -17,10 +17,15 @@ interface WebWorker extends SpawnedWorker {
 }
 const WebWorker = (globalThis as unknown as { Worker: new (url: string) => WebWorker }).Worker;
 
-/** Whether threads can share memory here: only on a cross-origin isolated page (COOP and COEP headers). */
+/**
+ * Whether threads can share memory here: only on a cross-origin isolated page (COOP and COEP headers),
+ * and only in a worker, since a page's main thread may not block in Atomics.wait (there the backend
+ * runs one thread).
+ */
 export function canShareMemory(): boolean {
-  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
-  return isolated !== false && typeof SharedArrayBuffer === "function" && typeof Atomics === "object";
+  const g = globalThis as { crossOriginIsolated?: boolean; WorkerGlobalScope?: unknown };
+  const inWorker = typeof g.WorkerGlobalScope === "function";
+  return inWorker && g.crossOriginIsolated !== false && typeof SharedArrayBuffer === "function" && typeof Atomics === "object";
 }
 
 /** Starts a worker running `source` with `data` as `workerData`; resolves once it has called `ready()`. */
