@@ -127,10 +127,11 @@ async function runBench(options: RunOptions): Promise<void> {
   const oracle = await startTsgrad("reference");
   const expected = new Map<string, { outputs: Record<string, Float32Array>; checks: ReturnType<typeof caseChecks> }>();
   for (const spec of cases) {
-    const runner = await oracle.prepare(spec, caseInputs(spec));
+    const inputs = caseInputs(spec);
+    const runner = await oracle.prepare(spec, inputs);
     const outputs = await runner.outputs();
     runner.dispose();
-    expected.set(spec.id, { outputs, checks: caseChecks(spec.params, caseInputs(spec), outputs) });
+    expected.set(spec.id, { outputs, checks: caseChecks(spec.params, inputs, outputs) });
   }
   for (const target of TARGETS) {
     const started = await start(target, "bench");

@@ -116,14 +116,19 @@ interface StaticImport {
   target: string | null;
   /** `import type` / `export type`: erased, so it orders nothing at load time. */
   typeOnly: boolean;
+  specifier: string;
 }
 
-/** Static imports and re-exports, statement by statement (a specifier list may span lines). */
+/**
+ * Static imports and re-exports, statement by statement (a specifier list may span lines). Statements
+ * start a line (Biome's layout), so an "import" inside a string or a message is not taken for one.
+ */
 function staticImportsOf(source: Source): StaticImport[] {
   const text = code(source.text).join("\n");
-  const pattern = /\b(?:import|export)\s+(type\s+)?(?:[^;"'()]*?\bfrom\s*)?["']([^"']+)["']/g;
+  const pattern = /^(?:import|export)\s+(type\s+)?(?:[^;"'()]*?\bfrom\s*)?["']([^"']+)["']/gm;
   return [...text.matchAll(pattern)].map((m) => ({
     line: text.slice(0, m.index).split("\n").length,
+    specifier: m[2],
     target: m[2].startsWith(".")
       ? relative(ROOT, resolve(ROOT, dirname(source.path), m[2]))
           .split("\\")
@@ -352,26 +357,16 @@ function browserUnsafe(sources: readonly Source[], manifests: ReadonlyMap<string
       out.push(`${path}: not found`);
       continue;
     }
-    const lines = code(source.text);
-    const text = lines.join("\n");
-    // statements start a line (Biome's layout); an import inside a string or a message is not one
-    const pattern = /^(?:import|export)\s+(type\s+)?(?:[^;"'()]*?\bfrom\s*)?["']([^"']+)["']/gm;
-    for (const m of text.matchAll(pattern)) {
-      if (m[1] !== undefined) continue;
-      const line = text.slice(0, m.index).split("\n").length;
-      const specifier = m[2];
-      if (NODE_BUILTINS.test(specifier)) out.push(`${path}:${line}: imports "${specifier}", which a browser lacks`);
-      else if (specifier.startsWith("."))
-        queue.push(
-          relative(ROOT, resolve(ROOT, dirname(path), specifier))
-            .split("\\")
-            .join("/"),
-        );
+    for (const imp of staticImportsOf(source)) {
+      if (imp.typeOnly) continue;
+      if (NODE_BUILTINS.test(imp.specifier)) out.push(`${path}:${imp.line}: imports "${imp.specifier}", which a browser lacks`);
+      else if (imp.target !== null) queue.push(imp.target);
       else {
-        const target = browserTarget(specifier, path, manifests);
+        const target = browserTarget(imp.specifier, path, manifests);
         if (target) queue.push(target);
       }
     }
+    const lines = code(source.text);
     lines.forEach((l, i) => {
       if (/(?<![.\w])process\s*\./.test(l)) out.push(`${path}:${i + 1}: uses the process global at load or in a call a browser makes`);
       // a statement at the top level (column 0) that awaits outside any async function on its line
