@@ -64,6 +64,46 @@ export abstract class Module {
     (this as unknown as Record<string, unknown>)[name] = tensor.keep();
   }
 
+  /**
+   * Adds (or replaces) a child module under `name`, as PyTorch's register_module: code that attaches
+   * modules it did not declare as fields (an adapter's per-layer state) needs no cast. A name that holds
+   * a parameter, a buffer or any other value is refused, since replacing it would lose that value.
+   */
+  addModule(name: string, module: Module): void {
+    checkMemberName("addModule", name);
+    if (!(module instanceof Module)) fail("addModule", `child "${name}" must be a Module, got ${kindOf(module, { withValue: true })}`);
+    if (module === this) fail("addModule", `a module cannot be its own child "${name}"`);
+    const current = Object.hasOwn(this, name) ? (this as unknown as Record<string, unknown>)[name] : undefined;
+    const taken = name in this && !(current instanceof Module);
+    if (taken) fail("addModule", `"${name}" is already a field of ${this.constructor.name} (${kindOf(current)}), not a child module`);
+    (this as unknown as Record<string, Module>)[name] = module;
+  }
+
+  /** Removes the child module `name` (PyTorch's delattr), refusing a name that is not a child. */
+  deleteModule(name: string): void {
+    checkMemberName("deleteModule", name);
+    const current = Object.hasOwn(this, name) ? (this as unknown as Record<string, unknown>)[name] : undefined;
+    if (!(current instanceof Module)) {
+      fail("deleteModule", `${this.constructor.name} has no child module "${name}" (${childrenOf(this, "")})`);
+    }
+    delete (this as unknown as Record<string, unknown>)[name];
+  }
+
+  /**
+   * Adds a parameter under `name`, as PyTorch's register_parameter (a dict of parameters keyed by
+   * projection name). A name that holds anything but a parameter is refused.
+   */
+  protected registerParameter(name: string, parameter: Parameter): void {
+    checkMemberName("registerParameter", name);
+    if (!(parameter instanceof Parameter))
+      fail("registerParameter", `"${name}" must be a Parameter, got ${kindOf(parameter, { withValue: true })}`);
+    const current = Object.hasOwn(this, name) ? (this as unknown as Record<string, unknown>)[name] : undefined;
+    if (name in this && !(current instanceof Parameter)) {
+      fail("registerParameter", `"${name}" is already a field of ${this.constructor.name} (${kindOf(current)}), not a parameter`);
+    }
+    (this as unknown as Record<string, Parameter>)[name] = parameter;
+  }
+
   /** This module's own children, by field name (ModuleList overrides it with indices). */
   namedChildren(): [string, Module][] {
     return Object.entries(this).filter((entry): entry is [string, Module] => entry[1] instanceof Module);
@@ -251,6 +291,14 @@ export abstract class Module {
   }
 }
 
+/** A child or parameter name: one path segment, so that dotted paths stay unambiguous. */
+function checkMemberName(where: string, name: unknown): asserts name is string {
+  if (typeof name !== "string" || name === "" || name.includes(".")) {
+    const got = typeof name === "string" ? JSON.stringify(name) : kindOf(name, { withValue: true });
+    fail(where, `a name must be a non-empty string without ".", got ${got}`);
+  }
+}
+
 /** What a module path offers instead (`"blocks" has "0", "1"`), for the errors of a path that went astray. */
 function childrenOf(module: Module, path: string): string {
   const names = module.namedChildren().map(([n]) => n);
@@ -280,6 +328,15 @@ export class ModuleList extends Module {
 
   protected override replaceChild(name: string, replacement: Module): void {
     this.items[Number(name)] = replacement;
+  }
+
+  /** A list's children are its items, named by index: push() adds one. */
+  override addModule(name: string, _module: Module): void {
+    fail("addModule", `${this.constructor.name}'s children are its items, named by index; push() adds one (got "${name}")`);
+  }
+
+  override deleteModule(name: string): void {
+    fail("deleteModule", `${this.constructor.name}'s children are its items, named by index; "${name}" cannot be deleted`);
   }
 
   get length(): number {
