@@ -104,6 +104,14 @@ export abstract class Module {
     (this as unknown as Record<string, Parameter>)[name] = parameter;
   }
 
+  /** Removes a buffer registered here (a per-adapter frozen tensor whose adapter is deleted). */
+  protected deleteBuffer(name: string): void {
+    const names = buffersOf.get(this);
+    if (!names?.has(name)) fail("deleteBuffer", `${this.constructor.name} has no buffer "${name}"`);
+    names.delete(name);
+    delete (this as unknown as Record<string, unknown>)[name];
+  }
+
   /** This module's own children, by field name (ModuleList overrides it with indices). */
   namedChildren(): [string, Module][] {
     return Object.entries(this).filter((entry): entry is [string, Module] => entry[1] instanceof Module);

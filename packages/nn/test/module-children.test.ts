@@ -76,6 +76,24 @@ test("names that would lose a value, split a path or are not children are refuse
   assert.equal(holder.size, 3, "nothing was overwritten");
 });
 
+test("a deleted buffer leaves the buffers and the state dict; deleting one that is not there is refused", () => {
+  class Buffered extends Module {
+    constructor() {
+      super();
+      this.registerBuffer("mask", tensor([1, 0], undefined, "float32"));
+    }
+    drop(name: string): void {
+      this.deleteBuffer(name);
+    }
+  }
+  const m = new Buffered();
+  assert.ok(m.stateDict().has("mask"));
+  m.drop("mask");
+  assert.equal(m.namedBuffers(), []);
+  assert.not.ok(m.stateDict().has("mask"));
+  assert.throws(() => m.drop("mask"), /deleteBuffer: Buffered has no buffer "mask"/);
+});
+
 test("a ModuleList's children are its items: addModule and deleteModule say to use push", () => {
   const list = new ModuleList([new Linear(1, 1)]);
   assert.throws(
