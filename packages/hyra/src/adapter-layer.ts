@@ -60,8 +60,8 @@ export abstract class AdapterLayer extends Module {
   /** The adapter's ΔW (out, in), scale included. */
   abstract deltaWeight(name: string): Tensor;
 
-  /** The same ΔW as plain LoRA factors, for exporting any adapter as a PEFT LoRA. */
-  abstract loraFactors(name: string): LoraFactors;
+  /** The same ΔW as plain LoRA factors, for exporting the adapter as a PEFT LoRA (optional: a method may not have them). */
+  loraFactors?(name: string): LoraFactors;
 
   /** Every tensor the adapter's update is computed from (for the merge stamps). */
   protected abstract adapterTensors(name: string): Tensor[];

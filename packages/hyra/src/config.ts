@@ -1,16 +1,16 @@
 /**
- * @file The adapter configuration: the fields every method has and their defaults (PEFT's LoraConfig in
- * camelCase), the validation that names the bad field and value, and the mapping to and from the
- * snake_case `adapter_config.json` that PEFT reads. A method's own fields (HyRA's options) live in its
- * tuner folder (tuners/<method>/tuner.ts), which adds its config type to MethodConfigs.
+ * @file The adapter configuration: the fields every PEFT method has (target and exclude patterns, layer
+ * filtering, modulesToSave, bias) and their defaults, the validation that names the bad field and value,
+ * and the mapping to and from the snake_case `adapter_config.json` that PEFT reads. A method's own fields
+ * (the LoRA family's r and alpha, HyRA's options, VeRA's projections) live in its tuner folder
+ * (tuners/<method>/), which adds its config type to MethodConfigs.
  */
 
 import { fail, showValue } from "@tsgrad/core";
 import { ModulePattern } from "./pattern.ts";
 import { type Tuner, tunerOf, tuners } from "./tuners/tuner.ts";
+
 export type Bias = "none" | "all" | "lora_only";
-/** true: A Kaiming-uniform, B zero (PEFT's default); "gaussian": A ~ N(0, 1/r²), B zero; false: both random. */
-export type InitLoraWeights = boolean | "gaussian";
 /**
  * A list of names (each an exact module path or a last part of one, as `q` for `blocks.0.attn.q`), or a
  * pattern on the whole path: a RegExp written in code (its source is compiled with RE2, see pattern.ts),
@@ -22,12 +22,6 @@ export type ResolvedModuleSpec = readonly string[] | ModulePattern;
 
 /** The fields of every method's config. */
 export interface CommonConfig {
-  /** The rank r. */
-  r: number;
-  /** The scale is alpha / r (alpha / √r with useRslora). */
-  alpha: number;
-  /** Dropout on the adapter's input path only, while training. */
-  dropout: number;
   targetModules: ResolvedModuleSpec;
   excludeModules: ResolvedModuleSpec | null;
   /** Adapt only the layers with these indices (the first numeric part of a module path, see targets.ts). */
@@ -36,9 +30,8 @@ export interface CommonConfig {
   layersPattern: readonly string[] | string | null;
   /** Modules trained in full and saved with the adapter (a classifier head), matched as targetModules' names. */
   modulesToSave: readonly string[] | null;
+  /** Base biases trained with the adapter: none, all, or those of the adapted layers ("lora_only"). */
   bias: Bias;
-  useRslora: boolean;
-  initLoraWeights: InitLoraWeights;
 }
 
 /**
@@ -48,7 +41,7 @@ export interface CommonConfig {
 // biome-ignore lint/suspicious/noEmptyInterface: augmented by each tuner folder
 export interface MethodConfigs {}
 
-/** The registered methods' names: "lora", "mh-lora", "hyra". */
+/** The registered methods' names: "lora", "mh-lora", "hyra", "vera". */
 export type Method = keyof MethodConfigs;
 
 /** A fully resolved configuration: every field present and checked. */
@@ -62,30 +55,17 @@ type InputOf<C> = Partial<Omit<C, "method" | keyof Patterns>> & Patterns;
 export type PeftConfigInput = { [M in Method]: { method: M } & InputOf<MethodConfigs[M]> }[Method];
 
 const COMMON_DEFAULTS: CommonConfig = {
-  r: 8,
-  // PEFT's default lora_alpha
-  alpha: 8,
-  dropout: 0,
   targetModules: ["q", "v"],
   excludeModules: null,
   layersToTransform: null,
   layersPattern: null,
   modulesToSave: null,
   bias: "none",
-  useRslora: false,
-  initLoraWeights: true,
 };
 
 const BIASES: readonly Bias[] = ["none", "all", "lora_only"];
 
 const WHERE = "PeftConfig";
-/** Ranks past this are no adapter of a model tsgrad can hold; a file saying so is refused. */
-const MAX_WIDTH = 1 << 16;
-/**
- * alpha / r scales ΔW: PEFT's configs use up to a few hundred; a file with 1e308 would make every output
- * non-finite, so the bound is far above any real use and far below overflow.
- */
-const MAX_ALPHA = 1e6;
 
 function bad(field: string, value: unknown, expected: string): never {
   return fail(WHERE, `${field} must be ${expected}, got ${showValue(value)}`);
@@ -158,7 +138,7 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
         .join(", ")}`,
     );
   const own = tuner.fields.defaults;
-  const known = new Set<string>(["method", ...Object.keys(COMMON_DEFAULTS), ...Object.keys(own)]);
+  const known = new Set<string>(["method", ...Object.keys(own), ...Object.keys(COMMON_DEFAULTS)]);
   for (const [key, value] of Object.entries(input)) {
     // an optional field left undefined is a field not given
     if (known.has(key) || value === undefined) continue;
@@ -169,12 +149,6 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   const merged = { ...COMMON_DEFAULTS, ...own, ...given } as Record<string, unknown>;
 
-  const r = merged.r;
-  if (!Number.isInteger(r) || (r as number) <= 0 || (r as number) > MAX_WIDTH) bad("r", r, `a positive integer up to ${MAX_WIDTH}`);
-  const alpha = merged.alpha;
-  if (typeof alpha !== "number" || !(alpha > 0 && alpha <= MAX_ALPHA)) bad("alpha", alpha, `a number in (0, ${MAX_ALPHA}]`);
-  const dropout = merged.dropout;
-  if (typeof dropout !== "number" || !(dropout >= 0 && dropout < 1)) bad("dropout", dropout, "a number in [0, 1)");
   const targetModules = checkModuleSpec("targetModules", merged.targetModules, false) as ResolvedModuleSpec;
   const excludeModules = checkModuleSpec("excludeModules", merged.excludeModules, true);
   const layersToTransform = checkLayers(merged.layersToTransform);
@@ -195,68 +169,33 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
   const modulesToSave = merged.modulesToSave === null ? null : checkModuleSpec("modulesToSave", merged.modulesToSave, false);
   if (modulesToSave instanceof ModulePattern) bad("modulesToSave", modulesToSave, "a list of module names, or null");
   const common: CommonConfig = {
-    r: r as number,
-    alpha: alpha as number,
-    dropout: dropout as number,
     targetModules,
     excludeModules,
     layersToTransform,
     layersPattern,
     modulesToSave: modulesToSave as readonly string[] | null,
     bias: oneOf("bias", merged.bias, BIASES),
-    useRslora: checkBoolean("useRslora", merged.useRslora),
-    initLoraWeights: ((v: unknown) => {
-      if (v !== true && v !== false && v !== "gaussian") bad("initLoraWeights", v, 'true, false or "gaussian"');
-      return v as InitLoraWeights;
-    })(merged.initLoraWeights),
   };
   const fields = Object.fromEntries(Object.keys(own).map((key) => [key, merged[key]]));
-  return Object.freeze({ method: tuner.method, ...common, ...tuner.fields.resolve(fields, bad) }) as unknown as PeftConfig;
-}
-
-/** The scale s of the update: alpha / r, or alpha / √r with rsLoRA. */
-export function scalingOf(config: Pick<CommonConfig, "r" | "alpha" | "useRslora">): number {
-  if (config === null || typeof config !== "object") fail("scalingOf", `expected { r, alpha, useRslora }, got ${showValue(config)}`);
-  return config.useRslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
+  // the tuner's own resolve made its fields: together with the common ones they are its config
+  return Object.freeze({ method: tuner.method, ...common, ...tuner.fields.resolve(fields, bad) }) as PeftConfig;
 }
 
 // ---- adapter_config.json --------------------------------------------------------------------------
 
 /** camelCase (ours) -> snake_case (PEFT's names); a method adds its own fields' names (tuner.fields.diskNames). */
 const DISK_NAMES: Record<string, string> = {
-  r: "r",
-  alpha: "lora_alpha",
-  dropout: "lora_dropout",
   targetModules: "target_modules",
   excludeModules: "exclude_modules",
   layersToTransform: "layers_to_transform",
   layersPattern: "layers_pattern",
   modulesToSave: "modules_to_save",
   bias: "bias",
-  useRslora: "use_rslora",
-  initLoraWeights: "init_lora_weights",
 };
 
 function diskNamesOf(tuner: Tuner): Record<string, string> {
   return { ...DISK_NAMES, ...tuner.fields.diskNames };
 }
-
-/**
- * PEFT fields that change the math if they differ from these values; we do not implement them, so a
- * file that sets them is refused rather than loaded wrong.
- */
-const UNSUPPORTED_IF_SET: Record<string, unknown> = {
-  fan_in_fan_out: false,
-  use_dora: false,
-  rank_pattern: {},
-  alpha_pattern: {},
-  layer_replication: null,
-  lora_bias: false,
-  trainable_token_indices: null,
-  target_parameters: null,
-  use_qalora: false,
-  megatron_config: null,
-};
 
 /** Fields about where an adapter came from, not how it computes: read and ignored, whatever their value. */
 const INFORMATIONAL = new Set([
@@ -269,12 +208,6 @@ const INFORMATIONAL = new Set([
   "megatron_core",
 ]);
 
-/**
- * Settings of a PEFT feature that matter only while the feature's switch is on (PEFT 0.21 writes
- * qalora_group_size = 16 into every LoRA config, with use_qalora false).
- */
-const SETTING_OF: Record<string, string> = { qalora_group_size: "use_qalora" };
-
 /** Fields whose null is a value of ours (not PEFT's "use the default"). */
 const NULLABLE = new Set(["excludeModules", "layersToTransform", "layersPattern", "modulesToSave"]);
 
@@ -285,7 +218,7 @@ export function configToJson(config: PeftConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { peft_type: tuner.peftType, ...tuner.fields.jsonExtras };
   for (const [camel, snake] of Object.entries(diskNamesOf(tuner))) {
     if (!(camel in config)) continue;
-    const value = (config as unknown as Record<string, unknown>)[camel];
+    const value: unknown = Reflect.get(config, camel);
     // exclude_modules is newer than some PEFT releases, which refuse unknown keys: write it only when used
     if (camel === "excludeModules" && value === null) continue;
     out[snake] = value instanceof ModulePattern ? value.source : Array.isArray(value) ? [...value] : value;
@@ -323,7 +256,8 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
         .map((t) => t.peftType)
         .join(", ")}, got ${showValue(peftType)}`,
     );
-  for (const [field, expected] of Object.entries(UNSUPPORTED_IF_SET)) {
+  const unsupported = tuner.fields.unsupportedIfSet ?? {};
+  for (const [field, expected] of Object.entries(unsupported)) {
     if (Object.hasOwn(raw, field) && JSON.stringify(raw[field]) !== JSON.stringify(expected)) {
       fail(
         where,
@@ -331,15 +265,8 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
       );
     }
   }
-  const initLora = raw.init_lora_weights;
-  if (initLora !== undefined && initLora !== true && initLora !== false && initLora !== "gaussian") {
-    // pissa, olora, loftq, ... rewrite the base weights when the adapter is created: loading only the
-    // adapter onto the original base model would give a different model
-    fail(
-      where,
-      `init_lora_weights = ${JSON.stringify(initLora)} changes the base weights in PEFT; only true, false and "gaussian" are supported`,
-    );
-  }
+  tuner.fields.checkFile?.(raw, where);
+  const settingOf = tuner.fields.settingOf ?? {};
   const byDisk = new Map(Object.entries(diskNamesOf(tuner)).map(([camel, snake]) => [snake, camel]));
   const nullable = new Set([...NULLABLE, ...tuner.fields.nullable]);
   const input: Record<string, unknown> = { method: tuner.method };
@@ -347,7 +274,7 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
   let weights: ParsedConfig["weights"];
   // own keys only, and Object.hasOwn everywhere: "constructor" or "__proto__" is a field like any other
   for (const [key, value] of Object.entries(raw)) {
-    if (key === "peft_type" || Object.hasOwn(UNSUPPORTED_IF_SET, key)) continue;
+    if (key === "peft_type" || Object.hasOwn(unsupported, key)) continue;
     if (key === WEIGHTS_RECORD) {
       weights = weightsRecord(value, where);
       continue;
@@ -356,7 +283,7 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
     // another method's field (hyra_mixing in a LoRA file) is unknown to this one
     if (!camel) {
       // a field we do not know may be a newer PEFT feature: harmless only while it is off
-      const switchedOff = Object.hasOwn(SETTING_OF, key) && !raw[SETTING_OF[key]];
+      const switchedOff = Object.hasOwn(settingOf, key) && !raw[settingOf[key]];
       const off = switchedOff || value === null || value === false || JSON.stringify(value) === "{}" || JSON.stringify(value) === "[]";
       if (!off && !INFORMATIONAL.has(key)) {
         fail(

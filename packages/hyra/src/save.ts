@@ -1,12 +1,11 @@
 /**
- * @file The adapter folder's names and the parts of saving and loading that need no file system: a
- * config's text parsed with positions in its errors, and the comparison of a file's tensors with the
- * adapter they are loaded into, which names every mismatch. The folder itself is read and written by
- * adapter-folder.ts, which needs Node: @tsgrad/hyra/node installs it here, so that @tsgrad/hyra loads
- * in a browser and its PeftModel's saveAdapter and loadAdapter work wherever that is imported.
+ * @file The adapter folder's names and the part of reading one that needs no file system: a config's
+ * text parsed with positions in its errors. The folder itself is read and written by adapter-folder.ts,
+ * which needs Node: @tsgrad/hyra/node installs it here, so that @tsgrad/hyra loads in a browser and its
+ * PeftModel's saveAdapter and loadAdapter work wherever that is imported.
  */
 
-import { fail, noGrad, type Tensor, tidy } from "@tsgrad/core";
+import { fail, type Tensor } from "@tsgrad/core";
 import type { PeftConfig } from "./config.ts";
 import { jsonErrorOffset, lineAndColumn, nestingDepth } from "./json-position.ts";
 
@@ -66,48 +65,4 @@ export function parseConfigText(bytes: Uint8Array, file: string): unknown {
     const position = at < 0 ? "" : ` at ${lineAndColumn(text, at)}`;
     return fail(where, `is not valid JSON${position} (${(error as Error).message})`);
   }
-}
-
-/** Lists at most `limit` items, then says how many more there are. */
-function listSome(items: string[], limit = 12): string {
-  return items.length <= limit ? items.join("; ") : `${items.slice(0, limit).join("; ")}; ... and ${items.length - limit} more`;
-}
-
-/**
- * Copies `provided` into the adapter's tensors (`expected`, by saved key), casting to their dtype.
- * Missing and unexpected keys and shape mismatches are collected first; with `strict` any of them
- * throws, naming them, before anything is written.
- */
-export function compareState(
-  expected: ReadonlyMap<string, Tensor>,
-  provided: ReadonlyMap<string, Tensor>,
-  options: { strict: boolean; where: string },
-): { missingKeys: string[]; unexpectedKeys: string[]; shapeMismatches: string[] } {
-  const missingKeys = [...expected.keys()].filter((k) => !provided.has(k));
-  const unexpectedKeys = [...provided.keys()].filter((k) => !expected.has(k));
-  const shapeMismatches: string[] = [];
-  for (const [key, target] of expected) {
-    const value = provided.get(key);
-    if (value && (value.rank !== target.rank || value.shape.some((d, i) => d !== target.shape[i]))) {
-      shapeMismatches.push(`${key}: the model's is [${target.shape}], the file's [${value.shape}]`);
-    }
-  }
-  const problems = [
-    ...shapeMismatches.map((m) => `shape mismatch ${m}`),
-    ...missingKeys.map((k) => `missing key ${k}`),
-    ...unexpectedKeys.map((k) => `unexpected key ${k}`),
-  ];
-  if (options.strict && problems.length > 0) {
-    fail(options.where, `the adapter does not fit this model (${problems.length} problems): ${listSome(problems)}`);
-  }
-  const mismatched = new Set(shapeMismatches.map((m) => m.slice(0, m.indexOf(": "))));
-  tidy(() =>
-    noGrad(() => {
-      for (const [key, target] of expected) {
-        const value = provided.get(key);
-        if (value && !mismatched.has(key)) target.assign(value.cast(target.dtype));
-      }
-    }),
-  );
-  return { missingKeys, unexpectedKeys, shapeMismatches };
 }

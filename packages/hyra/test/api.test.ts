@@ -8,7 +8,7 @@ import { manualSeed, memory, noGrad, type Tensor, tidy } from "@tsgrad/core";
 import { Linear, Module, MultiHeadAttention } from "@tsgrad/nn";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { cloneModule, getPeftModel, type HyraLayer, type Method, ModulesToSaveWrapper, type PeftConfigInput } from "../src/index.ts";
+import { cloneModule, getPeftModel, HyraLayer, type Method, ModulesToSaveWrapper, type PeftConfigInput } from "../src/index.ts";
 import { inputsFor, maxDiff, outputOf, tinyEncoder } from "./support/models.ts";
 
 test("dispose frees the base model, every adapter and HyRA's cached factors", () => {
@@ -129,7 +129,7 @@ test("several adapters of each method: switching changes the function; the inact
     assert.equal(await outputOf(peft, x), first);
     // k was adapted only by "b"
     assert.ok(model.blocks.at(0).getSubmodule("attn.k") instanceof Linear);
-    if (method === "hyra") assert.equal((model.blocks.at(0).getSubmodule("attn.hyra") as HyraLayer).names(), ["default"]);
+    if (method === "hyra") assert.equal((peft.base_model.getSubmodule("hyra.blocks.0.attn") as HyraLayer).names(), ["default"]);
   }
 });
 
@@ -154,17 +154,24 @@ test("one method per model; a PeftModel or an adapted model cannot be adapted ag
   assert.ok(getPeftModel(model, { method: "hyra" }).model === model);
 });
 
-test("HyRA adds only the child `hyra` to an attention module, and unload removes it", () => {
+test("HyRA adds nothing to the attention module: its generators are the tuner's state, which unload removes", () => {
   const model = tinyEncoder();
   const attention = model.blocks.at(0).getSubmodule("attn");
   const before = Object.keys(attention);
   const peft = getPeftModel(model, { method: "hyra" });
   assert.equal(
     Object.keys(attention).filter((k) => !before.includes(k)),
-    ["hyra"],
+    [],
   );
+  assert.ok(peft.base_model.getSubmodule("hyra.blocks.1.attn") instanceof HyraLayer);
+  // saved where the files have always put them
+  assert.ok(peft.adapterStateDict().has("base_model.model.blocks.1.attn.hyra.theta_B.P.v"));
   peft.unload();
   assert.equal(Object.keys(attention), before);
+  assert.equal(
+    peft.base_model.namedChildren().map(([n]) => n),
+    ["model"],
+  );
 });
 
 test("training moves only the adapter: the base weights stay bit-identical", async () => {

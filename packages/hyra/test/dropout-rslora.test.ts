@@ -77,7 +77,7 @@ for (const method of METHODS) {
       const x = randn([5, 8], { dtype: "float64" });
       for (const p of ["q", "v"]) {
         const layer = peft.model.attn.getSubmodule(p) as AdapterLayer;
-        const { A, B, scaling } = noGrad(() => layer.loraFactors("default"));
+        const { A, B, scaling } = noGrad(() => (layer as Required<AdapterLayer>).loraFactors("default"));
         assert.is(scaling, useRslora ? alpha / Math.sqrt(r) : alpha / r, `${p}: the scale`);
         const delta = await matrix(noGrad(() => layer.deltaWeight("default")));
         assert.ok(maxAbsDiff(delta, scale(matmul(await matrix(B), await matrix(A)), scaling)) < 1e-12, `${p}: ΔW = s·B·A`);

@@ -60,7 +60,7 @@ async function deltaOf(peft: PeftModel<Attn>, p: string): Promise<Matrix> {
   return fromFlat(await delta.data(), delta.shape[0], delta.shape[1]);
 }
 
-const H = "base_model.model.attn.hyra.default.";
+const H = "base_model.hyra.attn.default.";
 const L = (p: string) => `base_model.model.attn.${p}.lora_`;
 
 /**

@@ -58,7 +58,7 @@ test("LoRA accepts any rank, as PEFT: r above min(in, out) adds parameters but n
   const model = tinyEncoder();
   const peft = getPeftModel(model, { method: "lora", r: 20, targetModules: ["down"], initLoraWeights: false });
   const layer = model.getSubmodule("blocks.0.mlp.down") as AdapterLayer;
-  const { A, B } = layer.loraFactors("default");
+  const { A, B } = (layer as Required<AdapterLayer>).loraFactors("default");
   assert.equal(
     [A.shape, B.shape],
     [
@@ -139,15 +139,18 @@ test("MH-LoRA and HyRA refuse projections without a head split: outside attentio
   }
 });
 
-test("HyRA: one generator per layer needs one projection shape, and the `hyra` field must be free", () => {
+test("HyRA: one generator per layer needs one projection shape; the attention module's own fields are left alone", () => {
   refused(
     { method: "hyra", r: 1 },
     /the projections of "attn" share one HyRA generator, so they need one shape, but "attn\.q" is 8 -> 8 and "attn\.v" is 8 -> 4/,
     new Holder(new Declared(2, 8, 4)),
   );
+  // the generators are the tuner's state, so a field named hyra on the user's module is no obstacle
   const taken = new Declared(2) as Declared & { hyra?: number };
   taken.hyra = 1;
-  refused({ method: "hyra", r: 1 }, /"attn" already has a field "hyra" \(number\), where HyRA keeps its generators/, new Holder(taken));
+  const peft = getPeftModel(new Holder(taken), { method: "hyra", r: 1 });
+  assert.is(taken.hyra, 1);
+  assert.ok(peft.adapterStateDict().has("base_model.model.attn.hyra.seed_A"));
 });
 
 test("every config field is checked, and the error names the field and the value", () => {

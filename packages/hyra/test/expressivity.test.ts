@@ -117,7 +117,7 @@ function hyra(shape: Shape, m: number, options: Structure & { sharedSeeds: boole
 }
 
 function load(peft: PeftModel<Attn>, w: Weights, options: Structure & { sharedSeeds: boolean }): void {
-  const key = (name: string, p: string, shared: boolean) => `base_model.model.attn.hyra.default.${shared ? name : `${name}.${p}`}`;
+  const key = (name: string, p: string, shared: boolean) => `base_model.hyra.attn.default.${shared ? name : `${name}.${p}`}`;
   const values: Record<string, Matrix | Matrix[]> = {};
   const perHead = (list: Matrix[]) => (options.perHeadGenerator ? list : list[0]);
   for (const p of PROJECTIONS) {

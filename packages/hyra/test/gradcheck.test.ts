@@ -137,7 +137,7 @@ test("HyRA, element by element, every option combination: every entry of every s
 });
 
 function short(name: string): string {
-  return name.replace("base_model.model.attn.hyra.default.", "");
+  return name.replace("base_model.hyra.attn.default.", "");
 }
 
 test.run();

@@ -234,7 +234,7 @@ test("A^p starts at LoRA's scale: std(A^q) ≈ std(lora_A) = 1/√(3d) for every
 
 test("the generators run once per forward pass for q and v together, whatever the batch size", async () => {
   const peft = getPeftModel(tinyEncoder(), { method: "hyra", r: 2 });
-  const layers = peft.model.namedModules().filter((e): e is [string, HyraLayer] => e[1] instanceof HyraLayer);
+  const layers = peft.base_model.namedModules().filter((e): e is [string, HyraLayer] => e[1] instanceof HyraLayer);
   assert.is(layers.length, 2);
   const runs = () => layers.reduce((n, [, l]) => n + l.generatorRuns, 0);
   for (const batch of [1, 8]) {
@@ -246,7 +246,7 @@ test("the generators run once per forward pass for q and v together, whatever th
 
 test("eval under noGrad: generated once and cached until the weights change (optimiser step, loadAdapter)", async () => {
   const peft = getPeftModel(tinyEncoder(), { method: "hyra", r: 2, initLoraWeights: false });
-  const layer = peft.model.blocks.at(0).getSubmodule("attn.hyra") as HyraLayer;
+  const layer = peft.base_model.getSubmodule("hyra.blocks.0.attn") as HyraLayer;
   const x = inputsFor(peft.model);
   peft.eval();
   const first = await outputOf(peft, x);
@@ -329,10 +329,13 @@ test("the cache holds no more tensors as weights change: each refresh disposes w
   assert.equal(live.slice(1), [live[0], live[0], live[0]]);
 });
 
-test("a layer's HyRA weights live once: in the attention module's `hyra`, not in the projections", () => {
+test("a layer's HyRA weights live once: on the tuner at `hyra.<attention path>`, not in the projections", () => {
   const peft = getPeftModel(tinyEncoder(), { method: "hyra", r: 2 });
   const names = peft.namedParameters().map(([n]) => n);
-  assert.is(names.filter((n) => n.endsWith("attn.hyra.default.seed_A")).length, 2);
+  assert.equal(
+    names.filter((n) => n.endsWith(".default.seed_A")),
+    ["base_model.hyra.blocks.0.attn.default.seed_A", "base_model.hyra.blocks.1.attn.default.seed_A"],
+  );
   assert.ok(!names.some((n) => /attn\.[qv]\..*(seed|theta)/.test(n)));
   const keys = [...peft.adapterStateDict().keys()];
   assert.equal(
@@ -350,22 +353,22 @@ test("a layer's HyRA weights live once: in the attention module's `hyra`, not in
   );
   const q = peft.model.blocks.at(0).getSubmodule("attn.q") as HyraProjection;
   const v = peft.model.blocks.at(0).getSubmodule("attn.v") as HyraProjection;
-  assert.ok(q.layer === v.layer && q.layer === peft.model.blocks.at(0).getSubmodule("attn.hyra"));
+  assert.ok(q.layer === v.layer && q.layer === peft.base_model.getSubmodule("hyra.blocks.0.attn"));
 });
 
 test("setParameters reaches the generator through its dotted path", async () => {
   const peft = adapted(4, 2, { r: 1, hiddenWidth: 1, activation: "identity" });
   // d = 4, H = 2, d_h = 2: seeds Ā (1, 4), B_h (2, 1); with identity σ and m = 1 everything is a product
   setParameters(peft, {
-    [`${PREFIX.slice(0, -1)}.default.seed_A`]: [[1, 2, 3, 4]],
-    [`${PREFIX.slice(0, -1)}.default.theta_A.U`]: [[2]],
-    [`${PREFIX.slice(0, -1)}.default.theta_A.P.q`]: [[0.5]],
-    [`${PREFIX.slice(0, -1)}.default.seed_B`]: [
+    "base_model.hyra.attn.default.seed_A": [[1, 2, 3, 4]],
+    "base_model.hyra.attn.default.theta_A.U": [[2]],
+    "base_model.hyra.attn.default.theta_A.P.q": [[0.5]],
+    "base_model.hyra.attn.default.seed_B": [
       [[1], [-1]],
       [[3], [0]],
     ],
-    [`${PREFIX.slice(0, -1)}.default.theta_B.U`]: [[1, 1]],
-    [`${PREFIX.slice(0, -1)}.default.theta_B.P.q`]: [[2], [1]],
+    "base_model.hyra.attn.default.theta_B.U": [[1, 1]],
+    "base_model.hyra.attn.default.theta_B.P.q": [[2], [1]],
   });
   // A^q = 0.5·2·Ā = [1,2,3,4]; U_B·B_1 = 1 - 1 = 0, U_B·B_2 = 3; B^q = [[0],[0],[6],[3]]; s = alpha/r = 8
   assert.equal(await layerDelta(peft, "q"), [

@@ -8,7 +8,7 @@
  */
 
 import { matmul, mse, noGrad, type Tensor, tidy, zeros } from "@tsgrad/core";
-import { AdamW, Linear, type Module } from "@tsgrad/nn";
+import { AdamW, Linear } from "@tsgrad/nn";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -16,15 +16,14 @@ import {
   AdapterLayer,
   adapterParameterCount,
   baseOf,
+  type CommonConfig,
   configToJson,
   getPeftModel,
   type LoraFactors,
   loadAdapter,
-  type PeftConfig,
   type PeftConfigInput,
   registerTuner,
   resolveConfig,
-  type Target,
   type Tuner,
 } from "../src/node.ts";
 import { inputsFor, MODEL_F32, maxDiff, outputOf, tinyEncoder } from "./support/models.ts";
@@ -73,7 +72,7 @@ class OuterLinear extends AdapterLayer {
     return matmul(u.weight, v.weight).mul(s); // (out, 1)·(1, in)
   }
 
-  loraFactors(name: string): LoraFactors {
+  override loraFactors(name: string): LoraFactors {
     const { u, v, s } = this.#pair(name);
     return { A: v.weight, B: u.weight, scaling: s };
   }
@@ -84,24 +83,31 @@ class OuterLinear extends AdapterLayer {
   }
 }
 
-const outerTuner: Tuner = {
+interface OuterConfig extends CommonConfig {
+  method: "outer";
+  alpha: number;
+  outerInit: "zero-u" | "random";
+}
+
+const outerTuner: Tuner<OuterConfig> = {
   method: "outer",
   label: "Outer",
   peftType: "TEST_OUTER",
   fields: {
-    defaults: { outerInit: "zero-u" },
-    diskNames: { outerInit: "outer_init" },
+    defaults: { outerInit: "zero-u", alpha: 1 },
+    diskNames: { outerInit: "outer_init", alpha: "outer_alpha" },
     nullable: [],
     resolve(fields, bad) {
       if (fields.outerInit !== "zero-u" && fields.outerInit !== "random") bad("outerInit", fields.outerInit, '"zero-u" or "random"');
-      return { outerInit: fields.outerInit };
+      if (typeof fields.alpha !== "number" || !(fields.alpha > 0)) bad("alpha", fields.alpha, "a positive number");
+      return { outerInit: fields.outerInit as OuterConfig["outerInit"], alpha: fields.alpha as number };
     },
   },
   layerClass: OuterLinear,
-  inject(model: Module, name: string, config: PeftConfig, targets: readonly Target[]) {
+  inject({ model }, name, config, targets) {
     for (const { path, layer } of targets) {
       const wrapper = layer instanceof OuterLinear ? layer : new OuterLinear(baseOf(layer), path);
-      wrapper.addAdapter(name, config as unknown as { alpha: number; outerInit: string });
+      wrapper.addAdapter(name, config);
       if (wrapper !== layer) model.setSubmodule(path, wrapper);
     }
   },
@@ -182,7 +188,7 @@ test("it trains, counts, merges, saves, loads, exports and unloads through PeftM
 
 test("a method cannot be registered twice under one name or PEFT type", () => {
   assert.throws(() => registerTuner({ ...outerTuner }), /registerTuner: method "outer" \(TEST_OUTER\) clashes with "outer"/);
-  assert.throws(() => registerTuner({ ...outerTuner, method: "lora2", peftType: "LORA" }), /clashes with "lora" \(LORA\)/);
+  assert.throws(() => registerTuner({ ...outerTuner, method: "lora2" as "outer", peftType: "LORA" }), /clashes with "lora" \(LORA\)/);
   assert.throws(() => registerTuner(null as never), /registerTuner: expected a Tuner/);
 });
 

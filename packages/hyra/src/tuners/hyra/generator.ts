@@ -17,7 +17,7 @@ import type { DType } from "@tsgrad/core";
 import { gelu, matmul, noGrad, normal, relu, reshape, type Tensor, tanh, tidy, uniform, zeros } from "@tsgrad/core";
 import { Module, Parameter } from "@tsgrad/nn";
 import { ParameterDict } from "../../adapter-dict.ts";
-import { type InitLoraWeights, scalingOf } from "../../config.ts";
+import { type InitLoraWeights, scalingOf } from "../lora/family.ts";
 import type { Activation, HyraOptions } from "./tuner.ts";
 
 export interface HyraShape {

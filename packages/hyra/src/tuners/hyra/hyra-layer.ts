@@ -154,7 +154,7 @@ export class HyraProjection extends AdapterLayer {
     return matmul(B, A).mul(generator.scaling); // (H·d_h, r)·(r, d) -> (out, in)
   }
 
-  loraFactors(name: string): LoraFactors {
+  override loraFactors(name: string): LoraFactors {
     const { A, B, generator } = this.#generated(name);
     if (this.axis === "input") return { A: transpose(B), B: transpose(A), scaling: generator.scaling }; // (r, in), (out, r)
     return { A, B, scaling: generator.scaling };

@@ -15,12 +15,14 @@
  * with the same shapes as q's.
  */
 
-import { fail, kindOf } from "@tsgrad/core";
+import { fail, type Tensor } from "@tsgrad/core";
 import type { Linear, Module } from "@tsgrad/nn";
 import { checkRank } from "../../adapter-layer.ts";
+import { stateAt } from "../../base-tuner.ts";
 import { type CommonConfig, checkBoolean, oneOf } from "../../config.ts";
 import { type HeadSplit, headSplitOf } from "../../targets.ts";
-import { baseOf, type Target, type Tuner } from "../tuner.ts";
+import { LORA_FAMILY, type LoraFamilyConfig } from "../lora/family.ts";
+import { baseOf, combineFields, KEY_PREFIX, type MethodFields, type Target, type Tuner } from "../tuner.ts";
 import { HyraGenerator } from "./generator.ts";
 import { HyraLayer, HyraProjection } from "./hyra-layer.ts";
 
@@ -48,7 +50,7 @@ export interface HyraOptions {
   hyraInit: HyraInit;
 }
 
-export interface HyraConfig extends CommonConfig, HyraOptions {
+export interface HyraConfig extends CommonConfig, LoraFamilyConfig, HyraOptions {
   method: "hyra";
 }
 
@@ -79,7 +81,10 @@ const MAX_WIDTH = 1 << 16;
  */
 const MAX_WIDTH_RATIO = 16;
 
-function resolveHyra(fields: Readonly<Record<string, unknown>>, bad: (field: string, value: unknown, expected: string) => never) {
+function resolveHyra(
+  fields: Readonly<Record<string, unknown>>,
+  bad: (field: string, value: unknown, expected: string) => never,
+): HyraOptions {
   const { hiddenWidth } = fields;
   if (hiddenWidth !== null && (!Number.isInteger(hiddenWidth) || (hiddenWidth as number) <= 0 || (hiddenWidth as number) > MAX_WIDTH)) {
     bad("hiddenWidth", hiddenWidth, `a positive integer up to ${MAX_WIDTH}, or null for the head size d_h`);
@@ -101,7 +106,7 @@ function resolveHyra(fields: Readonly<Record<string, unknown>>, bad: (field: str
       "hyraInit \"zero-seeds\" needs σ(0) = 0 and σ'(0) ≠ 0, and ReLU has σ'(0) = 0: the seeds would get no gradient; use gelu, tanh or identity",
     );
   }
-  return hyra as unknown as Record<string, unknown>;
+  return hyra;
 }
 
 /**
@@ -141,10 +146,6 @@ function plan(model: Module, config: HyraConfig, targets: readonly Target[], whe
         );
       }
     }
-    const current = (split.attention as unknown as Record<string, unknown>).hyra;
-    if (current !== undefined && !(current instanceof HyraLayer)) {
-      fail(where, `"${attentionPath}" already has a field "hyra" (${kindOf(current)}), where HyRA keeps its generators`);
-    }
     const width = config.hiddenWidth ?? split.headSize;
     const seedWidth = shape(first).seedWidth;
     if (width > MAX_WIDTH_RATIO * seedWidth) {
@@ -157,50 +158,63 @@ function plan(model: Module, config: HyraConfig, targets: readonly Target[], whe
   return groups;
 }
 
-export const hyraTuner: Tuner = {
+const HYRA_FIELDS: MethodFields<HyraOptions> = {
+  defaults: HYRA_DEFAULTS,
+  diskNames: {
+    activation: "hyra_activation",
+    hiddenWidth: "hyra_hidden_width",
+    mixing: "hyra_mixing",
+    perHeadGenerator: "hyra_per_head_generator",
+    sharedTrunk: "hyra_shared_trunk",
+    sharedSeeds: "hyra_shared_seeds",
+    hyraInit: "hyra_init",
+  },
+  nullable: ["hiddenWidth"],
+  resolve: resolveHyra,
+};
+
+/** Where the HyRA layer of the attention module at `attentionPath` lives on the tuner. */
+const statePath = (attentionPath: string) => (attentionPath ? `hyra.${attentionPath}` : "hyra");
+
+export const hyraTuner: Tuner<HyraConfig> = {
   method: "hyra",
   label: "HyRA",
   peftType: "HYRA",
-  fields: {
-    defaults: HYRA_DEFAULTS as unknown as Record<string, unknown>,
-    diskNames: {
-      activation: "hyra_activation",
-      hiddenWidth: "hyra_hidden_width",
-      mixing: "hyra_mixing",
-      perHeadGenerator: "hyra_per_head_generator",
-      sharedTrunk: "hyra_shared_trunk",
-      sharedSeeds: "hyra_shared_seeds",
-      hyraInit: "hyra_init",
-    },
-    nullable: ["hiddenWidth"],
-    resolve: resolveHyra,
-  },
+  fields: combineFields(LORA_FAMILY, HYRA_FIELDS),
   layerClass: HyraProjection,
-  inject(model: Module, name: string, config, targets: readonly Target[], where: string) {
-    const hyra = config as HyraConfig;
-    for (const { split, targets: group } of plan(model, hyra, targets, where).values()) {
-      const attention = split.attention as unknown as Record<string, unknown>;
-      const layer = (attention.hyra as HyraLayer | undefined) ?? new HyraLayer();
+  inject({ model, state, where }, name, config, targets) {
+    for (const { split, targets: group } of plan(model, config, targets, where).values()) {
+      // the layer's generators are the tuner's state, not the attention module's: nothing is written onto the user's model
+      const layer = stateAt(state, statePath(split.attentionPath), () => new HyraLayer());
       const { linear, axis } = group[0];
       const generator = new HyraGenerator(
         {
           inFeatures: oriented(linear, axis).seedWidth,
           heads: split.heads,
           headSize: split.headSize,
-          r: hyra.r,
-          hiddenWidth: hyra.hiddenWidth ?? split.headSize,
+          r: config.r,
+          hiddenWidth: config.hiddenWidth ?? split.headSize,
           projections: group.map((t) => t.projection),
         },
-        hyra,
+        config,
         linear.weight.dtype,
       );
       layer.set(name, generator);
-      attention.hyra = layer;
       for (const { path, layer: target, projection, axis: split } of group) {
         if (!(target instanceof HyraProjection))
           model.setSubmodule(path, new HyraProjection(baseOf(target), path, layer, projection, split));
       }
     }
+  },
+  /** Saved once per layer where PEFT-style keys put it: `<attention>.hyra.seed_A`, as before the state moved to the tuner. */
+  ownState({ state }, name) {
+    const root = state.namedChildren().find(([n]) => n === "hyra")?.[1];
+    const out: [string, Tensor][] = [];
+    for (const [path, layer] of root?.namedModules() ?? []) {
+      const generator = layer instanceof HyraLayer ? layer.get(name) : undefined;
+      for (const [key, p] of generator?.namedParameters() ?? []) out.push([`${KEY_PREFIX}${path ? `${path}.` : ""}hyra.${key}`, p]);
+    }
+    return out;
   },
   parameterCount(shape) {
     const { d, heads: H, r, layers } = shape;

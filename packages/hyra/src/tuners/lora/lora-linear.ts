@@ -8,7 +8,7 @@ import { dropout, fail, matmul, noGrad, normal, type Tensor, tidy, zeros } from 
 import { Linear } from "@tsgrad/nn";
 import { AdapterDict } from "../../adapter-dict.ts";
 import { AdapterLayer, type LoraFactors } from "../../adapter-layer.ts";
-import { type InitLoraWeights, scalingOf } from "../../config.ts";
+import { type InitLoraWeights, scalingOf } from "./family.ts";
 
 export interface LoraSettings {
   r: number;
@@ -81,7 +81,7 @@ export class LoraLinear extends AdapterLayer {
     return matmul(B.weight, A.weight).mul(scaling); // (out, r)·(r, in) -> (out, in)
   }
 
-  loraFactors(name: string): LoraFactors {
+  override loraFactors(name: string): LoraFactors {
     const { A, B, scaling } = this.#factors(name);
     return { A: A.weight, B: B.weight, scaling };
   }

@@ -4,12 +4,12 @@
  *     parameters per adapted projection   r·in + out·r   (4rd per layer for q and v of width d)
  */
 
-import type { Module } from "@tsgrad/nn";
 import type { CommonConfig } from "../../config.ts";
-import { baseOf, type Target, type Tuner } from "../tuner.ts";
+import { baseOf, combineFields, type MethodFields, type Tuner } from "../tuner.ts";
+import { LORA_FAMILY, type LoraFamilyConfig } from "./family.ts";
 import { LoraLinear } from "./lora-linear.ts";
 
-export interface LoraConfig extends CommonConfig {
+export interface LoraConfig extends CommonConfig, LoraFamilyConfig {
   method: "lora";
 }
 
@@ -39,13 +39,15 @@ const PEFT_LORA_DEFAULTS: Record<string, unknown> = {
   use_dora: false,
 };
 
-export const loraTuner: Tuner = {
+const PEFT_FILE: MethodFields<object> = { defaults: {}, diskNames: {}, nullable: [], resolve: () => ({}), jsonExtras: PEFT_LORA_DEFAULTS };
+
+export const loraTuner: Tuner<LoraConfig> = {
   method: "lora",
   label: "LoRA",
   peftType: "LORA",
-  fields: { defaults: {}, diskNames: {}, nullable: [], resolve: () => ({}), jsonExtras: PEFT_LORA_DEFAULTS },
+  fields: combineFields(LORA_FAMILY, PEFT_FILE),
   layerClass: LoraLinear,
-  inject(model: Module, name: string, config, targets: readonly Target[]) {
+  inject({ model }, name, config, targets) {
     for (const { path, layer } of targets) {
       const wrapper = layer instanceof LoraLinear ? layer : new LoraLinear(baseOf(layer), path);
       wrapper.addAdapter(name, config);

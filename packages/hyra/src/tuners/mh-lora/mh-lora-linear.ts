@@ -29,7 +29,7 @@ import {
 import { type Linear, Module, Parameter } from "@tsgrad/nn";
 import { AdapterDict } from "../../adapter-dict.ts";
 import { AdapterLayer, checkRank, type LoraFactors } from "../../adapter-layer.ts";
-import { scalingOf } from "../../config.ts";
+import { scalingOf } from "../lora/family.ts";
 import type { LoraSettings } from "../lora/lora-linear.ts";
 
 /** One stacked factor of all heads. */
@@ -140,7 +140,7 @@ export class MhLoraLinear extends AdapterLayer {
    * As LoRA of rank H·r. On q, k, v: A stacks the A_h, B is block diagonal with the B_h on its diagonal;
    * on o: A is block diagonal (A_h reads head h's columns), B puts the B_h side by side.
    */
-  loraFactors(name: string): LoraFactors {
+  override loraFactors(name: string): LoraFactors {
     const { A, B, scaling } = this.#factors(name);
     const [H, r, aIn] = A.shape;
     const bOut = B.shape[1];

@@ -7,14 +7,14 @@
  *                                         (both H(rd + d_h·r) for width d: 2H(rd + d_h·r) for q and v)
  */
 
-import type { Module } from "@tsgrad/nn";
 import { checkRank } from "../../adapter-layer.ts";
 import type { CommonConfig } from "../../config.ts";
 import { headSplitOf } from "../../targets.ts";
-import { baseOf, type Target, type Tuner } from "../tuner.ts";
+import { LORA_FAMILY, type LoraFamilyConfig } from "../lora/family.ts";
+import { baseOf, type Tuner } from "../tuner.ts";
 import { MhLoraLinear } from "./mh-lora-linear.ts";
 
-export interface MhLoraConfig extends CommonConfig {
+export interface MhLoraConfig extends CommonConfig, LoraFamilyConfig {
   method: "mh-lora";
 }
 
@@ -24,13 +24,13 @@ declare module "../../config.ts" {
   }
 }
 
-export const mhLoraTuner: Tuner = {
+export const mhLoraTuner: Tuner<MhLoraConfig> = {
   method: "mh-lora",
   label: "MH-LoRA",
   peftType: "MH_LORA",
-  fields: { defaults: {}, diskNames: {}, nullable: [], resolve: () => ({}) },
+  fields: LORA_FAMILY,
   layerClass: MhLoraLinear,
-  inject(model: Module, name: string, config, targets: readonly Target[], where: string) {
+  inject({ model, where }, name, config, targets) {
     const splits = targets.map(({ path, layer }) => headSplitOf(model, path, baseOf(layer), config.method));
     for (const [i, { path, layer }] of targets.entries()) checkRank(where, config.r, path, baseOf(layer), splits[i]);
     for (const [i, { path, layer }] of targets.entries()) {
