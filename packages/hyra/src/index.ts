@@ -57,3 +57,4 @@ export {
   type TunerContext,
   tuners,
 } from "./tuners/tuner.ts";
+export { VERA_DEFAULTS, type VeraConfig, VeraLinear, type VeraOptions, type VeraSettings, veraTuner } from "./tuners/vera/index.ts";

@@ -1,5 +1,5 @@
 /**
- * @file Adapters on the wasm and gpujs backends equal the reference backend: LoRA, MH-LoRA and HyRA on q and v
+ * @file Adapters on the wasm and gpujs backends equal the reference backend: LoRA, MH-LoRA, HyRA and VeRA on q and v
  * of a tiny encoder, with random (non-zero) adapter weights, give the same outputs and the same
  * gradients of every trainable parameter. Compared normwise, as the layer parity in @tsgrad/nn is:
  * each output mixes many products and has no single magnitude of its own.
@@ -45,6 +45,8 @@ const configs: [string, PeftConfigInput][] = [
     "HyRA, tanh, rank-axis mixing, per-head generator",
     { method: "hyra", r: 3, alpha: 6, activation: "tanh", mixing: "rank", perHeadGenerator: true },
   ],
+  ["HyRA with compact head embeddings", { method: "hyra", r: 3, alpha: 6, headEmbedding: 2 }],
+  ["VeRA", { method: "vera", r: 6, targetModules: ["q", "v", "up"] }],
 ];
 
 for (const [name, config] of configs) {

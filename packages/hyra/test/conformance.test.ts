@@ -11,7 +11,15 @@ import { fileURLToPath } from "node:url";
 import { readSafetensorsFile } from "@tsgrad/nn/node";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { configFromJson, getPeftModel, LoraLinear, loadAdapter, ModulePattern, ModulesToSaveWrapper } from "../src/node.ts";
+import {
+  configFromJson,
+  getPeftModel,
+  type LoraConfig,
+  LoraLinear,
+  loadAdapter,
+  ModulePattern,
+  ModulesToSaveWrapper,
+} from "../src/node.ts";
 import { inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 
@@ -101,7 +109,7 @@ test("loadAdapter reads the fixture's config and builds the adapter it describes
     "task_type",
   ]);
   await withTempDir(async (dir) => {
-    const source = getPeftModel(tinyEncoder(), { ...config, initLoraWeights: false });
+    const source = getPeftModel(tinyEncoder(), { ...(config as LoraConfig), initLoraWeights: false });
     await source.saveAdapter(dir);
     // the fixture's config next to the weights: what a PEFT-written folder would hold
     await writeFile(join(dir, "adapter_config.json"), await fixtureConfig());
@@ -137,7 +145,7 @@ test("against what PEFT 0.21 itself wrote: the same tensors, and every field we 
 
 test("PEFT 0.21's own config (with its newer fields, all off) loads and describes the same adapter", async () => {
   const real = JSON.parse(await readFile(join(REAL, "adapter_config.json"), "utf8"));
-  const { config } = configFromJson(real);
+  const config = configFromJson(real).config as LoraConfig;
   assert.equal(
     [config.method, config.r, config.alpha, config.dropout, [...(config.targetModules as string[])].sort(), config.modulesToSave],
     ["lora", 4, 8, 0.05, ["q", "v"], ["head"]],
@@ -150,7 +158,7 @@ test("PEFT 0.21's own config (with its newer fields, all off) loads and describe
 });
 
 test("PEFT's minimal documented config (peft_type and target_modules only) reads with PEFT's defaults", () => {
-  const { config } = configFromJson({ target_modules: ["query", "value"], peft_type: "LORA" });
+  const config = configFromJson({ target_modules: ["query", "value"], peft_type: "LORA" }).config as LoraConfig;
   assert.equal(
     [config.method, config.r, config.alpha, config.dropout, config.bias, config.targetModules],
     ["lora", 8, 8, 0, "none", ["query", "value"]],

@@ -28,6 +28,20 @@ test("the formulas give the table of hyra-paper.md §3.4", () => {
   }
 });
 
+test("the README's columns for compact HyRA (e = d_h / 4) and VeRA (r = 256, PEFT's default)", () => {
+  const rows: [string, { d: number; heads: number; r: number; layers: number }, number, number][] = [
+    // ViT: per layer rd 6144 + H·e·r 1536 + 3rm 1536 + m·e 1024 + 2·d_h·m 8192 = 18,432; VeRA 2·(768 + 256)
+    ["ViT-B/16", { d: 768, heads: 12, r: 8, layers: 12 }, 221_184, 24_576],
+    ["tiny d=64", { d: 64, heads: 4, r: 4, layers: 2 }, 2_176, 1_280],
+    ["tiny d=32", { d: 32, heads: 4, r: 4, layers: 2 }, 800, 1_152],
+  ];
+  for (const [name, shape, compact, vera] of rows) {
+    const headEmbedding = shape.d / shape.heads / 4;
+    assert.is(adapterParameterCount("hyra", { ...shape, headEmbedding }), compact, `${name} compact HyRA`);
+    assert.is(adapterParameterCount("vera", { ...shape, r: 256 }), vera, `${name} VeRA`);
+  }
+});
+
 /** Attention reduced to what is adapted (q and v): a ViT-B stack of it builds in about a second. */
 class QV extends Module implements AttentionLike {
   readonly headProjections = ["q", "v"] as const;
@@ -59,6 +73,8 @@ test("a ViT-B-sized stack (d = 768, H = 12, 12 layers) adapted on q and v gives 
     [{ method: "mh-lora", r: 8 }, 1_916_928],
     [{ method: "hyra", r: 8, hiddenWidth: 64 }, 313_344],
     [{ method: "hyra", r: 8, hiddenWidth: 64, mixing: "rank" }, 184_320],
+    [{ method: "hyra", r: 8, headEmbedding: 16 }, 221_184],
+    [{ method: "vera", r: 256 }, 24_576],
   ];
   for (const [config, count] of expected) {
     const peft = getPeftModel(model, config);
@@ -76,25 +92,43 @@ test("property: the adapted model's trainable count is the formula's, for any d,
     headSize: fc.integer({ min: 1, max: 4 }),
     r: fc.integer({ min: 1, max: 4 }),
     layers: fc.integer({ min: 1, max: 3 }),
-    method: fc.constantFrom<Method>("lora", "mh-lora", "hyra"),
+    method: fc.constantFrom<Method>("lora", "mh-lora", "hyra", "vera"),
     targets: fc.constantFrom(["q", "v"], ["q", "k", "v"], ["q", "v", "o"], ["o"]),
     hiddenWidth: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
     mixing: fc.constantFrom<Mixing>("feature", "rank"),
     perHeadGenerator: fc.boolean(),
     sharedTrunk: fc.boolean(),
     sharedSeeds: fc.boolean(),
+    headEmbedding: fc.option(fc.integer({ min: 1, max: 3 }), { nil: null }),
   });
   await checkProperty(
     "count = formula",
-    arb.filter(({ method, r, heads, headSize }) => r <= (method === "mh-lora" ? headSize : heads * headSize)),
-    ({ heads, headSize, r, layers, method, targets: targetModules, hiddenWidth, mixing, perHeadGenerator, sharedTrunk, sharedSeeds }) => {
+    arb.filter(
+      ({ method, r, heads, headSize, mixing, headEmbedding }) =>
+        (method === "vera" || r <= (method === "mh-lora" ? headSize : heads * headSize)) &&
+        (headEmbedding === null || headEmbedding < (mixing === "rank" ? r : headSize)),
+    ),
+    (shape) => {
+      const {
+        heads,
+        headSize,
+        r,
+        layers,
+        method,
+        targets: targetModules,
+        hiddenWidth,
+        mixing,
+        perHeadGenerator,
+        sharedTrunk,
+        sharedSeeds,
+      } = shape;
       manualSeed(1);
       const d = heads * headSize;
       const model = new (class extends Module {
         blocks = new ModuleList(Array.from({ length: layers }, () => new MultiHeadAttention(d, heads, { bias: false })));
       })();
       const base = model.numParameters();
-      const hyra = { hiddenWidth, mixing, perHeadGenerator, sharedTrunk, sharedSeeds };
+      const hyra = { hiddenWidth, mixing, perHeadGenerator, sharedTrunk, sharedSeeds, headEmbedding: shape.headEmbedding };
       const config = (method === "hyra" ? { method, r, targetModules, ...hyra } : { method, r, targetModules }) as PeftConfigInput;
       const peft = getPeftModel(model, config);
       const expected = adapterParameterCount(method, { d, heads, r, layers, projections: targetModules.length, ...hyra });

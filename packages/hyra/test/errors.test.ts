@@ -145,6 +145,16 @@ test("HyRA: one generator per layer needs one projection shape; the attention mo
     /the projections of "attn" share one HyRA generator, so they need one shape, but "attn\.q" is 8 -> 8 and "attn\.v" is 8 -> 4/,
     new Holder(new Declared(2, 8, 4)),
   );
+  refused(
+    { method: "hyra", r: 1, headEmbedding: 4 },
+    /headEmbedding = 4 is not below the head size d_h = 4 of "attn" \(feature mixing\): a compact embedding is smaller than the seed it replaces/,
+    new Holder(new Declared(2)),
+  );
+  refused(
+    { method: "hyra", r: 2, mixing: "rank", headEmbedding: 2 },
+    /headEmbedding = 2 is not below the rank r = 2 of "attn" \(rank mixing\)/,
+    new Holder(new Declared(2)),
+  );
   // the generators are the tuner's state, so a field named hyra on the user's module is no obstacle
   const taken = new Declared(2) as Declared & { hyra?: number };
   taken.hyra = 1;
@@ -155,7 +165,7 @@ test("HyRA: one generator per layer needs one projection shape; the attention mo
 
 test("every config field is checked, and the error names the field and the value", () => {
   const cases: [unknown, RegExp][] = [
-    [{ method: "dora" }, /method must be one of "lora", "mh-lora", "hyra", got "dora"/],
+    [{ method: "dora" }, /method must be one of "lora", "mh-lora", "hyra", "vera", got "dora"/],
     [{ method: "lora", rank: 4 }, /unknown field "rank"; the fields of a lora config are method, r, alpha/],
     [{ method: "lora", activation: "tanh" }, /unknown field "activation" \(a HyRA option; the method is "lora"\)/],
     [{ method: "lora", r: 0 }, /r must be a positive integer up to 65536, got 0/],
@@ -178,6 +188,11 @@ test("every config field is checked, and the error names the field and the value
     [{ method: "lora", modulesToSave: /head/ }, /modulesToSave must be a list of module names, or null/],
     [{ method: "hyra", activation: "swish" }, /activation must be one of "gelu", "tanh", "identity", "relu", got "swish"/],
     [{ method: "hyra", hiddenWidth: 0 }, /hiddenWidth must be a positive integer up to 65536, or null for the head size d_h, got 0/],
+    [
+      { method: "hyra", headEmbedding: 1.5 },
+      /headEmbedding must be a positive integer up to 65536, or null for seeds as large as B_h, got 1\.5/,
+    ],
+    [{ method: "vera", dInitial: Number.NaN }, /dInitial must be a finite number, got NaN/],
     [{ method: "hyra", mixing: "head" }, /mixing must be one of "feature", "rank", got "head"/],
     [{ method: "hyra", sharedTrunk: "yes" }, /sharedTrunk must be true or false, got "yes"/],
     [null, /expected an object such as/],

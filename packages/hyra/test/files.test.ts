@@ -14,7 +14,7 @@ import { saveTensors } from "@tsgrad/nn/node";
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { getPeftModel, LoraLinear, loadAdapter, MAX_CONFIG_BYTES } from "../src/node.ts";
+import { getPeftModel, type LoraConfig, LoraLinear, loadAdapter, MAX_CONFIG_BYTES } from "../src/node.ts";
 import { tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 
@@ -348,7 +348,7 @@ test("saveAdapter killed with SIGKILL at random moments: every load gives a whol
       }
       try {
         const peft = await loadAdapter(tinyEncoder(), dir);
-        const alpha = peft.peftConfig.get("default")?.alpha as number;
+        const alpha = (peft.peftConfig.get("default") as LoraConfig).alpha;
         for (const [key, p] of peft.adapterStateDict()) {
           const values = await p.data();
           assert.ok(

@@ -8,7 +8,7 @@
 
 import { noGrad, type Tensor } from "@tsgrad/core";
 import { assertArrayClose } from "@tsgrad/core/testing";
-import { Linear } from "@tsgrad/nn";
+import { Linear, Parameter } from "@tsgrad/nn";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -98,6 +98,23 @@ const CASES: Case[] = [
     config: { method: "hyra", r: 2, activation: "relu" },
     trainable: () => adapterParameterCount("hyra", { d: 24, heads: 3, layers: 3, r: 2 }),
   },
+  {
+    name: "hyra with compact head embeddings (e = 2 < d_h = 4)",
+    config: { method: "hyra", r: 3, headEmbedding: 2 },
+    trainable: () => adapterParameterCount("hyra", { ...d16, r: 3, headEmbedding: 2 }),
+  },
+  {
+    name: "hyra with compact head embeddings, rank mixing (e = 1 < r = 3), separate seeds, on q, v and o",
+    config: { method: "hyra", r: 3, headEmbedding: 1, mixing: "rank", sharedSeeds: false, targetModules: ["q", "v", "o"] },
+    trainable: () => adapterParameterCount("hyra", { ...d16, r: 3, headEmbedding: 1, mixing: "rank", sharedSeeds: false, projections: 3 }),
+  },
+  { name: "vera on q, v", config: { method: "vera", r: 4 }, trainable: () => adapterParameterCount("vera", { ...d16, r: 4 }) },
+  {
+    name: "vera on every Linear of the blocks (one pair of projections, sliced per layer), dropout, modulesToSave head, bias all",
+    config: { method: "vera", r: 6, targetModules: ["q", "k", "v", "o", "up", "down"], dropout: 0.1, modulesToSave: ["head"], bias: "all" },
+    // per layer out + r: q, k, v, o 4·(16 + 6), up 32 + 6, down 16 + 6
+    trainable: () => 2 * (4 * 22 + 38 + 22) + HEAD + 2 * BLOCK_BIASES,
+  },
 ];
 
 /** The case's model in eval mode (outputs are compared, so dropout must be off) and its inputs. */
@@ -108,7 +125,9 @@ function setup(c: Case): { model: TinyEncoder; x: Tensor } {
 
 /** The same config with every adapter weight random (nothing zero), so that ΔW ≠ 0. */
 function nonZero(c: Case): PeftConfigInput {
-  return { ...c.config, initLoraWeights: false } as PeftConfigInput;
+  // VeRA is not of the LoRA family: its switch is PEFT's init_weights
+  const off = c.config.method === "vera" ? { initWeights: false } : { initLoraWeights: false };
+  return { ...c.config, ...off } as PeftConfigInput;
 }
 
 for (const c of CASES) {
@@ -181,11 +200,14 @@ for (const c of CASES) {
     const { model } = setup(c);
     const peft = getPeftModel(model, c.config);
     const trainable = peft.namedParameters().filter(([, p]) => p.requiresGrad);
-    const adapter = new Set(peft.adapterStateDict().values());
+    // a method's frozen state (VeRA's shared projections) is saved with the adapter but is no parameter
+    const saved = [...peft.adapterStateDict().values()];
+    const adapter = new Set(saved.filter((t) => t instanceof Parameter));
+    assert.ok(saved.every((t) => t instanceof Parameter || !t.requiresGrad));
     assert.equal(trainable.length, adapter.size);
     for (const [name, p] of trainable) {
       assert.ok(adapter.has(p), `${name} trains but is not part of the adapter`);
-      assert.ok(/\.(lora_[AB]|mh_lora_[AB]|hyra|modules_to_save)\.|\.bias$/.test(name), `${name} trains`);
+      assert.ok(/\.(lora_[AB]|mh_lora_[AB]|hyra|vera_lambda_[bd]|modules_to_save)\.|\.bias$/.test(name), `${name} trains`);
     }
     assert.equal(peft.getNbTrainableParameters().trainable, c.trainable(model));
     const baseCount = setup(c).model.numParameters();

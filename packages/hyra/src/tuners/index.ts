@@ -7,7 +7,9 @@ import { hyraTuner } from "./hyra/tuner.ts";
 import { loraTuner } from "./lora/tuner.ts";
 import { mhLoraTuner } from "./mh-lora/tuner.ts";
 import { registerTuner } from "./tuner.ts";
+import { veraTuner } from "./vera/tuner.ts";
 
 registerTuner(loraTuner);
 registerTuner(mhLoraTuner);
 registerTuner(hyraTuner);
+registerTuner(veraTuner);

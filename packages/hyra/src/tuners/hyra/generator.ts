@@ -11,6 +11,11 @@
  * B_h along its rank axis instead (B_h^p = σ(B_h·U_B)·P_B^p, U_B (r, m), P_B^p (m, r)), one Θ_B per head
  * (a leading H axis on U_B and P_B^p), one trunk per projection, and one Ā and one set of B_h per
  * projection (sharedSeeds false: `seed_A.q`, `seed_B.q`, ...), which leaves only the generators shared.
+ *
+ * Compact head embeddings (headEmbedding e): each head's seed is smaller than the factor it generates
+ * along the axis Θ_B mixes, Z_h (e, r) with e < d_h (feature mixing: U_B (m, e), P_B^p (d_h, m)) or
+ * Z_h (d_h, e) with e < r (rank mixing: U_B (e, m), P_B^p (m, r)). The generator, not the seed, then
+ * holds what the heads' factors have in common: a hypernetwork in the proper sense.
  */
 
 import type { DType } from "@tsgrad/core";
@@ -73,7 +78,7 @@ function parameter(make: () => Tensor): Parameter {
  */
 export class Theta extends Module {
   U: Parameter | ParameterDict; // left (…, m, k), right (…, k, m); a dict of them with one trunk per projection
-  P: ParameterDict; // left (…, k, m), right (…, m, k): one per projection
+  P: ParameterDict; // left (…, k', m), right (…, m, k'), k' the output's size of the mixed axis: one per projection
 
   constructor(
     readonly side: "left" | "right",
@@ -82,6 +87,8 @@ export class Theta extends Module {
     options: {
       /** The size k of the mixed axis of x (the fan-in of U). */
       k: number;
+      /** The size of that axis in the output (k unless the seeds are compact embeddings). */
+      out?: number;
       m: number;
       /** Leading axes of U and P (the heads, for one Θ_B per head). */
       batch: readonly number[];
@@ -92,8 +99,9 @@ export class Theta extends Module {
   ) {
     super();
     const { k, m, batch, dtype } = options;
+    const out = options.out ?? k;
     const uShape = side === "left" ? [...batch, m, k] : [...batch, k, m];
-    const pShape = side === "left" ? [...batch, k, m] : [...batch, m, k];
+    const pShape = side === "left" ? [...batch, out, m] : [...batch, m, out];
     const trunk = () => parameter(() => fanInUniform(uShape, k, 1, dtype));
     this.U = options.sharedTrunk ? trunk() : new ParameterDict(projections.map((p) => [p, trunk()]));
     const gain = OUTPUT_GAIN[activation];
@@ -120,7 +128,7 @@ export class Theta extends Module {
       const x = xOf(p);
       const h = shared ?? hidden(this.#trunk(p), x);
       const P = this.P.get(p);
-      out.set(p, this.side === "left" ? matmul(P, h) : matmul(h, P)); // the shape of x
+      out.set(p, this.side === "left" ? matmul(P, h) : matmul(h, P)); // the shape of x, its mixed axis k'
     }
     return out;
   }
@@ -134,7 +142,7 @@ export class Theta extends Module {
 
 export class HyraGenerator extends Module {
   seed_A: Parameter | ParameterDict; // Ā (r, d); with sharedSeeds false, one per projection
-  seed_B: Parameter | ParameterDict; // B_1..B_H (H, d_h, r); with sharedSeeds false, one set per projection
+  seed_B: Parameter | ParameterDict; // B_1..B_H (H, d_h, r), compact (H, e, r) or (H, d_h, e); with sharedSeeds false, one set per projection
   theta_A: Theta; // mixes Ā along its rank axis
   theta_B: Theta; // mixes each B_h along its feature axis (or its rank axis)
   readonly scaling: number;
@@ -161,15 +169,19 @@ export class HyraGenerator extends Module {
           : uniform([r, d], -1 / Math.sqrt(d), 1 / Math.sqrt(d), { dtype }),
       ),
     );
-    // each B_h as the weight of a Linear(r, d_h): Kaiming-uniform with a = √5 is U(±1/√r)
+    // the axis Θ_B mixes (d_h features, or r rank columns) and its size e in each head's seed: e = k for a
+    // seed as large as B_h, smaller for a compact embedding from which the generator makes B_h
+    const k = mixing === "feature" ? dh : r;
+    const e = settings.headEmbedding ?? k;
+    const seedShape = mixing === "feature" ? [H, e, r] : [H, dh, e];
+    // each B_h as the weight of a Linear(r, d_h): Kaiming-uniform with a = √5 is U(±1/√r); U_B's fan-in
+    // gain keeps that scale whatever e is
     this.seed_B = perProjection(() =>
-      parameter(() => (zeroSeeds ? zeros([H, dh, r], { dtype }) : uniform([H, dh, r], -1 / Math.sqrt(r), 1 / Math.sqrt(r), { dtype }))),
+      parameter(() => (zeroSeeds ? zeros(seedShape, { dtype }) : uniform(seedShape, -1 / Math.sqrt(r), 1 / Math.sqrt(r), { dtype }))),
     );
     this.theta_A = new Theta("left", activation, projections, { k: r, m, batch: [], sharedTrunk, zeroOutput: false, dtype });
-    this.theta_B =
-      mixing === "feature"
-        ? new Theta("left", activation, projections, { k: dh, m, batch: perHeadGenerator ? [H] : [], sharedTrunk, zeroOutput, dtype })
-        : new Theta("right", activation, projections, { k: r, m, batch: perHeadGenerator ? [H] : [], sharedTrunk, zeroOutput, dtype });
+    const thetaB = { k: e, out: k, m, batch: perHeadGenerator ? [H] : [], sharedTrunk, zeroOutput, dtype };
+    this.theta_B = new Theta(mixing === "feature" ? "left" : "right", activation, projections, thetaB);
     this.scaling = scalingOf({ r, alpha: settings.alpha, useRslora: settings.useRslora });
     this.dropout = settings.dropout;
   }

@@ -6,9 +6,10 @@
  * Parameters per layer, with P adapted projections of a width-d attention (H heads of d_h = d/H), rank r
  * and generator width m:
  *
- *     S·(r·d + H·d_h·r) + |Θ_A| + |Θ_B|    seeds Ā and B_1..B_H (S = 1 shared, or P), then the generators
- *       |Θ_A| = T·m·r + P·r·m              trunk U_A (T = 1, or P with separate trunks), P_A^p
- *       |Θ_B| = G·(T·m·k + P·k·m)          k = d_h (feature mixing) or r (rank mixing), G = H per-head or 1
+ *     S·(r·d + H·d_h·r·e/k) + |Θ_A| + |Θ_B|    seeds Ā and B_1..B_H (S = 1 shared, or P), then the generators
+ *       |Θ_A| = T·m·r + P·r·m                  trunk U_A (T = 1, or P with separate trunks), P_A^p
+ *       |Θ_B| = G·(T·m·e + P·k·m)              k = d_h (feature mixing) or r (rank mixing), G = H per-head or 1
+ *                                              e = headEmbedding (compact seeds), k by default
  *
  * so the default HyRA (feature mixing, shared trunk and seeds, one Θ_B; q and v) is r·d + H·d_h·r + 3rm + 3m·d_h.
  * The output projection o counts as any other (P = 3 for q, v, o): its update is generated transposed,
@@ -48,6 +49,11 @@ export interface HyraOptions {
   /** One Ā and one set of head seeds B_h shared by the adapted projections (true), or one per projection. */
   sharedSeeds: boolean;
   hyraInit: HyraInit;
+  /**
+   * Compact head embeddings: the size e of the mixed axis of each head's seed (e < d_h with feature
+   * mixing, e < r with rank mixing), from which Θ_B generates B_h; null: seeds as large as B_h.
+   */
+  headEmbedding: number | null;
 }
 
 export interface HyraConfig extends CommonConfig, LoraFamilyConfig, HyraOptions {
@@ -68,6 +74,7 @@ export const HYRA_DEFAULTS: HyraOptions = {
   sharedTrunk: true,
   sharedSeeds: true,
   hyraInit: "zero-output",
+  headEmbedding: null,
 };
 
 const ACTIVATIONS: readonly Activation[] = ["gelu", "tanh", "identity", "relu"];
@@ -89,6 +96,13 @@ function resolveHyra(
   if (hiddenWidth !== null && (!Number.isInteger(hiddenWidth) || (hiddenWidth as number) <= 0 || (hiddenWidth as number) > MAX_WIDTH)) {
     bad("hiddenWidth", hiddenWidth, `a positive integer up to ${MAX_WIDTH}, or null for the head size d_h`);
   }
+  const { headEmbedding } = fields;
+  if (
+    headEmbedding !== null &&
+    (!Number.isInteger(headEmbedding) || (headEmbedding as number) <= 0 || (headEmbedding as number) > MAX_WIDTH)
+  ) {
+    bad("headEmbedding", headEmbedding, `a positive integer up to ${MAX_WIDTH}, or null for seeds as large as B_h`);
+  }
   const hyra: HyraOptions = {
     activation: oneOf("activation", fields.activation, ACTIVATIONS),
     hiddenWidth: hiddenWidth as number | null,
@@ -97,6 +111,7 @@ function resolveHyra(
     sharedTrunk: checkBoolean("sharedTrunk", fields.sharedTrunk),
     sharedSeeds: checkBoolean("sharedSeeds", fields.sharedSeeds),
     hyraInit: oneOf("hyraInit", fields.hyraInit, HYRA_INITS),
+    headEmbedding: headEmbedding as number | null,
   };
   // B_h = 0 makes ΔW = 0 only if σ(0) = 0, and lets the seeds learn only if σ'(0) ≠ 0: ReLU's
   // derivative at 0 is 0, so every gradient to the seeds would be zero and the adapter would never move
@@ -146,6 +161,16 @@ function plan(model: Module, config: HyraConfig, targets: readonly Target[], whe
         );
       }
     }
+    // a compact embedding must be smaller than the seed it replaces, along the axis Θ_B mixes
+    const mixed =
+      config.mixing === "feature" ? { size: split.headSize, what: "the head size d_h" } : { size: config.r, what: "the rank r" };
+    if (config.headEmbedding !== null && config.headEmbedding >= mixed.size) {
+      fail(
+        where,
+        `headEmbedding = ${config.headEmbedding} is not below ${mixed.what} = ${mixed.size} of "${attentionPath}" (${config.mixing} mixing): ` +
+          "a compact embedding is smaller than the seed it replaces; null gives seeds as large as B_h",
+      );
+    }
     const width = config.hiddenWidth ?? split.headSize;
     const seedWidth = shape(first).seedWidth;
     if (width > MAX_WIDTH_RATIO * seedWidth) {
@@ -168,8 +193,9 @@ const HYRA_FIELDS: MethodFields<HyraOptions> = {
     sharedTrunk: "hyra_shared_trunk",
     sharedSeeds: "hyra_shared_seeds",
     hyraInit: "hyra_init",
+    headEmbedding: "hyra_head_embedding",
   },
-  nullable: ["hiddenWidth"],
+  nullable: ["hiddenWidth", "headEmbedding"],
   resolve: resolveHyra,
 };
 
@@ -223,10 +249,12 @@ export const hyraTuner: Tuner<HyraConfig> = {
     const m = (shape.hiddenWidth as number | undefined) ?? dh;
     const T = (shape.sharedTrunk ?? true) ? 1 : P;
     const k = (shape.mixing ?? "feature") === "feature" ? dh : r;
+    const e = (shape.headEmbedding as number | null | undefined) ?? k;
     const G = shape.perHeadGenerator ? H : 1;
     const S = (shape.sharedSeeds ?? true) ? 1 : P;
     const thetaA = T * m * r + P * r * m;
-    const thetaB = G * (T * m * k + P * k * m);
-    return layers * (S * (r * d + H * dh * r) + thetaA + thetaB);
+    const thetaB = G * (T * m * e + P * k * m);
+    // each head's seed has e of the k entries of B_h's mixed axis (d_h·r, or fewer when compact)
+    return layers * (S * (r * d + (H * dh * r * e) / k) + thetaA + thetaB);
   },
 };
