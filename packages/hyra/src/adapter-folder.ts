@@ -11,7 +11,16 @@
 import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fail, type Tensor, TsgradError } from "@tsgrad/core";
-import { readCappedFile, readSafetensorsFile, refuseLink, saveTensors, uploadTensors, writeFileAtomic } from "@tsgrad/nn/node";
+import {
+  checkSibling,
+  fileRecord,
+  readCappedFile,
+  readSafetensorsFile,
+  refuseLink,
+  saveTensors,
+  uploadTensors,
+  writeFileAtomic,
+} from "@tsgrad/nn/node";
 import { configFromJson, type PeftConfig, sortedKeys, WEIGHTS_RECORD } from "./config.ts";
 import { CONFIG_FILE, MAX_CONFIG_BYTES, parseConfigText, WEIGHTS_FILE, type WriteOptions } from "./save.ts";
 
@@ -33,7 +42,7 @@ export async function writeAdapterFolder(
   if (await lacksRecord(configPath)) await rm(configPath, { force: true });
   // "pt": transformers and PEFT refuse a file without it, and our layouts are PyTorch's
   const weights = await saveTensors(new Map(tensors), join(folder, WEIGHTS_FILE), { metadata: { format: "pt" } });
-  const written = record ? { ...config, [WEIGHTS_RECORD]: { bytes: weights.bytes, sha256: weights.sha256 } } : config;
+  const written = record ? { ...config, [WEIGHTS_RECORD]: fileRecord(weights) } : config;
   const sorted = sortedKeys(written);
   const text = new TextEncoder().encode(`${JSON.stringify(sorted, null, 2)}\n`);
   await writeFileAtomic(configPath, async (write) => write(text), `${where} ${configPath}`);
@@ -74,18 +83,9 @@ export async function readAdapterFolder(
     (s) => s.size,
     () => null,
   );
-  if (weights && size !== null && size !== weights.bytes) interrupted(dir, `${size} bytes`, weights);
+  const vouched = { where: `loadAdapter ${weightsPath}`, config: CONFIG_FILE, again: "save the adapter again" };
+  if (weights && size !== null && size !== weights.bytes) checkSibling({ bytes: size, sha256: "" }, weights, vouched);
   const file = await readSafetensorsFile(weightsPath);
-  if (weights && (weights.bytes !== file.bytes || weights.sha256 !== file.sha256)) {
-    interrupted(dir, `${file.bytes} bytes, sha256 ${file.sha256.slice(0, 12)}...`, weights);
-  }
+  if (weights) checkSibling(file, weights, vouched);
   return { config, tensors: uploadTensors(file, weightsPath), ignoredFields };
-}
-
-function interrupted(dir: string, found: string, weights: { bytes: number; sha256: string }): never {
-  return fail(
-    `loadAdapter ${dir}`,
-    `${WEIGHTS_FILE} (${found}) is not the file ${CONFIG_FILE} was saved with ` +
-      `(${weights.bytes} bytes, sha256 ${weights.sha256.slice(0, 12)}...): the save was interrupted or the files were mixed; save the adapter again`,
-  );
 }

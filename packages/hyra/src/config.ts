@@ -7,6 +7,7 @@
  */
 
 import { fail, showValue } from "@tsgrad/core";
+import { checkFileRecord } from "@tsgrad/nn";
 import { ModulePattern } from "./pattern.ts";
 import { type Tuner, tunerOf, tuners } from "./tuners/tuner.ts";
 
@@ -311,16 +312,5 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
 }
 
 function weightsRecord(value: unknown, where: string): { bytes: number; sha256: string } {
-  const v = value as { bytes?: unknown; sha256?: unknown } | null;
-  const ok =
-    v !== null &&
-    typeof v === "object" &&
-    !Array.isArray(v) &&
-    Object.keys(v).sort().join() === "bytes,sha256" &&
-    Number.isSafeInteger(v.bytes) &&
-    (v.bytes as number) >= 0 &&
-    typeof v.sha256 === "string" &&
-    /^[0-9a-f]{64}$/.test(v.sha256);
-  if (!ok) fail(where, `${WEIGHTS_RECORD} must be { "bytes": <size>, "sha256": <64 hex digits> }, got ${JSON.stringify(value)}`);
-  return { bytes: v?.bytes as number, sha256: v?.sha256 as string };
+  return checkFileRecord(value, where, WEIGHTS_RECORD);
 }

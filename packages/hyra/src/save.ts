@@ -6,8 +6,8 @@
  */
 
 import { fail, type Tensor } from "@tsgrad/core";
+import { parseJsonText } from "@tsgrad/nn";
 import type { PeftConfig } from "./config.ts";
-import { jsonErrorOffset, lineAndColumn, nestingDepth } from "./json-position.ts";
 
 export const CONFIG_FILE = "adapter_config.json";
 export const WEIGHTS_FILE = "adapter_model.safetensors";
@@ -47,22 +47,5 @@ export interface WriteOptions {
 
 /** Parses a config's bytes, naming the file and the line and column of a syntax error. */
 export function parseConfigText(bytes: Uint8Array, file: string): unknown {
-  const where = `loadAdapter ${file}`;
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return fail(where, "is not valid UTF-8 text");
-  }
-  // a config nests two or three levels; a deeper one would only make the messages about it recurse
-  const depth = nestingDepth(text);
-  if (depth > MAX_CONFIG_DEPTH)
-    fail(where, `nests arrays and objects ${depth} levels deep; an adapter config has at most ${MAX_CONFIG_DEPTH}`);
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const at = jsonErrorOffset(text);
-    const position = at < 0 ? "" : ` at ${lineAndColumn(text, at)}`;
-    return fail(where, `is not valid JSON${position} (${(error as Error).message})`);
-  }
+  return parseJsonText(bytes, `loadAdapter ${file}`, { maxDepth: MAX_CONFIG_DEPTH, what: "an adapter config" });
 }

@@ -11,7 +11,7 @@
 import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describeValue, fail, type Generator } from "@tsgrad/core";
-import { readSafetensorsFile, saveTensors, type WrittenFile } from "@tsgrad/nn/node";
+import { fileRecord, readSafetensorsFile, saveTensors } from "@tsgrad/nn/node";
 import type { GPTConfig } from "./config.ts";
 import { GPT } from "./gpt.ts";
 import { readJsonFile, writeJsonFile } from "./json-file.ts";
@@ -35,11 +35,9 @@ export async function savePretrained(dir: string, model: GPT, tokenizer: Tokeniz
   // "pt": transformers refuses a file without it, and the layouts (Linear's [out, in]) are PyTorch's
   const weights = await saveTensors(model.stateDict(), join(dir, WEIGHTS_FILE), { metadata: { format: "pt" } });
   const tokens = await saveTokenizer(tokenizer, join(dir, TOKENIZER_FILE));
-  const files = { [WEIGHTS_FILE]: record(weights), [TOKENIZER_FILE]: record(tokens) };
+  const files = { [WEIGHTS_FILE]: fileRecord(weights), [TOKENIZER_FILE]: fileRecord(tokens) };
   await writeJsonFile(configPath, { ...model.config, files }, `savePretrained ${configPath}`);
 }
-
-const record = (file: WrittenFile) => ({ bytes: file.bytes, sha256: file.sha256 });
 
 /** A folder as a SavedModelSource. */
 export function savedModelFolder(dir: string): SavedModelSource {

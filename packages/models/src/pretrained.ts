@@ -12,7 +12,7 @@
  */
 
 import { checkOptions, describeValue, fail, Generator, TsgradError } from "@tsgrad/core";
-import { parseSafetensors, type Safetensors, uploadTensors, type WrittenFile } from "@tsgrad/nn";
+import { checkFileRecord, checkSibling, parseSafetensors, type Safetensors, uploadTensors, type WrittenFile } from "@tsgrad/nn";
 import { type GPTConfig, gptConfig } from "./config.ts";
 import { GPT } from "./gpt.ts";
 import { type JsonFile, parseJsonBytes, sha256Hex } from "./json-bytes.ts";
@@ -126,29 +126,12 @@ function checkRecord(files: unknown, where: string): Record<string, WrittenFile>
   if (!isObject(files) || Object.keys(files).length !== 2 || !names.every((n) => Object.hasOwn(files, n))) {
     fail(where, `"files" must be ${expected}, got ${describeValue(files)}`);
   }
-  for (const name of names) {
-    const entry = files[name];
-    const ok =
-      isObject(entry) &&
-      Object.keys(entry).length === 2 &&
-      Number.isSafeInteger(entry.bytes) &&
-      (entry.bytes as number) >= 0 &&
-      typeof entry.sha256 === "string" &&
-      /^[0-9a-f]{64}$/.test(entry.sha256);
-    if (!ok) fail(where, `"files"."${name}" must be { "bytes": a length, "sha256": 64 hex digits }, got ${describeValue(entry)}`);
-  }
-  return files as Record<string, WrittenFile>;
+  return Object.fromEntries(names.map((name) => [name, checkFileRecord(files[name], where, `"files"."${name}"`)]));
 }
 
 /** Refuses a file that is not the one config.json was saved with. */
 function vouch(source: SavedModelSource, name: string, found: WrittenFile, saved: WrittenFile): void {
-  if (found.bytes === saved.bytes && found.sha256 === saved.sha256) return;
-  const what = found.sha256 ? `${found.bytes} bytes, sha256 ${found.sha256.slice(0, 12)}...` : `${found.bytes} bytes`;
-  fail(
-    `loadPretrained ${source.path(name)}`,
-    `(${what}) is not the file ${CONFIG_FILE} was saved with (${saved.bytes} bytes, sha256 ${saved.sha256.slice(0, 12)}...): ` +
-      "the save was interrupted or the folder's files come from different saves; save the model again",
-  );
+  checkSibling(found, saved, { where: `loadPretrained ${source.path(name)}`, config: CONFIG_FILE, again: "save the model again" });
 }
 
 /** loadPretrainedFrom(savedModelFromBytes(name, files)): a saved model from its three files' bytes. */

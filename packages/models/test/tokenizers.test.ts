@@ -126,7 +126,7 @@ test("both tokenizers save to JSON and load back the same", async () => {
 test("a malformed, oversized or linked tokenizer file is an error naming the file", async () => {
   const cases: [string, string | Uint8Array, RegExp][] = [
     ["syntax.json", '{\n  "type": "char",\n  "chars": ["a"],\n}', /syntax\.json: is not valid JSON at line 4, column 1/],
-    ["token.json", '{"type": "char", "chars": ["a",]}', /token\.json: is not valid JSON \(Unexpected token/],
+    ["token.json", '{"type": "char", "chars": ["a",]}', /token\.json: is not valid JSON at line 1, column 32 \(Unexpected token/],
     ["type.json", '{"type": "wordpiece"}', /type\.json: "type" must be "char" or "byte-bpe", got string "wordpiece"/],
     ["unknown.json", '{"type": "char", "chars": ["a"], "extra": 1}', /unknown\.json: unknown field "extra" in a char tokenizer/],
     [

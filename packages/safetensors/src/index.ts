@@ -17,5 +17,16 @@ export {
 } from "./encode.ts";
 export { SafetensorsError, type SafetensorsErrorCode } from "./errors.ts";
 export { MAX_HEADER_BYTES, parseHeader, readHeaderLength, type SafetensorsHeader, type SafetensorsTensorInfo } from "./header.ts";
+export {
+  checkFileRecord,
+  checkSibling,
+  fileRecord,
+  type JsonTextOptions,
+  jsonErrorOffset,
+  lineAndColumn,
+  nestingDepth,
+  parseJsonText,
+  sha256Hex,
+} from "./json-files.ts";
 export { type SaveOptions, serializeTensors, uploadTensors } from "./named-tensors.ts";
 export type { WrittenFile } from "./written-file.ts";
