@@ -63,11 +63,11 @@ export function cloneModule<T extends Module>(module: T, path: string): T {
   const buffers = new Set(ownBuffers.map(([name]) => name));
   for (const [key, value] of Object.entries(module)) {
     if (buffers.has(key)) continue;
-    (copy as unknown as Record<string, unknown>)[key] = copyValue(value, `${path}.${key}`);
+    Reflect.set(copy, key, copyValue(value, `${path}.${key}`));
   }
   for (const [name, buffer] of ownBuffers) {
     // registerBuffer is protected in TypeScript only; the copy must record its buffers as the original did
-    const register = (copy as unknown as { registerBuffer: (n: string, t: Tensor, o: { persistent: boolean }) => void }).registerBuffer;
+    const register = Reflect.get(copy, "registerBuffer") as (n: string, t: Tensor, o: { persistent: boolean }) => void;
     register.call(
       copy,
       name,
@@ -112,7 +112,7 @@ export class ModulesToSaveWrapper extends Module {
   }
 
   forward(...args: unknown[]): unknown {
-    const module = this.activeModule as unknown as { forward: AnyForward };
-    return module.forward(...args);
+    const module = this.activeModule;
+    return (Reflect.get(module, "forward") as AnyForward).apply(module, args);
   }
 }

@@ -110,10 +110,11 @@ function parentPath(path: string): string {
 
 function attentionShape(module: Module): AttentionLike | null {
   // both must be declared: a model that merely records its head count (a `heads` field) is not attention
-  const declared = module as unknown as Partial<AttentionLike>;
-  if (declared.heads === undefined || !Array.isArray(declared.headProjections)) return null;
-  const inputs = Array.isArray(declared.headInputProjections) ? declared.headInputProjections : [];
-  return { heads: declared.heads, headProjections: declared.headProjections, headInputProjections: inputs };
+  const heads: unknown = Reflect.get(module, "heads");
+  const outputs: unknown = Reflect.get(module, "headProjections");
+  const inputs: unknown = Reflect.get(module, "headInputProjections");
+  if (heads === undefined || !Array.isArray(outputs)) return null;
+  return { heads: heads as number, headProjections: outputs, headInputProjections: Array.isArray(inputs) ? inputs : [] };
 }
 
 /**
