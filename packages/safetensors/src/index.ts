@@ -22,9 +22,6 @@ export {
   checkSibling,
   fileRecord,
   type JsonTextOptions,
-  jsonErrorOffset,
-  lineAndColumn,
-  nestingDepth,
   parseJsonText,
   sha256Hex,
 } from "./json-files.ts";

@@ -5,8 +5,16 @@
  * hyra's adapter folders and models' saved models both use it, so the two say the same in the same way.
  */
 
-import { describeValue, fail } from "@tsgrad/core";
+import { checkOptions, describeValue, fail } from "@tsgrad/core";
 import type { WrittenFile } from "./written-file.ts";
+
+/** Refuses a bad argument by name, as every public function here does. */
+function expect(where: string, ok: boolean, what: string, value: unknown): void {
+  if (!ok) fail(where, `${what}, got ${describeValue(value)}`);
+}
+
+const isRecord = (v: unknown): v is WrittenFile =>
+  v !== null && typeof v === "object" && Number.isSafeInteger((v as WrittenFile).bytes) && typeof (v as WrittenFile).sha256 === "string";
 
 const SCALAR = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null/y;
 const HEX4 = /[0-9a-fA-F]{4}/y;
@@ -16,7 +24,7 @@ const HEX4 = /[0-9a-fA-F]{4}/y;
  * JSON.parse says where only sometimes ("at position 6", or "Unexpected token" with no position), so the
  * text is scanned again after it failed; iteratively, so no nesting depth can overflow the stack.
  */
-export function jsonErrorOffset(text: string): number {
+function jsonErrorOffset(text: string): number {
   let i = 0;
   const stack: string[] = [];
   const space = () => {
@@ -102,7 +110,7 @@ export function jsonErrorOffset(text: string): number {
 }
 
 /** The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count). */
-export function nestingDepth(text: string): number {
+function nestingDepth(text: string): number {
   let depth = 0;
   let deepest = 0;
   let inString = false;
@@ -123,7 +131,7 @@ export function nestingDepth(text: string): number {
 }
 
 /** "line 3, column 7" for an offset into `text` (both counted from 1). */
-export function lineAndColumn(text: string, offset: number): string {
+function lineAndColumn(text: string, offset: number): string {
   const before = text.slice(0, offset);
   const line = before.split("\n").length;
   const column = offset - (before.lastIndexOf("\n") + 1) + 1;
@@ -139,6 +147,9 @@ export interface JsonTextOptions {
 
 /** Parses bytes as JSON; `where` names the caller and the file, so the messages say only what is wrong. */
 export function parseJsonText(bytes: Uint8Array, where: string, options: JsonTextOptions = {}): unknown {
+  expect("parseJsonText", typeof where === "string", "the caller's name must be a string", where);
+  expect(where, bytes instanceof Uint8Array, "expected the file's bytes (a Uint8Array)", bytes);
+  checkOptions("parseJsonText", options);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -162,6 +173,7 @@ export function parseJsonText(bytes: Uint8Array, where: string, options: JsonTex
 
 /** The SHA-256 of some bytes as 64 hex digits (Web Crypto: Node 20 and every browser have it). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  expect("sha256Hex", bytes instanceof Uint8Array, "expected bytes (a Uint8Array)", bytes);
   // Web Crypto takes no view of shared memory; bytes read from a file or a fetch never are one
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -169,11 +181,14 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /** What a config records of a sibling file: `{ "bytes": <length>, "sha256": <64 hex digits> }`. */
 export function fileRecord(file: WrittenFile): WrittenFile {
+  expect("fileRecord", isRecord(file), "expected a written file's { bytes, sha256 }", file);
   return { bytes: file.bytes, sha256: file.sha256 };
 }
 
 /** A config's record of a sibling file, checked field by field; `field` names it in the message. */
 export function checkFileRecord(value: unknown, where: string, field: string): WrittenFile {
+  const named = typeof where === "string" && typeof field === "string";
+  expect("checkFileRecord", named, "the caller and the field must be named by strings", [where, field]);
   const v = value as Record<string, unknown> | null;
   const ok =
     v !== null &&
@@ -207,6 +222,10 @@ function describeFile(file: WrittenFile): string {
  * files of two saves in one folder. `where` names the sibling; `again` says what to do ("save the model again").
  */
 export function checkSibling(found: WrittenFile, saved: WrittenFile, options: { where: string; config: string; again: string }): void {
+  expect("checkSibling", isRecord(found) && isRecord(saved), "expected two files' { bytes, sha256 }", [found, saved]);
+  const named =
+    options !== null && typeof options === "object" && [options.where, options.config, options.again].every((v) => typeof v === "string");
+  expect("checkSibling", named, "the options must be { where, config, again }, each a string", options);
   if (found.bytes === saved.bytes && found.sha256 === saved.sha256) return;
   fail(
     options.where,

@@ -6,7 +6,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { checkFileRecord, checkSibling, fileRecord, jsonErrorOffset, nestingDepth, parseJsonText, sha256Hex } from "../src/index.ts";
+import { checkFileRecord, checkSibling, fileRecord, parseJsonText, sha256Hex } from "../src/index.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -17,12 +17,12 @@ test("a syntax error is placed at its line and column, whatever JSON.parse's mes
   assert.throws(() => parseJsonText(bytes(""), "read a.json"), /at line 1, column 1/);
   assert.throws(() => parseJsonText(bytes('{"r": "\\x"}'), "read a.json"), /at line 1, column 8/);
   assert.equal(parseJsonText(bytes('{"a": [1, {"b": null}]}'), "read a.json"), { a: [1, { b: null }] });
-  assert.is(jsonErrorOffset('{"a": 1}'), -1);
-  assert.is(jsonErrorOffset('{"a": 1}x'), 8);
+  assert.throws(() => parseJsonText(bytes('{"a": 1}x'), "read a.json"), /at line 1, column 9/);
 });
 
 test("nesting past the bound and bytes that are not UTF-8 are refused before parsing", () => {
-  assert.is(nestingDepth('[{"a": "[[["}]'), 2);
+  // brackets inside strings do not count
+  assert.equal(parseJsonText(bytes('[{"a": "[[["}]'), "read a.json", { maxDepth: 2 }), [{ a: "[[[" }]);
   assert.throws(
     () => parseJsonText(bytes("[".repeat(100_000)), "read a.json", { maxDepth: 16, what: "a config" }),
     /read a\.json: nests arrays and objects 100000 levels deep; a config has at most 16/,
@@ -33,6 +33,14 @@ test("nesting past the bound and bytes that are not UTF-8 are refused before par
 test("sha256Hex gives the known digests", async () => {
   assert.is(await sha256Hex(bytes("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   assert.is(await sha256Hex(bytes("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+});
+
+test("bad arguments are refused by name", async () => {
+  assert.throws(() => parseJsonText("{}" as never, "read a.json"), /read a\.json: expected the file's bytes \(a Uint8Array\)/);
+  assert.throws(() => fileRecord(undefined as never), /fileRecord: expected a written file's \{ bytes, sha256 \}/);
+  assert.throws(() => checkSibling({ bytes: 1, sha256: "" }, { bytes: 1, sha256: "" }, null as never), /checkSibling: the options must be/);
+  const error = await sha256Hex("abc" as never).catch((e: Error) => e);
+  assert.match(String(error), /sha256Hex: expected bytes/);
 });
 
 test("a file record is checked field by field; a sibling that is not the recorded one is refused by name", () => {
