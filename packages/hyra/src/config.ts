@@ -223,6 +223,7 @@ export function configToJson(config: PeftConfig): Record<string, unknown> {
     // exclude_modules is newer than some PEFT releases, which refuse unknown keys: write it only when used
     if (camel === "excludeModules" && value === null) continue;
     out[snake] = value instanceof ModulePattern ? value.source : Array.isArray(value) ? [...value] : value;
+    if (camel === "bias" && value === "lora_only" && tuner.fields.onlyBias) out[snake] = tuner.fields.onlyBias;
   }
   return sortedKeys(out);
 }
@@ -302,7 +303,8 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
       continue;
     }
     const pattern = typeof value === "string" && (camel === "targetModules" || camel === "excludeModules");
-    input[camel] = pattern ? new ModulePattern(value, where, key) : value;
+    const onlyBias = camel === "bias" && value !== "lora_only" && value === tuner.fields.onlyBias;
+    input[camel] = pattern ? new ModulePattern(value, where, key) : onlyBias ? "lora_only" : value;
   }
   try {
     return { config: resolveConfig(input as PeftConfigInput), ignoredFields, ...(weights ? { weights } : {}) };

@@ -17,6 +17,7 @@ import * as assert from "uvu/assert";
 import {
   BufferDict,
   configFromJson,
+  configToJson,
   getPeftModel,
   loadAdapter,
   type PeftConfigInput,
@@ -189,6 +190,13 @@ test("PEFT's own VeRA config (the fields VeraConfig writes) reads as this method
     vera_dropout: 0.0,
   });
   assert.is(config.method, "vera");
+  // PEFT's "vera_only" is our "lora_only" (the adapted layers' own biases), both ways
+  assert.is(configFromJson({ peft_type: "VERA", bias: "vera_only" }).config.bias, "lora_only");
+  assert.is(configToJson(resolveConfig(vera({ bias: "lora_only" }))).bias, "vera_only");
+  assert.throws(
+    () => configFromJson({ peft_type: "LORA", bias: "vera_only" }),
+    /bias must be one of "none", "all", "lora_only", got "vera_only"/,
+  );
   assert.equal(ignoredFields.sort(), ["auto_mapping", "base_model_name_or_path", "inference_mode", "revision", "task_type"]);
 });
 

@@ -59,6 +59,11 @@ export interface MethodFields<F> {
   unsupportedIfSet?: Readonly<Record<string, unknown>>;
   /** Settings that matter only while a feature's switch is on (setting -> its switch's key). */
   settingOf?: Readonly<Record<string, string>>;
+  /**
+   * How this method's PEFT config spells bias "lora_only" (the adapted layers' own biases): VeRA's is
+   * "vera_only"; the files say it so and read it back.
+   */
+  onlyBias?: string;
   /** Refuses what a file says that the fields cannot (a value PEFT allows and we do not, with why). */
   checkFile?(raw: Readonly<Record<string, unknown>>, where: string): void;
 }
@@ -73,6 +78,7 @@ export function combineFields<A, B>(a: MethodFields<A>, b: MethodFields<B>): Met
     jsonExtras: { ...a.jsonExtras, ...b.jsonExtras },
     unsupportedIfSet: { ...a.unsupportedIfSet, ...b.unsupportedIfSet },
     settingOf: { ...a.settingOf, ...b.settingOf },
+    onlyBias: b.onlyBias ?? a.onlyBias,
     checkFile(raw, where) {
       a.checkFile?.(raw, where);
       b.checkFile?.(raw, where);

@@ -99,6 +99,8 @@ export const veraTuner: Tuner<VeraConfig> = {
     },
     jsonExtras: { fan_in_fan_out: false, inference_mode: true, task_type: null, base_model_name_or_path: null, revision: null },
     unsupportedIfSet: { fan_in_fan_out: false },
+    // PEFT's VeraConfig names the adapted layers' own biases so
+    onlyBias: "vera_only",
     checkFile(raw, where) {
       if (raw.save_projection === false) fail(where, `save_projection false ${NO_PROJECTION}`);
     },
