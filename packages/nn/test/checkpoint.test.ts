@@ -5,11 +5,10 @@
  * files and the kill test are @tsgrad/safetensors's (test/named-tensors.test.ts).
  */
 
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DType, Generator, memory, type Tensor, tensor, tidy } from "@tsgrad/core";
-import { assertRejects } from "@tsgrad/core/testing";
+import { assertRejects, assertSameNumbers, rejectsWith, scratchDirs } from "@tsgrad/core/testing/node";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -31,34 +30,11 @@ import {
   serializeSafetensors,
 } from "../src/node.ts";
 
-const scratch = mkdtempSync(join(tmpdir(), "tsgrad-checkpoint-"));
-let counter = 0;
-/** A fresh directory per test, so leftover temporary files are easy to see. */
-function freshDir(): string {
-  const dir = join(scratch, String(counter++));
-  mkdirSync(dir);
-  return dir;
-}
+const scratch = scratchDirs("tsgrad-checkpoint-");
+const freshDir = scratch.fresh;
 
-async function expectRejection(promise: Promise<unknown>, code: SafetensorsErrorCode, pattern?: RegExp): Promise<SafetensorsError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (!(e instanceof SafetensorsError))
-      throw new Error(`expected SafetensorsError ${code}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    assert.is(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return e;
-  }
-  throw new Error(`expected SafetensorsError ${code}, but the promise resolved`);
-}
-
-function sameNumbers(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  assert.is(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    if (!Object.is(actual[i], expected[i])) assert.unreachable(`${what}[${i}]: got ${actual[i]}, expected ${expected[i]}`);
-  }
-}
+const expectRejection = (promise: Promise<unknown>, code: SafetensorsErrorCode, pattern?: RegExp) =>
+  rejectsWith(promise, SafetensorsError, { code, message: pattern });
 
 /** Every value of a module's state dict, read asynchronously (the suites run in strict-async mode). */
 async function snapshot(module: Module): Promise<Map<string, { dtype: DType; values: number[] }>> {
@@ -119,7 +95,7 @@ modules("values are converted to each target's dtype: float64 file into a float3
   const wanted = (await snapshot(source)).get("fc.weight")!.values.map(Math.fround);
   const got = (await snapshot(target)).get("fc.weight")!;
   assert.is(got.dtype, "float32");
-  sameNumbers(got.values, wanted, "fc.weight");
+  assertSameNumbers(got.values, wanted, "fc.weight");
 });
 
 modules("missing, unexpected and mismatched keys: strict refuses and writes nothing, non-strict reports and loads the rest", async () => {
@@ -317,7 +293,7 @@ atomic("a save that fails halfway leaves the previous file byte for byte, and re
 });
 
 atomic.after(() => {
-  rmSync(scratch, { recursive: true, force: true });
+  scratch.remove();
 });
 
 modules.run();

@@ -5,22 +5,17 @@
  */
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { tensor } from "@tsgrad/core";
-import { assertRejects } from "@tsgrad/core/testing";
+import { assertRejects, scratchDirs } from "@tsgrad/core/testing/node";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadTensors, readCappedFile, removeStaleTemporaries, saveTensors, writeFileAtomic } from "../src/node.ts";
 
-const scratch = mkdtempSync(join(tmpdir(), "tsgrad-files-"));
-let counter = 0;
-function freshDir(): string {
-  const dir = join(scratch, String(counter++));
-  execFileSync("mkdir", [dir]);
-  return dir;
-}
+const scratch = scratchDirs("tsgrad-files-");
+const freshDir = scratch.fresh;
 
 /** A process id that is not running: a child that has exited. */
 async function deadPid(): Promise<number> {
@@ -86,6 +81,6 @@ test("the next save removes stale temporary files of its target only, and only o
   assert.is(await removeStaleTemporaries(target), 0);
 });
 
-test.after(() => rmSync(scratch, { recursive: true, force: true }));
+test.after(() => scratch.remove());
 
 test.run();

@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { type DType, sizeOf, TsgradError, type TypedArray } from "@tsgrad/core";
-import { checkProperty, fuzzSize, shapeArb } from "@tsgrad/core/testing";
+import { assertSameNumbers, checkProperty, fuzzSize, shapeArb } from "@tsgrad/core/testing";
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -80,16 +80,6 @@ function golden(stem: string): { bytes: Uint8Array; expected: Golden } {
   };
 }
 
-function sameNumbers(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  assert.is(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    if (!Object.is(actual[i], expected[i]))
-      assert.unreachable(
-        `${what}[${i}]: got ${Object.is(actual[i], -0) ? "-0" : actual[i]}, expected ${Object.is(expected[i], -0) ? "-0" : expected[i]}`,
-      );
-  }
-}
-
 /** An independent spelling of code-point order: compare the arrays of code points. */
 function compareCodePoints(a: string, b: string): number {
   const x = [...a].map((c) => c.codePointAt(0)!);
@@ -140,7 +130,7 @@ vectors("test_serialization: attn.0, F32 [1,2,3], 0..5", () => {
     "attn.0": { dtype: "F32", shape: [1, 2, 3], data: encodeValues(Float32Array.from([0, 1, 2, 3, 4, 5]), "F32") },
   });
   assert.equal([...out], expected);
-  sameNumbers(readAll(out).get("attn.0")!, [0, 1, 2, 3, 4, 5], "attn.0");
+  assertSameNumbers(readAll(out).get("attn.0")!, [0, 1, 2, 3, 4, 5], "attn.0");
 });
 
 vectors("test_serialization_forced_alignement: the header is padded with spaces to a multiple of 8", () => {
@@ -180,17 +170,17 @@ vectors("golden reference-dtypes.safetensors (written by safetensors 0.8.0): eve
     assert.is(t.dtype, want.dtype, name);
     assert.equal(t.shape, want.shape, name);
     // float64 holds every stored value exactly (the 64-bit integers here are within ±(2^53 - 1))
-    sameNumbers(decodeTensor(t, "float64", { name }), want.values.map(goldenNumber), name);
+    assertSameNumbers(decodeTensor(t, "float64", { name }), want.values.map(goldenNumber), name);
   }
   // and in their natural dtypes: 16-bit floats as float32, small integers as int32
   const f16 = parsed.tensors.get("f16")!;
-  sameNumbers(decodeTensor(f16), Float32Array.from(expected.tensors.f16.values.map(goldenNumber)), "f16 as float32");
+  assertSameNumbers(decodeTensor(f16), Float32Array.from(expected.tensors.f16.values.map(goldenNumber)), "f16 as float32");
   const i8 = decodeTensor(parsed.tensors.get("i8")!);
   assert.ok(i8 instanceof Int32Array);
-  sameNumbers(i8, [-128, 127, 0, -1], "i8");
+  assertSameNumbers(i8, [-128, 127, 0, -1], "i8");
   const flags = decodeTensor(parsed.tensors.get("bool")!);
   assert.ok(flags instanceof Uint8Array);
-  sameNumbers(flags, [1, 0, 1], "bool");
+  assertSameNumbers(flags, [1, 0, 1], "bool");
 });
 
 vectors("golden reference-writer.safetensors (written by safetensors 0.8.0): the writer reproduces it byte for byte", () => {
@@ -271,9 +261,9 @@ halves("F16 and BF16 tensors decode through the same tables, unaligned in their 
   // an odd offset: tensors in a file start wherever the previous one ended
   const raw = new Uint8Array([0xff, 0x01, 0x00, 0x00, 0x3c, 0x00, 0x7c]);
   const t = { dtype: "F16" as const, shape: [3], data: raw.subarray(1) };
-  sameNumbers(decodeTensor(t, "float64"), [2 ** -24, 1, Number.POSITIVE_INFINITY], "f16");
+  assertSameNumbers(decodeTensor(t, "float64"), [2 ** -24, 1, Number.POSITIVE_INFINITY], "f16");
   // as BF16 the same words are the float32s 0x00010000, 0x3c000000 and 0x7c000000
-  sameNumbers(decodeTensor({ ...t, dtype: "BF16" }, "float64"), [2 ** -133, 2 ** -7, 2 ** 121], "bf16");
+  assertSameNumbers(decodeTensor({ ...t, dtype: "BF16" }, "float64"), [2 ** -133, 2 ** -7, 2 ** 121], "bf16");
 });
 
 // ---- the writer -----------------------------------------------------------------------------------------------
@@ -399,7 +389,7 @@ roundTrip("random tensors and metadata survive a write and a read bit for bit, i
       assert.is(read.dtype, t.dtype);
       assert.equal(read.shape, t.shape);
       // Float32Array.from rounds exactly as the tensor would have stored the values
-      sameNumbers(decodeTensor(read, naturalDType(t.dtype)), TYPED[t.dtype](t.values), name);
+      assertSameNumbers(decodeTensor(read, naturalDType(t.dtype)), TYPED[t.dtype](t.values), name);
     }
     // data order is the header order: dtype rank descending, then name by code point
     const order = [...parsed.tensors.entries()];
@@ -557,10 +547,10 @@ validation("values: BOOL bytes, 64-bit integers and conversions that would chang
     () => decodeTensor(u32),
     /element 0 is 4294967295, expected a whole number in \[-2147483648, 2147483647\]/,
   );
-  sameNumbers(decodeTensor(u32, "float64"), [4294967295], "u32 as float64");
+  assertSameNumbers(decodeTensor(u32, "float64"), [4294967295], "u32 as float64");
   // whole floats do convert to int32, and F64 rounds into float32
-  sameNumbers(decodeTensor({ ...f32, data: encodeValues(Float32Array.from([1, -7]), "F32") }, "int32"), [1, -7], "f32 as int32");
-  sameNumbers(
+  assertSameNumbers(decodeTensor({ ...f32, data: encodeValues(Float32Array.from([1, -7]), "F32") }, "int32"), [1, -7], "f32 as int32");
+  assertSameNumbers(
     decodeTensor({ dtype: "F64", shape: [1], data: encodeValues(Float64Array.from([0.1]), "F64") }, "float32"),
     [Math.fround(0.1)],
     "f64 as float32",

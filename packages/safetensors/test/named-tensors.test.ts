@@ -4,12 +4,11 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DType, memory, tensor, zeros } from "@tsgrad/core";
-import { checkProperty, shapeArb } from "@tsgrad/core/testing";
+import { assertSameNumbers, checkProperty, rejectsWith, scratchDirs, shapeArb } from "@tsgrad/core/testing/node";
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -27,34 +26,11 @@ import {
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
-const scratch = mkdtempSync(join(tmpdir(), "tsgrad-named-tensors-"));
-let counter = 0;
-/** A fresh directory per test, so leftover temporary files are easy to see. */
-function freshDir(): string {
-  const dir = join(scratch, String(counter++));
-  mkdirSync(dir);
-  return dir;
-}
+const scratch = scratchDirs("tsgrad-named-tensors-");
+const freshDir = scratch.fresh;
 
-async function expectRejection(promise: Promise<unknown>, code: SafetensorsErrorCode, pattern?: RegExp): Promise<SafetensorsError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (!(e instanceof SafetensorsError))
-      throw new Error(`expected SafetensorsError ${code}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    assert.is(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return e;
-  }
-  throw new Error(`expected SafetensorsError ${code}, but the promise resolved`);
-}
-
-function sameNumbers(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  assert.is(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    if (!Object.is(actual[i], expected[i])) assert.unreachable(`${what}[${i}]: got ${actual[i]}, expected ${expected[i]}`);
-  }
-}
+const expectRejection = (promise: Promise<unknown>, code: SafetensorsErrorCode, pattern?: RegExp) =>
+  rejectsWith(promise, SafetensorsError, { code, message: pattern });
 
 function goldenNumber(text: string): number {
   if (text === "nan") return Number.NaN;
@@ -110,7 +86,7 @@ named("random tensors survive saveTensors and loadTensors with dtype, shape and 
             const back = loaded.get(name)!;
             assert.is(back.dtype, original.dtype, name);
             assert.equal(back.shape, original.shape, name);
-            sameNumbers(await back.data(), await original.data(), name);
+            assertSameNumbers(await back.data(), await original.data(), name);
           }
         } finally {
           for (const t of loaded.values()) t.dispose();
@@ -154,7 +130,7 @@ named("the spec's test vector loads from a file as int32 zeros", async () => {
   const t = loaded.get("test")!;
   assert.is(t.dtype, "int32");
   assert.equal(t.shape, [2, 2]);
-  sameNumbers(await t.data(), [0, 0, 0, 0], "test");
+  assertSameNumbers(await t.data(), [0, 0, 0, 0], "test");
   t.dispose();
 });
 
@@ -172,7 +148,7 @@ named("reference-dtypes.safetensors loads as float64; in natural dtypes, a 64-bi
   assert.is(memory().numTensors, before, "the tensors made before the refusal were disposed");
   const loaded = await loadTensors(path, { dtype: "float64" });
   for (const [name, t] of loaded) {
-    sameNumbers(await t.data(), expected.tensors[name].values.map(goldenNumber), name);
+    assertSameNumbers(await t.data(), expected.tensors[name].values.map(goldenNumber), name);
     t.dispose();
   }
 });
@@ -326,7 +302,7 @@ atomic("a child killed with SIGKILL in the middle of a save leaves the previous 
 });
 
 atomic.after(() => {
-  rmSync(scratch, { recursive: true, force: true });
+  scratch.remove();
 });
 
 named.run();

@@ -75,3 +75,35 @@ export async function assertRejects(promise: Promise<unknown>, pattern: RegExp):
   const message = error instanceof Error ? error.message : String(error);
   if (!pattern.test(message)) throw new Error(`expected a rejection matching ${pattern}, got: ${message}`);
 }
+
+/** Exactly the same numbers, element by element (Object.is: NaN equals NaN, -0 differs from 0). */
+export function assertSameNumbers(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length}, expected ${expected.length}`);
+  const show = (v: number) => (Object.is(v, -0) ? "-0" : String(v));
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) throw new Error(`${what}[${i}]: got ${show(actual[i])}, expected ${show(expected[i])}`);
+  }
+}
+
+/**
+ * Awaits a promise that must reject with an instance of `type` whose `code` is `expected.code` (when
+ * given) and whose message matches `expected.message` (when given); returns the error.
+ */
+export async function rejectsWith<E extends Error>(
+  promise: Promise<unknown>,
+  type: abstract new (...args: never[]) => E,
+  expected: { code?: string; message?: RegExp } = {},
+): Promise<E> {
+  try {
+    await promise;
+  } catch (e) {
+    if (!(e instanceof type)) throw new Error(`expected a ${type.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    const code = (e as { code?: unknown }).code;
+    if (expected.code !== undefined && code !== expected.code)
+      throw new Error(`expected a ${type.name} with code ${expected.code}, got code ${String(code)}: ${e.message}`);
+    if (expected.message && !expected.message.test(e.message))
+      throw new Error(`expected a message matching ${expected.message}, got: ${e.message}`);
+    return e;
+  }
+  throw new Error(`expected a ${type.name}${expected.code ? ` ${expected.code}` : ""}, but the promise resolved`);
+}

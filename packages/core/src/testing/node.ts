@@ -6,3 +6,4 @@
 export * from "./index.ts";
 export * from "./parity-node.ts";
 export * from "./readme.ts";
+export * from "./scratch.ts";
