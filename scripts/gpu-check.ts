@@ -12,9 +12,8 @@ import { parseArgs } from "node:util";
 import type { GpujsBackend } from "../packages/core/src/backend/gpujs/index.ts";
 import { probeWebGPU } from "../packages/core/src/backend/gpujs/index.ts";
 import { closeBackends, Generator, matmul, setBackend, tensor } from "../packages/core/src/index.ts";
+import { ALL_SPECS, checkSpecParity } from "../packages/core/src/testing/index.ts";
 import { makeMlp } from "../packages/core/test/gpujs/mlp.ts";
-import { checkSpecParity } from "../packages/core/test/gpujs/parity.ts";
-import { ALL_SPECS } from "../packages/core/test/specs/index.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -73,11 +72,14 @@ for (const n of args.sizes.split(",").map(Number)) {
   const [first, ...warm] = times;
   const ms = warm.sort((x, y) => x - y)[Math.floor(warm.length / 2)];
   timings.push({ n, firstMs: first, medianMs: ms, gflops: (2 * n ** 3) / (ms * 1e6) });
-  log(`matmul ${n}: first ${first.toFixed(1)} ms, median ${ms.toFixed(1)} ms, ${((2 * n ** 3) / (ms * 1e6)).toFixed(1)} GFLOP/s`);
   a.dispose();
   b.dispose();
 }
 report.matmul = timings;
+log("| matmul n | first (ms) | median (ms) | GFLOP/s |");
+log("| -------: | ---------: | ----------: | ------: |");
+for (const t of timings as { n: number; firstMs: number; medianMs: number; gflops: number }[])
+  log(`| ${t.n} | ${t.firstMs.toFixed(1)} | ${t.medianMs.toFixed(1)} | ${t.gflops.toFixed(1)} |`);
 
 // ---- one training step of a small MLP: cold (compiles) and warm ----
 const mlp = makeMlp(backend, { hidden: 256 });

@@ -59,13 +59,7 @@ const corePackage = join(root, "packages/core");
 for (const name of ROOTS) copyPackage(name, name === "tsx" ? root : corePackage);
 
 // the sources gpu-check.ts imports
-for (const path of [
-  "packages/core/src",
-  "packages/core/test/specs",
-  "packages/core/test/gpujs",
-  "packages/core/package.json",
-  "scripts/gpu-check.ts",
-]) {
+for (const path of ["packages/core/src", "packages/core/test/gpujs", "packages/core/package.json", "scripts/gpu-check.ts"]) {
   cpSync(join(root, path), join(out, path), { recursive: true });
 }
 writeFileSync(join(out, "package.json"), `${JSON.stringify({ name: "tsgrad-gpu-check", private: true, type: "module" }, null, 2)}\n`);

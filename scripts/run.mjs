@@ -4,9 +4,10 @@
 // Plain JavaScript, because it runs before anything is installed: it installs the workspace with the
 // pinned pnpm (through npx, so a machine with only Node and npm needs nothing else), then runs the job.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { workspacePackages } from "./workspace.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PNPM = ["-y", "pnpm@12.4.2"];
@@ -27,17 +28,9 @@ function install() {
   }
 }
 
-/** Workspace packages, in the order of pnpm-workspace.yaml. */
+/** Workspace packages (pnpm-workspace.yaml's list), core first: every other package builds on it. */
 function packages() {
-  const dirs = [];
-  for (const parent of ["packages"]) {
-    for (const name of readdirSync(join(root, parent)).sort()) dirs.push(join(parent, name));
-  }
-  dirs.push("benchmarks", "packaging", "web");
-  // core first: every other package builds on it
-  return dirs
-    .filter((d) => existsSync(join(root, d, "package.json")))
-    .sort((a, b) => (a === "packages/core" ? -1 : b === "packages/core" ? 1 : 0));
+  return workspacePackages(root).sort((a, b) => (a === "packages/core" ? -1 : b === "packages/core" ? 1 : 0));
 }
 
 function testFiles(dir) {
@@ -143,7 +136,7 @@ async function test(filters) {
   });
   for (const [dir, e] of byPackage) {
     console.log(
-      `  ${dir.padEnd(20)} ${String(e.passed).padStart(5)} passed ${String(e.failed).padStart(3)} failed  ${e.seconds.toFixed(1).padStart(6)} s`,
+      `  ${dir.padEnd(26)} ${String(e.passed).padStart(5)} passed ${String(e.failed).padStart(3)} failed  ${e.seconds.toFixed(1).padStart(6)} s`,
     );
   }
   const passed = results.reduce((n, r) => n + r.passed, 0);
@@ -159,7 +152,8 @@ async function test(filters) {
 function typecheck() {
   install();
   let failed = 0;
-  for (const dir of packages()) {
+  // the workspace's packages, then the repository's own scripts (scripts/tsconfig.json)
+  for (const dir of [...packages(), "scripts"]) {
     if (!existsSync(join(root, dir, "tsconfig.json"))) continue;
     const status = run(join(root, "node_modules/.bin/tsc"), ["-p", dir]);
     console.log(`${status === 0 ? "ok  " : "FAIL"} typecheck ${dir}`);
@@ -183,16 +177,7 @@ function bench() {
 function demo() {
   const started = performance.now();
   install();
-  const status = run(process.execPath, [
-    "--import",
-    "tsx",
-    "benchmarks/src/study/cli.ts",
-    "compare",
-    "--preset",
-    "quick",
-    "--yes",
-    ...args,
-  ]);
+  const status = run(process.execPath, ["--import", "tsx", "apps/cli/src/main.ts", "compare", "--preset", "quick", "--yes", ...args]);
   console.log(`npm run demo: ${((performance.now() - started) / 1000).toFixed(0)} s in all, installation included`);
   process.exit(status);
 }
@@ -203,7 +188,9 @@ function pack() {
   install();
   const out = join(root, "packed");
   rmSync(out, { recursive: true, force: true });
-  for (const dir of packages().filter((d) => d.startsWith("packages/"))) {
+  // the packages that ship: those whose package.json says how (publishConfig)
+  const shipped = packages().filter((d) => JSON.parse(readFileSync(join(root, d, "package.json"), "utf8")).publishConfig !== undefined);
+  for (const dir of shipped) {
     const status = run("npx", [...PNPM, "pack", "--pack-destination", out], { cwd: join(root, dir) });
     if (status !== 0) process.exit(status);
   }
@@ -220,7 +207,7 @@ function page() {
 
 function tsgrad() {
   install();
-  process.exit(run(process.execPath, ["--import", "tsx", "benchmarks/src/study/cli.ts", ...args]));
+  process.exit(run(process.execPath, ["--import", "tsx", "apps/cli/src/main.ts", ...args]));
 }
 
 switch (job) {

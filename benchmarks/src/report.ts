@@ -1,7 +1,7 @@
 /** @file The report of a run: its JSON form (every sample), and the Markdown tables printed and written beside it. */
 
+import type { MachineFacts } from "@tsgrad/training/node";
 import type { CaseResult, ParticipantRecord } from "./harness.ts";
-import type { MachineFacts } from "./machine.ts";
 import { higherIsBetter, median, type Ratio, type Summary } from "./stats.ts";
 import { targetsMarkdown } from "./targets.ts";
 import type { CaseSpec, Timing } from "./types.ts";

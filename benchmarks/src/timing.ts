@@ -69,3 +69,4 @@ export async function measureRound(runner: Runner, timing: Timing, round: number
   const cpu = host?.cpuUsage(cpuStart);
   return { samples, rssPeakBytes, cpuPerWall: cpu && wall > 0 ? (cpu.user + cpu.system) / 1000 / wall : null, estimateMs };
 }
+export { metric } from "./stats.ts";

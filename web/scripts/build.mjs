@@ -45,7 +45,7 @@ mkdirSync(join(dist, "data"), { recursive: true });
 copyFileSync(join(web, "src/index.html"), join(dist, "index.html"));
 copyFileSync(join(web, "data/spam.json"), join(dist, "data/spam.json"));
 for (const file of ["config.json", "model.safetensors", "tokenizer.json"]) {
-  copyFileSync(join(web, "../benchmarks/backbone", file), join(dist, "backbone", file));
+  copyFileSync(join(web, "../pretrained/gpt-text", file), join(dist, "backbone", file));
 }
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 console.log(

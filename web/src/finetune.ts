@@ -1,14 +1,15 @@
 /**
- * @file The page's live fine-tune: the committed backbone (benchmarks/backbone, fetched) fine-tuned on a
- * small subset of the spam task (web/data/spam.json) with LoRA and then with HyRA, by the same code as
- * `tsgrad finetune` (benchmarks/src/study/train.ts), with the quick preset's settings: 64 tokens, batches
- * of 16, rank 8, alpha 16, q and v adapted, the head trained, each method's default learning rate.
+ * @file The page's live fine-tune: the committed backbone (pretrained/gpt-text, fetched) fine-tuned on a
+ * small subset of the spam task (web/data/spam.json) with LoRA and then with HyRA, by the same training
+ * loop as `tsgrad finetune` (@tsgrad/training's trainClassifier), with the quick preset's settings: 64
+ * tokens, batches of 16, rank 8, alpha 16, q and v adapted, the head trained, each method's default
+ * learning rate.
  */
 
-import { accuracy, adapt, DEFAULT_LR, encodeAll, tokenLogits, trainSteps } from "@tsgrad/benchmarks/src/study/train.ts";
 import { manualSeed, setBackend } from "@tsgrad/core";
 import { GPTClassifier, loadPretrainedFromBytes } from "@tsgrad/models";
-import { AdamW, LRScheduler, type Module, warmupCosine } from "@tsgrad/nn";
+import type { Module } from "@tsgrad/nn";
+import { accuracy, adapt, DEFAULT_LR, encodeAll, tokenLogits, trainClassifier } from "@tsgrad/training";
 import type { Reply, RunOptions } from "./protocol.ts";
 
 interface PageData {
@@ -41,18 +42,13 @@ export async function fineTune(options: RunOptions, post: (reply: Reply) => void
     manualSeed(1);
     const classifier = new GPTClassifier(backbone, data.labels.length);
     const model = adapt(classifier, { method, r: 8, alpha: 16 }) as Module & { forward: GPTClassifier["forward"] };
-    const params = model.parameters().filter((p) => p.requiresGrad);
-    const lr = DEFAULT_LR[method];
-    const opt = new AdamW(params, { lr, weightDecay: 0.01 });
-    const schedule = new LRScheduler(opt, warmupCosine({ lr, warmupSteps: Math.floor(steps / 10), totalSteps: steps }));
     const ids = encodeAll(tokenizer, data.train, MAX_TOKENS);
     model.train();
-    await trainSteps(
+    const { trainable } = await trainClassifier(
+      model,
       tokenLogits(model, ids),
-      opt,
-      schedule,
       data.train.map((e) => e.label),
-      { steps, batch: BATCH, every: 1, onLoss: (step, loss) => post({ type: "loss", method, step, loss }) },
+      { lr: DEFAULT_LR[method], steps, batch: BATCH, every: 1, onLoss: (step, loss) => post({ type: "loss", method, step, loss }) },
     );
     model.eval();
     const testIds = encodeAll(tokenizer, data.test, MAX_TOKENS);
@@ -61,7 +57,6 @@ export async function fineTune(options: RunOptions, post: (reply: Reply) => void
       testIds,
       data.test.map((e) => e.label),
     );
-    const trainable = params.reduce((n, p) => n + p.size, 0);
     post({ type: "accuracy", method, accuracy: score, trainable, seconds: (performance.now() - started) / 1000 });
     model.dispose();
   }

@@ -4,11 +4,9 @@
  * one panel at a time and posts each result as it comes (protocol.ts).
  */
 
-import { compareOutputs } from "@tsgrad/benchmarks/src/cases/check.ts";
-import { caseChecks, caseInputs, catalogue } from "@tsgrad/benchmarks/src/cases/index.ts";
-import { metric } from "@tsgrad/benchmarks/src/stats.ts";
-import { measureRound, TIMINGS, timeOneCall } from "@tsgrad/benchmarks/src/timing.ts";
-import { startTsgrad } from "@tsgrad/benchmarks/src/tsgrad.ts";
+import { caseChecks, caseInputs, catalogue, compareOutputs } from "@tsgrad/benchmarks/cases";
+import { startTsgrad } from "@tsgrad/benchmarks/runner";
+import { measureRound, metric, TIMINGS, timeOneCall } from "@tsgrad/benchmarks/timing";
 import { type Backend, setBackend, useBackend } from "@tsgrad/core";
 import {
   ALL_SPECS,

@@ -218,3 +218,4 @@ export function caseChecks(params: CaseParams, inputs: HostTensors, expected: Re
       return elementwiseChecks(params, inputs, expected);
   }
 }
+export { compareOutputs } from "./check.ts";

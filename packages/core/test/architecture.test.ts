@@ -4,80 +4,13 @@
  * only the gpu.js backend imports gpu.js and webgpu; ops never reach into a backend; backends never see
  * tensors, autograd or memory scopes; library code never reads tensors back synchronously (the WebGPU
  * backend cannot). Each rule is also run on small fixtures that break it, so a rule that can no longer
- * fail is noticed.
+ * fail is noticed. What a browser loads is architecture-browser.test.ts's; the workspace's packages and
+ * their imports of each other are architecture-workspace.test.ts's.
  */
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
-
-interface Source {
-  /** Relative to the repository root, with forward slashes. */
-  path: string;
-  text: string;
-}
-
-function walk(dir: string, found: string[]): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return found;
-  }
-  for (const name of names.sort()) {
-    if (name === "node_modules") continue;
-    const full = join(dir, name);
-    if (statSync(full).isDirectory()) walk(full, found);
-    else if (name.endsWith(".ts")) found.push(full);
-  }
-  return found;
-}
-
-function loadSources(): Source[] {
-  const dirs = [
-    ...readdirSync(join(ROOT, "packages"))
-      .sort()
-      .map((p) => join(ROOT, "packages", p, "src")),
-    join(ROOT, "benchmarks"),
-  ];
-  return dirs
-    .flatMap((d) => walk(d, []))
-    .map((full) => ({ path: relative(ROOT, full).split("\\").join("/"), text: readFileSync(full, "utf8") }));
-}
-
-/** The text with comments blanked out, line structure kept (documentation may mention anything). */
-function code(text: string): string[] {
-  const noBlocks = text.replace(/\/\*[\s\S]*?\*\//g, (block) => block.replace(/[^\n]/g, " "));
-  return noBlocks.split("\n").map((line) => line.replace(/(^|\s)\/\/.*$/, "$1"));
-}
-
-interface Import {
-  line: number;
-  specifier: string;
-  /** The imported file, relative to the root, for relative specifiers. */
-  target: string | null;
-}
-
-function importsOf(source: Source): Import[] {
-  const found: Import[] = [];
-  const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"']+)["']/g;
-  code(source.text).forEach((text, i) => {
-    for (const m of text.matchAll(pattern)) {
-      const specifier = m[1];
-      const target = specifier.startsWith(".")
-        ? relative(ROOT, resolve(ROOT, dirname(source.path), specifier))
-            .split("\\")
-            .join("/")
-        : null;
-      found.push({ line: i + 1, specifier, target });
-    }
-  });
-  return found;
-}
+import { code, foldersOf, type Import, importsOf, loadSources, type Source, staticImportsOf } from "./architecture/sources.ts";
 
 // ---- the rules ------------------------------------------------------------------------------------
 
@@ -108,34 +41,6 @@ function importsAcrossLayers(sources: readonly Source[]): string[] {
     }
   }
   return out;
-}
-
-interface StaticImport {
-  line: number;
-  /** The imported file, relative to the root, for relative specifiers. */
-  target: string | null;
-  /** `import type` / `export type`: erased, so it orders nothing at load time. */
-  typeOnly: boolean;
-  specifier: string;
-}
-
-/**
- * Static imports and re-exports, statement by statement (a specifier list may span lines). Statements
- * start a line (Biome's layout), so an "import" inside a string or a message is not taken for one.
- */
-function staticImportsOf(source: Source): StaticImport[] {
-  const text = code(source.text).join("\n");
-  const pattern = /^(?:import|export)\s+(type\s+)?(?:[^;"'()]*?\bfrom\s*)?["']([^"']+)["']/gm;
-  return [...text.matchAll(pattern)].map((m) => ({
-    line: text.slice(0, m.index).split("\n").length,
-    specifier: m[2],
-    target: m[2].startsWith(".")
-      ? relative(ROOT, resolve(ROOT, dirname(source.path), m[2]))
-          .split("\\")
-          .join("/")
-      : null,
-    typeOnly: m[1] !== undefined,
-  }));
 }
 
 /**
@@ -310,85 +215,17 @@ function syncReadbacks(sources: readonly Source[], allowed: readonly Allowed[]):
   return { violations, unused: allowed.filter((a) => !used.has(a)) };
 }
 
-// ---- what a browser loads ---------------------------------------------------------------------------
-
-const NODE_BUILTINS = /^(?:node:|(?:fs|path|os|crypto|child_process|worker_threads|url|util|stream|http|https|net|zlib)(?:\/|$))/;
-
-/** Where `@tsgrad/<pkg>[/sub]` or core's `#spawn-worker` lead for a bundler targeting browsers. */
-function browserTarget(specifier: string, from: string, manifests: ReadonlyMap<string, PackageManifest>): string | null {
-  const named = /^@tsgrad\/([^/]+)(\/.*)?$/.exec(specifier);
-  if (named) {
-    const target = manifests.get(named[1])?.exports[`.${named[2] ?? ""}`];
-    return target ? `packages/${named[1]}/${target.replace(/^\.\//, "")}` : null;
-  }
-  const own = /^packages\/([^/]+)\//.exec(from)?.[1];
-  const mapped = own ? manifests.get(own)?.imports?.[specifier] : undefined;
-  if (mapped) return `packages/${own}/${(mapped.browser ?? mapped.default).replace(/^\.\//, "")}`;
-  return null;
-}
-
-interface PackageManifest {
-  exports: Record<string, string>;
-  imports?: Record<string, { browser?: string; default: string }>;
-}
-
-/**
- * Everything a browser bundle of the packages' entry points (every export but "./node" and
- * "./testing/node") loads at start, checked for what a browser lacks: a Node built-in module, the
- * `process` global, a top-level await (which also stops CommonJS require()). Dynamic imports are left
- * out: they load only when asked for (gpu.js, Dawn).
- */
-function browserUnsafe(sources: readonly Source[], manifests: ReadonlyMap<string, PackageManifest>): string[] {
-  const byPath = new Map(sources.map((s) => [s.path, s]));
-  const seen = new Set<string>();
-  const queue: string[] = [];
-  for (const [pkg, manifest] of manifests) {
-    for (const [key, target] of Object.entries(manifest.exports)) {
-      if (!key.endsWith("/node")) queue.push(`packages/${pkg}/${target.replace(/^\.\//, "")}`);
-    }
-  }
-  const out: string[] = [];
-  while (queue.length > 0) {
-    const path = queue.shift() as string;
-    if (seen.has(path)) continue;
-    seen.add(path);
-    const source = byPath.get(path);
-    if (!source) {
-      out.push(`${path}: not found`);
-      continue;
-    }
-    for (const imp of staticImportsOf(source)) {
-      if (imp.typeOnly) continue;
-      if (NODE_BUILTINS.test(imp.specifier)) out.push(`${path}:${imp.line}: imports "${imp.specifier}", which a browser lacks`);
-      else if (imp.target !== null) queue.push(imp.target);
-      else {
-        const target = browserTarget(imp.specifier, path, manifests);
-        if (target) queue.push(target);
-      }
-    }
-    const lines = code(source.text);
-    lines.forEach((l, i) => {
-      if (/(?<![.\w])process\s*\./.test(l)) out.push(`${path}:${i + 1}: uses the process global at load or in a call a browser makes`);
-      // a statement at the top level (column 0) that awaits outside any async function on its line
-      if (/^\S/.test(l) && /\bawait\b/.test(l) && !/\basync\b.*\bawait\b/.test(l)) out.push(`${path}:${i + 1}: awaits at the top level`);
-    });
-  }
-  return out;
-}
-
-function loadManifests(): Map<string, PackageManifest> {
-  return new Map(
-    readdirSync(join(ROOT, "packages"))
-      .sort()
-      .map((p) => [p, JSON.parse(readFileSync(join(ROOT, "packages", p, "package.json"), "utf8")) as PackageManifest]),
-  );
-}
-
 // ---- on the repository ----------------------------------------------------------------------------
 
 const repo = suite("the repository follows the layering rules");
 
-const sources = loadSources();
+// the library packages' sources, and the code that runs on top of them (the command, the experiments,
+// the benchmarks, the page)
+const sources = loadSources([
+  ...[...foldersOf("packages"), ...foldersOf("apps"), ...foldersOf("experiments")].map((d) => `${d}/src`),
+  "benchmarks",
+  "web/src",
+]);
 
 repo("the walk finds the sources", () => {
   const paths = new Set(sources.map((s) => s.path));
@@ -433,10 +270,6 @@ repo("library code never reads back synchronously, except the documented places"
     [],
     "an allowance no longer matches anything: remove it, or, if the code moved, update it",
   );
-});
-
-repo("what a browser loads from the packages' entry points uses no Node module, no process global and no top-level await", () => {
-  assert.equal(browserUnsafe(sources, loadManifests()), []);
 });
 
 // ---- the rules can fail -----------------------------------------------------------------------------
@@ -575,31 +408,4 @@ fixtures("synchronous readback in library code, but not in testing helpers or co
 });
 
 repo.run();
-fixtures("a Node module, the process global or a top-level await reached from an entry point, through the seam too", () => {
-  const manifests = new Map<string, PackageManifest>([
-    [
-      "core",
-      {
-        exports: { ".": "./src/index.ts", "./node": "./src/node.ts" },
-        imports: { "#seam": { browser: "./src/seam-browser.ts", default: "./src/seam-node.ts" } },
-      },
-    ],
-  ]);
-  const found = browserUnsafe(
-    [
-      { path: "packages/core/src/index.ts", text: 'import "./a.ts";\nimport { s } from "#seam";\nawait s();\n' },
-      { path: "packages/core/src/a.ts", text: 'import type { X } from "node:fs";\nexport const env = () => process.env.X;\n' },
-      { path: "packages/core/src/seam-browser.ts", text: 'import { join } from "node:path";\n' },
-      { path: "packages/core/src/seam-node.ts", text: 'import { Worker } from "node:worker_threads";\n' },
-      { path: "packages/core/src/node.ts", text: 'import { readFile } from "node:fs/promises";\n' },
-    ],
-    manifests,
-  );
-  assert.equal(found, [
-    "packages/core/src/index.ts:3: awaits at the top level",
-    "packages/core/src/a.ts:2: uses the process global at load or in a call a browser makes",
-    'packages/core/src/seam-browser.ts:1: imports "node:path", which a browser lacks',
-  ]);
-});
-
 fixtures.run();
