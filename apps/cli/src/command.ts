@@ -44,7 +44,7 @@ export interface Command<O extends Options = Options> {
   readonly usage: string;
   /** One line in `tsgrad --help`. */
   readonly summary: string;
-  /** What it does, in a paragraph of its help (optional). */
+  /** What it does, in a paragraph of its help (optional; wrapped to the help's width). */
   readonly about?: string;
   readonly options: O;
   /** Runs with the parsed values; `argv` is what followed the command's name (for the records a run keeps). */
@@ -57,18 +57,35 @@ export function defineCommand<const O extends Options>(command: Command<O>): Com
 }
 
 const OPTION_COLUMN = 22;
+/** Help lines wrap here: a terminal of 100 columns shows each whole. */
+const HELP_WIDTH = 100;
+
+/** `text` in lines of at most `width` characters, broken at spaces (a longer word stays whole). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  return [...lines, line];
+}
 
 function optionLine(name: string, option: Option): string {
   const flag = `${option.short ? `-${option.short}, ` : ""}--${name}${option.value ? ` ${option.value}` : ""}`;
   const stated = option.default !== undefined ? `default ${option.default}` : option.defaultNote;
   const text = `${option.help}${stated ? ` (${stated})` : ""}${option.multiple ? "; repeatable" : ""}`;
-  return `  ${flag.padEnd(OPTION_COLUMN - 3)} ${text}`;
+  const [first, ...rest] = wrap(text, HELP_WIDTH - OPTION_COLUMN);
+  return [`  ${flag.padEnd(OPTION_COLUMN - 3)} ${first}`, ...rest.map((l) => `${" ".repeat(OPTION_COLUMN)}${l}`)].join("\n");
 }
 
 /** The command's --help: its usage, what it does, then one line per option of its table and the common ones. */
 export function helpText(command: Command): string {
   const lines = [`tsgrad ${command.usage}`, ""];
-  if (command.about) lines.push(command.about, "");
+  // the paragraph as one text, wrapped to the help's width wherever its source broke its lines
+  if (command.about) lines.push(...wrap(command.about.replace(/\s*\n\s*/g, " "), HELP_WIDTH), "");
   for (const [name, option] of Object.entries({ ...command.options, ...COMMON_OPTIONS })) lines.push(optionLine(name, option));
   return lines.join("\n");
 }
