@@ -29,6 +29,8 @@ export interface StudyContext {
   date: string;
   node: string;
   backbone: string;
+  /** Where PROTOCOL.md is, relative to the report's folder (the report links to it). */
+  protocol: string;
 }
 
 const diffText = (d: PairedDifference | undefined) =>
@@ -59,7 +61,7 @@ export function studyReport(
   const md: string[] = [
     "# The low-data study: report",
     "",
-    `Made by \`${context.command}\` at commit ${context.git} on ${context.date} (Node ${context.node}), from the backbone ${context.backbone.slice(0, 16)}, following [PROTOCOL.md](PROTOCOL.md). Accuracies are test accuracies in %, mean ± standard deviation over seeds (runs); differences are in points, with t-based 95 % intervals over the paired seeds.`,
+    `Made by \`${context.command}\` at commit ${context.git} on ${context.date} (Node ${context.node}), from the backbone ${context.backbone.slice(0, 16)}, following [PROTOCOL.md](${context.protocol}). Accuracies are test accuracies in %, mean ± standard deviation over seeds (runs); differences are in points, with t-based 95 % intervals over the paired seeds.`,
     "",
   ];
   const json: Record<string, unknown> = { context, plan, tasks: {} as Record<string, unknown> };

@@ -5,6 +5,8 @@
  * interrupted study resumes where it stopped; study-report.ts turns the stored runs into the report.
  */
 
+import { relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { fail } from "@tsgrad/core";
 import { loadTask, type TaskName } from "@tsgrad/datasets";
 import {
@@ -23,6 +25,9 @@ import {
   writeTextFiles,
 } from "@tsgrad/training/node";
 import { studyReport } from "./study-report.ts";
+
+/** The protocol the report follows, which it links to. */
+const PROTOCOL_FILE = fileURLToPath(new URL("../PROTOCOL.md", import.meta.url));
 
 export interface StudyPlan {
   tasks: TaskName[];
@@ -250,6 +255,7 @@ export async function study(
     date: facts.date,
     node: facts.node,
     backbone: options.backboneHash,
+    protocol: relative(options.out, PROTOCOL_FILE).split(sep).join("/"),
   });
   return { verdicts, files: await writeTextFiles(options.out, files, "study"), ran: runs.ran };
 }

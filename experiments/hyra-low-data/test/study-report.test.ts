@@ -17,6 +17,7 @@ const CONTEXT = {
   date: "2026-12-02",
   node: "v20",
   backbone: "f".repeat(64),
+  protocol: "../PROTOCOL.md",
 };
 
 /** Accuracy per run: a base per fraction, a shift per seed (shared by methods), plus `gain` for HyRA. */
@@ -54,6 +55,7 @@ test("a planted win reads REPRODUCED against both LoRAs, with the report's parts
   );
   const md = files["report.md"];
   assert.match(md, /Made by `npm run tsgrad -- study --preset toy` at commit abc1234/);
+  assert.ok(md.includes("following [PROTOCOL.md](../PROTOCOL.md)."), "the link to the protocol, from the report's folder");
   assert.match(md, /\| hyra \| 66\.7 ± 1\.2 \(4\) \| 68\.2 ± 1\.2 \(4\) \| 75\.7 ± 1\.2 \(4\) \| 10 \|/);
   assert.match(md, /- HyRA against lora: \*\*REPRODUCED\*\*: above 0 at 3 of the 3 smallest fractions/);
   // 3e-3 scores best on validation wherever it was swept; the probe's sweep has no 3e-3
