@@ -63,7 +63,7 @@ export async function ready(): Promise<Backend> {
     setDefaultBackendChooser(() => createWasmBackend(wasmOptionsFromEnvironment()));
     return getBackend();
   }
-  const backend = await setBackend(name === "auto" ? "gpujs:webgpu" : name);
-  setDefaultBackendChooser(() => backend);
-  return backend;
+  // setBackend makes it current; no default chooser keeps it, so that after closeBackends() the next
+  // tensor asks for `await ready()` again instead of landing on the closed backend
+  return setBackend(name === "auto" ? "gpujs:webgpu" : name);
 }

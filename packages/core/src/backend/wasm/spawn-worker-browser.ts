@@ -32,7 +32,14 @@ export function canShareMemory(): boolean {
 export function spawnWorker(source: string, data: Record<string, unknown>): Promise<SpawnedWorker> {
   const body = `self.onmessage = (event) => {\nself.onmessage = null;\nconst workerData = event.data;\nconst ready = () => self.postMessage("ready");\n${source}\n};`;
   const url = URL.createObjectURL(new Blob([body], { type: "text/javascript" }));
-  const worker = new WebWorker(url);
+  let worker: WebWorker;
+  try {
+    worker = new WebWorker(url);
+  } catch (error) {
+    // a page whose policy forbids blob: workers throws here: the URL would otherwise stay alive
+    URL.revokeObjectURL(url);
+    return Promise.reject(new Error(`the wasm backend's worker failed to start: ${(error as Error).message}`));
+  }
   return new Promise((resolve, reject) => {
     worker.onerror = (event) => {
       URL.revokeObjectURL(url);
