@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Serves web/dist on http://localhost:8080 (or --port N) with the headers that make the page
 // cross-origin isolated (COOP same-origin, COEP require-corp): only then does a browser give it
-// SharedArrayBuffer, which the wasm backend's second thread needs. Only files inside web/dist are served.
+// SharedArrayBuffer, which the wasm backend's second thread needs. Only regular files inside web/dist are
+// served, never through a link; a path that does not decode is answered 400, and no request ends the server.
 //
 //   node web/scripts/serve.mjs [--port 8080]
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, lstatSync, realpathSync } from "node:fs";
 import { createServer } from "node:http";
-import { extname, join, normalize, sep } from "node:path";
+import { extname, join, normalize, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -18,27 +19,58 @@ const TYPES = {
   ".safetensors": "application/octet-stream",
 };
 
+const HEADERS = {
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Embedder-Policy": "require-corp",
+  "Cache-Control": "no-store",
+};
+
+/**
+ * The regular file a request path names inside `root` (whose real path is `realRoot`), or why not:
+ * 400 for a path that does not decode, 404 for anything outside the folder, missing, not a regular file,
+ * or reached through a symbolic link (the folder's own files only, never what a link points to).
+ */
+function resolveFile(root, realRoot, rawPath) {
+  let path;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return { status: 400, reason: "bad request: the path is not valid percent-encoding" };
+  }
+  if (path.includes("\0")) return { status: 400, reason: "bad request: the path holds a NUL" };
+  const file = normalize(join(root, path.endsWith("/") ? `${path}index.html` : path));
+  if (!file.startsWith(root + sep)) return { status: 404, reason: "not found" };
+  try {
+    const stat = lstatSync(file);
+    // realpath differs from the path when any folder on the way is a link
+    if (!stat.isFile() || realpathSync(file) !== join(realRoot, relative(root, file))) return { status: 404, reason: "not found" };
+    return { status: 200, file, size: stat.size };
+  } catch {
+    return { status: 404, reason: "not found" };
+  }
+}
+
 /** Starts the server on `port` (0: any free one); resolves to it once it listens. */
 export function serve(root, port) {
+  const realRoot = realpathSync(root);
   const server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
-    const file = normalize(join(root, path.endsWith("/") ? `${path}index.html` : path));
-    const headers = {
-      "Cross-Origin-Opener-Policy": "same-origin",
-      "Cross-Origin-Embedder-Policy": "require-corp",
-      "Cache-Control": "no-store",
-    };
-    let size = -1;
-    try {
-      if (file.startsWith(root + sep) && statSync(file).isFile()) size = statSync(file).size;
-    } catch {}
-    if (size < 0 || request.method !== "GET") {
-      response.writeHead(404, headers).end("not found");
+    const found = request.method === "GET" ? resolveFile(root, realRoot, new URL(request.url ?? "/", "http://localhost").pathname) : null;
+    if (found === null || found.status !== 200) {
+      response.writeHead(found?.status ?? 405, HEADERS).end(found?.reason ?? "only GET is served");
       return;
     }
-    response.writeHead(200, { ...headers, "Content-Type": TYPES[extname(file)] ?? "application/octet-stream", "Content-Length": size });
-    createReadStream(file).pipe(response);
+    response.writeHead(200, {
+      ...HEADERS,
+      "Content-Type": TYPES[extname(found.file)] ?? "application/octet-stream",
+      "Content-Length": found.size,
+    });
+    const stream = createReadStream(found.file);
+    // a file that vanishes or fails mid-read ends this response, never the server
+    stream.on("error", () => response.destroy());
+    stream.pipe(response);
   });
+  // a malformed request (bad headers, a reset connection) ends its socket, not the server
+  server.on("clientError", (_error, socket) => socket.destroy());
   return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
 

@@ -22,7 +22,6 @@ import { fileURLToPath } from "node:url";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-// @ts-expect-error: a plain-JavaScript script, typed by how it is used here
 import { serve } from "../scripts/serve.mjs";
 import type { Panel } from "../src/protocol.ts";
 
@@ -83,7 +82,7 @@ async function runPage(autorun: Panel[], flags: string[], shots: boolean): Promi
 test.before(async () => {
   if (!existsSync(CHROMIUM)) return;
   execFileSync(process.execPath, [join(WEB, "scripts/build.mjs")], { stdio: "inherit" });
-  server = (await serve(join(WEB, "dist"), 0)) as Server;
+  server = await serve(join(WEB, "dist"), 0);
   port = (server.address() as AddressInfo).port;
   state = await runPage(["tests", "bench", "finetune"], [], true);
   // Chromium's software WebGPU adapter (SwiftShader), which --enable-unsafe-webgpu offers headless
