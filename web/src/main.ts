@@ -3,11 +3,17 @@
  * worker (worker.ts); this file only draws what it posts. What it has drawn is also kept in
  * `window.tsgradPage`, which the headless-browser test (test/page.test.ts) reads.
  *
+ * Every panel ends as passed, failed with a reason or skipped with a reason, within its time limit
+ * (PANEL_LIMIT_S): a worker that errors, rejects without a handler or stops answering fails the panels it
+ * was running and is replaced by a new one.
+ *
  * URL parameters: `smoke=1` runs everything at tiny sizes; `autorun=tests,bench,finetune` starts panels
- * without a click; `op=NAME&seed=N&path=P` replays one op's property with a failure's seed and path.
+ * without a click; `op=NAME&seed=N&path=P` replays one op's property with a failure's seed and path;
+ * `timeout=PANEL:S,...` sets panels' limits; `fault=PANEL:throw|reject|hang` makes the worker fail on purpose
+ * (the test that shows a panel still ends).
  */
 
-import type { Panel, Reply, RunOptions } from "./protocol.ts";
+import { FAULTS, type Fault, type Outcome, type Panel, type Reply, type RunOptions } from "./protocol.ts";
 
 interface TestCell {
   ok: boolean;
@@ -15,9 +21,17 @@ interface TestCell {
   seed: number;
 }
 
+interface PanelState {
+  status: "idle" | "running" | Outcome;
+  reason?: string;
+  seconds?: number;
+}
+
 interface PageState {
   facts: Record<string, string | number | boolean>;
+  /** Whether each panel has ended (passed, failed or skipped) since it was last started. */
   done: Record<Panel, boolean>;
+  panels: Record<Panel, PanelState>;
   errors: string[];
   tests: { results: Record<string, Record<string, TestCell>>; skipped: Record<string, string> };
   bench: { results: Record<string, Record<string, { value: number; unit: string; error?: string }>>; skipped: Record<string, string> };
@@ -30,6 +44,7 @@ interface PageState {
 const state: PageState = {
   facts: {},
   done: { tests: false, bench: false, finetune: false },
+  panels: { tests: { status: "idle" }, bench: { status: "idle" }, finetune: { status: "idle" } },
   errors: [],
   tests: { results: {}, skipped: {} },
   bench: { results: {}, skipped: {} },
@@ -37,34 +52,97 @@ const state: PageState = {
 };
 (window as unknown as { tsgradPage: PageState }).tsgradPage = state;
 
+const PANELS = ["tests", "bench", "finetune"] as const;
 const params = new URLSearchParams(location.search);
+const [faultPanel, faultKind] = (params.get("fault") ?? "").split(":");
 const options: RunOptions = {
   smoke: params.get("smoke") === "1",
   ...(params.has("op")
     ? { replay: { op: params.get("op") ?? "", seed: Number(params.get("seed")), path: params.get("path") ?? undefined } }
     : {}),
+  ...(PANELS.includes(faultPanel as Panel) && FAULTS.includes(faultKind as Fault)
+    ? { fault: { panel: faultPanel as Panel, kind: faultKind as Fault } }
+    : {}),
 };
+
+/**
+ * How long each panel may take before it counts as hung, in seconds, counted from when it is asked for:
+ * several times what it takes on a 2-core machine (smoke: under 30 s each; full size: the tests and the
+ * benchmarks several minutes each, most on a software WebGPU adapter, the fine-tune about two).
+ */
+const PANEL_LIMIT_S: Record<Panel, number> = options.smoke
+  ? { tests: 240, bench: 240, finetune: 240 }
+  : { tests: 1800, bench: 1800, finetune: 900 };
+// `timeout=finetune:4,tests:60` sets some panels' limits (the test of a hung worker waits seconds, not minutes)
+for (const entry of (params.get("timeout") ?? "").split(",")) {
+  const [panel, seconds] = entry.split(":");
+  if (PANELS.includes(panel as Panel) && Number(seconds) > 0) PANEL_LIMIT_S[panel as Panel] = Number(seconds);
+}
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 const html = (text: string) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 const COLORS: Record<string, string> = { lora: "#1f5fa8", hyra: "#e07b10" };
 
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-worker.onerror = (event) => {
-  state.errors.push(`worker: ${event.message}`);
+function reportError(message: string): void {
+  state.errors.push(message);
   $("errors").textContent = state.errors.join("\n");
-};
-worker.onmessage = (event: MessageEvent<Reply>) => receive(event.data);
+}
+
+const timers: Partial<Record<Panel, ReturnType<typeof setTimeout>>> = {};
+
+/** Ends a panel once: its outcome, its reason, its status line; a later word about it is ignored. */
+function end(panel: Panel, outcome: Outcome, reason?: string, seconds?: number): void {
+  if (state.panels[panel].status !== "running") return;
+  clearTimeout(timers[panel]);
+  state.panels[panel] = { status: outcome, reason, seconds };
+  state.done[panel] = true;
+  const took = seconds === undefined ? "" : ` in ${seconds.toFixed(1)} s`;
+  $(`${panel}-status`).textContent =
+    outcome === "passed" ? `done${took}` : `${outcome === "failed" ? "FAILED" : "skipped"}${took}: ${reason ?? ""}`;
+}
+
+let worker = startWorker();
+
+/** A new worker; one that errors or stops answering fails the panels it holds and is replaced. */
+function startWorker(): Worker {
+  const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  w.onerror = (event) => {
+    event.preventDefault();
+    replaceWorker(`the worker failed: ${event.message}`);
+  };
+  w.onmessageerror = () => replaceWorker("the worker sent a message that could not be read");
+  w.onmessage = (event: MessageEvent<Reply>) => receive(event.data);
+  return w;
+}
+
+function replaceWorker(reason: string): void {
+  reportError(reason);
+  worker.terminate();
+  for (const panel of PANELS) end(panel, "failed", reason);
+  worker = startWorker();
+}
 
 function start(panel: Panel): void {
+  if (state.panels[panel].status === "running") return;
   state.done[panel] = false;
+  state.panels[panel] = { status: "running" };
   $(`${panel}-status`).textContent = "running…";
+  const limit = PANEL_LIMIT_S[panel];
+  // panels run one after another: the limit counts from when this one is asked for, so it includes the wait
+  const queued = PANELS.filter((p) => p !== panel && state.panels[p].status === "running").reduce((n, p) => n + PANEL_LIMIT_S[p], 0);
+  timers[panel] = setTimeout(
+    () => replaceWorker(`${panel}: no answer from the worker within ${limit} s; it was stopped, and a new one started`),
+    (limit + queued) * 1000,
+  );
   worker.postMessage({ type: "run", panel, options });
 }
 
-for (const panel of ["tests", "bench", "finetune"] as const) $(`${panel}-run`).addEventListener("click", () => start(panel));
-for (const panel of (params.get("autorun") ?? "").split(","))
-  if (panel === "tests" || panel === "bench" || panel === "finetune") start(panel);
+// an error of the page itself (a drawing bug) is shown with the rest
+window.addEventListener("error", (event) => reportError(`page: ${event.message}`));
+window.addEventListener("unhandledrejection", (event) => reportError(`page: unhandled rejection: ${String(event.reason)}`));
+
+for (const panel of PANELS) $(`${panel}-run`).addEventListener("click", () => start(panel));
+for (const panel of (params.get("autorun") ?? "").split(",")) if (PANELS.includes(panel as Panel)) start(panel as Panel);
 
 function receive(reply: Reply): void {
   switch (reply.type) {
@@ -99,12 +177,13 @@ function receive(reply: Reply): void {
       drawLosses();
       return;
     case "error":
-      state.errors.push(`${reply.panel}: ${reply.message}`);
-      $("errors").textContent = state.errors.join("\n");
+      reportError(`${reply.panel ?? "worker"}: ${reply.message}`);
+      // an error of the worker outside any panel's run fails whatever is running
+      if (reply.panel !== null) end(reply.panel, "failed", reply.message.split("\n")[0]);
+      else for (const panel of PANELS) end(panel, "failed", reply.message.split("\n")[0]);
       return;
     case "done":
-      state.done[reply.panel] = true;
-      $(`${reply.panel}-status`).textContent = `done in ${reply.seconds.toFixed(1)} s`;
+      end(reply.panel, reply.outcome, reply.reason, reply.seconds);
       return;
   }
 }

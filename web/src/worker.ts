@@ -7,7 +7,7 @@
 import { caseChecks, caseInputs, catalogue, compareOutputs } from "@tsgrad/benchmarks/cases";
 import { startTsgrad } from "@tsgrad/benchmarks/runner";
 import { measureRound, metric, TIMINGS, timeOneCall } from "@tsgrad/benchmarks/timing";
-import { type Backend, setBackend, useBackend } from "@tsgrad/core";
+import { type Backend, setBackend, useBackend, WasmBackend } from "@tsgrad/core";
 import {
   ALL_SPECS,
   checkSpecErrors,
@@ -20,14 +20,31 @@ import {
   reference,
 } from "@tsgrad/core/testing";
 import { fineTune } from "./finetune.ts";
-import type { Reply, Request, RunOptions } from "./protocol.ts";
+import type { Outcome, Panel, Reply, Request, RunOptions } from "./protocol.ts";
 
 const scope = globalThis as unknown as {
   postMessage(message: Reply): void;
   onmessage: ((event: { data: Request }) => void) | null;
   crossOriginIsolated?: boolean;
 };
-const post = (reply: Reply) => scope.postMessage(reply);
+/** What the panel running now has posted, from which its outcome follows. */
+const tally = { panel: null as Panel | null, ran: 0, failed: 0, errors: [] as string[], skips: [] as string[] };
+
+function post(reply: Reply): void {
+  if (reply.type === "test" || reply.type === "bench" || reply.type === "accuracy") tally.ran++;
+  if ((reply.type === "test" && !reply.ok) || (reply.type === "bench" && reply.error !== undefined)) tally.failed++;
+  if (reply.type === "skip") tally.skips.push(`${reply.backend}: ${reply.reason}`);
+  if (reply.type === "error") tally.errors.push(reply.message.split("\n")[0]);
+  scope.postMessage(reply);
+}
+
+/** Passed, failed with a reason, or skipped (nothing ran) with the skips' reasons. */
+function outcomeOf(): { outcome: Outcome; reason?: string } {
+  if (tally.errors.length > 0) return { outcome: "failed", reason: tally.errors.join("; ") };
+  if (tally.failed > 0) return { outcome: "failed", reason: `${tally.failed} of ${tally.ran} failed` };
+  if (tally.ran === 0) return { outcome: "skipped", reason: tally.skips.join("; ") || "nothing to run" };
+  return { outcome: "passed" };
+}
 const isolated = scope.crossOriginIsolated === true;
 
 /** A backend the page compares with the reference backend, and why it cannot run here, if it cannot. */
@@ -68,7 +85,10 @@ async function start(target: Target, panel: "tests" | "bench"): Promise<Backend 
   let reason = await target.unavailable();
   if (reason === null) {
     try {
-      return await setBackend(target.name, panel === "tests" ? target.options : target.benchOptions);
+      const backend = await setBackend(target.name, panel === "tests" ? target.options : target.benchOptions);
+      // the wasm backend's second thread starts after it: a column of two threads must not run on one
+      if (backend instanceof WasmBackend) await backend.ready;
+      return backend;
     } catch (error) {
       reason = (error as Error).message;
     }
@@ -162,17 +182,41 @@ async function runBench(options: RunOptions): Promise<void> {
   }
 }
 
+/** The failure a test asked for (RunOptions.fault), where it asked for it. */
+async function injectFault(request: Request): Promise<void> {
+  const fault = request.options.fault;
+  if (fault?.panel !== request.panel) return;
+  if (fault.kind === "throw")
+    setTimeout(() => {
+      throw new Error("fault injected: an uncaught error in the worker");
+    });
+  else if (fault.kind === "reject") void Promise.reject(new Error("fault injected: an unhandled rejection in the worker"));
+  else await new Promise(() => {});
+}
+
 async function run(request: Request): Promise<void> {
   const started = performance.now();
+  Object.assign(tally, { panel: request.panel, ran: 0, failed: 0, errors: [], skips: [] });
   try {
+    await injectFault(request);
     if (request.panel === "tests") await runTests(request.options);
     else if (request.panel === "bench") await runBench(request.options);
     else await fineTune(request.options, post);
   } catch (error) {
     post({ type: "error", panel: request.panel, message: (error as Error).stack ?? String(error) });
   }
-  post({ type: "done", panel: request.panel, seconds: (performance.now() - started) / 1000 });
+  post({ type: "done", panel: request.panel, seconds: (performance.now() - started) / 1000, ...outcomeOf() });
+  tally.panel = null;
 }
+
+// a rejection nobody handled belongs to the panel running now (the page also limits each panel's time)
+(scope as unknown as { addEventListener(type: "unhandledrejection", f: (event: { reason: unknown }) => void): void }).addEventListener(
+  "unhandledrejection",
+  (event) => {
+    const message = event.reason instanceof Error ? event.reason.message : String(event.reason);
+    post({ type: "error", panel: tally.panel, message: `unhandled rejection: ${message}` });
+  },
+);
 
 post({
   type: "facts",
@@ -184,8 +228,15 @@ post({
   },
 });
 
-// one panel at a time, in the order asked
+// one panel at a time, in the order asked; a run that itself throws (a reply that cannot be posted) still
+// ends its panel and leaves the queue going
 let queue = Promise.resolve();
 scope.onmessage = (event) => {
-  queue = queue.then(() => run(event.data));
+  const request = event.data;
+  queue = queue
+    .then(() => run(request))
+    .catch((error) => {
+      const reason = `the worker failed: ${(error as Error).message}`;
+      scope.postMessage({ type: "done", panel: request.panel, seconds: 0, outcome: "failed", reason });
+    });
 };

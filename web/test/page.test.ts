@@ -32,6 +32,7 @@ const SHOTS = join(WEB, "results");
 interface PageState {
   facts: Record<string, string | number | boolean>;
   done: Record<string, boolean>;
+  panels: Record<string, { status: string; reason?: string }>;
   errors: string[];
   tests: { results: Record<string, Record<string, { ok: boolean; message?: string }>>; skipped: Record<string, string> };
   bench: { results: Record<string, Record<string, { value: number; unit: string; error?: string }>>; skipped: Record<string, string> };
@@ -43,6 +44,19 @@ let server: Server | null = null;
 let port = 0;
 let state: PageState | null = null;
 let gpuState: PageState | null = null;
+
+/** Waits until every panel of `panels` has ended (each ends within its limit, hung or not). */
+async function panelsEnded(page: Page, panels: string[], timeout: number): Promise<PageState> {
+  await page.waitForFunction(
+    (names: string[]) => {
+      const s = (window as unknown as { tsgradPage?: PageState }).tsgradPage;
+      return s !== undefined && names.every((p) => s.done[p]);
+    },
+    { timeout, polling: 250 },
+    panels,
+  );
+  return (await page.evaluate(() => (window as unknown as { tsgradPage: PageState }).tsgradPage)) as PageState;
+}
 
 /**
  * Loads the page in a fresh browser with `autorun` and `flags`, waits for the panels, and returns what it
@@ -59,21 +73,28 @@ async function runPage(autorun: Panel[], flags: string[], shots: boolean): Promi
     // TSGRAD_PAGE_SMOKE=0 runs the panels at full size, for screenshots worth committing (docs/images/)
     const smoke = process.env.TSGRAD_PAGE_SMOKE === "0" ? "0" : "1";
     await page.goto(`http://127.0.0.1:${port}/?smoke=${smoke}&autorun=${autorun.join(",")}`);
-    await page.waitForFunction(
-      (panels: string[]) => {
-        const s = (window as unknown as { tsgradPage?: PageState }).tsgradPage;
-        return s !== undefined && (s.errors.length > 0 || panels.every((p) => s.done[p]));
-      },
-      { timeout: smoke === "1" ? 240_000 : 1_500_000, polling: 500 },
-      autorun,
-    );
-    const drawn = (await page.evaluate(() => (window as unknown as { tsgradPage: PageState }).tsgradPage)) as PageState;
+    const drawn = await panelsEnded(page, autorun, smoke === "1" ? 240_000 : 1_500_000);
     drawn.errors.push(...logs);
     if (shots) {
       mkdirSync(SHOTS, { recursive: true });
       for (const panel of autorun) await (await page.$(`#${panel}`))?.screenshot({ path: join(SHOTS, `${panel}.png`) as `${string}.png` });
     }
     return drawn;
+  } finally {
+    await browser.close();
+  }
+}
+
+/** The page with the worker failing on purpose (`query` names the fault); then, in the same page, `after` is run. */
+async function faultPage(query: string, panels: Panel[], after?: Panel): Promise<{ faulted: PageState; after?: PageState }> {
+  const browser: Browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  try {
+    const page: Page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/?smoke=1&${query}&autorun=${panels.join(",")}`);
+    const faulted = structuredClone(await panelsEnded(page, panels, 120_000));
+    if (!after) return { faulted };
+    await page.click(`#${after}-run`);
+    return { faulted, after: await panelsEnded(page, [after], 240_000) };
   } finally {
     await browser.close();
   }
@@ -93,6 +114,20 @@ test.after(() => {
   server?.close();
 });
 
+let faults: {
+  hang: { faulted: PageState; after?: PageState };
+  thrown: { faulted: PageState };
+  rejected: { faulted: PageState };
+} | null = null;
+const faultRuns = async () => {
+  faults ??= {
+    hang: await faultPage("fault=finetune:hang&timeout=finetune:4", ["finetune", "bench"], "tests"),
+    thrown: await faultPage("fault=tests:throw", ["tests"]),
+    rejected: await faultPage("fault=bench:reject", ["bench"]),
+  };
+  return faults;
+};
+
 const available = () => {
   if (state) return true;
   if (process.env.CI === "true") throw new Error(`no browser at ${CHROMIUM}: CI must install Debian's chromium`);
@@ -105,6 +140,34 @@ test("the page is cross-origin isolated and nothing failed to load or run", () =
   const s = state as PageState;
   assert.equal(s.errors, []);
   assert.is(s.facts.crossOriginIsolated, true);
+  for (const panel of ["tests", "bench", "finetune"]) assert.is(s.panels[panel].status, "passed", `${panel}: ${s.panels[panel].reason}`);
+});
+
+test("a worker that stops answering fails its panel within the limit, with the reason, and a new worker runs the next", async () => {
+  if (!available()) return;
+  const { hang } = await faultRuns();
+  assert.is(hang.faulted.panels.finetune.status, "failed");
+  assert.match(
+    hang.faulted.panels.finetune.reason ?? "",
+    /^finetune: no answer from the worker within 4 s; it was stopped, and a new one started$/,
+  );
+  // the panel queued behind it went with the worker, and says so
+  assert.is(hang.faulted.panels.bench.status, "failed");
+  assert.match(hang.faulted.panels.bench.reason ?? "", /no answer from the worker/);
+  assert.is(hang.after?.panels.tests.status, "passed", JSON.stringify(hang.after?.panels.tests));
+});
+
+test("an uncaught error or an unhandled rejection in the worker fails the running panel, with the message", async () => {
+  if (!available()) return;
+  const { thrown, rejected } = await faultRuns();
+  assert.is(thrown.faulted.panels.tests.status, "failed");
+  assert.match(thrown.faulted.panels.tests.reason ?? "", /the worker failed: .*fault injected: an uncaught error in the worker/);
+  assert.is(rejected.faulted.panels.bench.status, "failed");
+  assert.match(rejected.faulted.panels.bench.reason ?? "", /unhandled rejection: fault injected: an unhandled rejection in the worker/);
+  assert.ok(
+    rejected.faulted.errors.some((e) => /unhandled rejection/.test(e)),
+    JSON.stringify(rejected.faulted.errors),
+  );
 });
 
 test("the property tests pass on the reference and wasm backends, 1 and 2 threads; WebGPU runs or says why not", () => {
