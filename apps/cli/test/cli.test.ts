@@ -182,6 +182,25 @@ test("finetune saves PEFT files and the run; evaluate and predict read them back
   assert.match(pr.out, /^(ham|spam)\twin money now$/m);
 });
 
+test("finetune trains VeRA and the compact HyRA too, saved as PEFT files that evaluate reads back", async () => {
+  for (const [method, peftType] of [
+    ["vera", "VERA"],
+    ["hyra-compact", "HYRA"],
+  ] as const) {
+    const run = join(dir, `run-${method}`);
+    const args = ["--task", "spam", "--method", method, "--fraction", "1", "--steps", "2", "--backbone", backbone(), "--out", run];
+    const ft = await tsgrad(["finetune", ...BACKEND, ...args]).done;
+    assert.is(ft.code, 0, ft.out);
+    const config = JSON.parse(await readFile(join(run, "adapter_config.json"), "utf8"));
+    assert.is(config.peft_type, peftType, method);
+    if (method === "hyra-compact") assert.is(config.hyra_head_embedding, 2, "a quarter of the toy backbone's head size of 8");
+    const saved = JSON.parse(await readFile(join(run, "run.json"), "utf8"));
+    const ev = await tsgrad(["evaluate", ...BACKEND, "--run", run, "--backbone", backbone()]).done;
+    assert.is(ev.code, 0, ev.out);
+    assert.ok(Math.abs(Number(/test accuracy (\d+\.\d+) %/.exec(ev.out)?.[1]) - 100 * saved.result.testAccuracy) < 0.01, ev.out);
+  }
+});
+
 test("study --preset toy: sweep, seeds and ablations stored, the report with its verdicts; a rerun makes none", async () => {
   const out = join(dir, "study");
   const first = await tsgrad(["study", ...BACKEND, "--preset", "toy", "--backbone", backbone(), "--out", out]).done;
@@ -238,7 +257,7 @@ test("bad arguments are refused by name, with exit code 2 and no stack", async (
     [["finetune", "--task", "imdb", "--method", "lora"], /--task must be one of sotu-party, spam, brown-genre, got "imdb"/],
     [
       ["finetune", "--task", "spam", "--method", "dora"],
-      /--method must be one of linear-probe, lora, lora-matched, mh-lora, hyra, full, got "dora"/,
+      /--method must be one of linear-probe, lora, lora-matched, mh-lora, hyra, hyra-compact, vera, full, got "dora"/,
     ],
     [["launch"], /unknown command "launch"/],
     [["study", "--preset", "huge"], /--preset must be full or toy, got "huge"/],

@@ -14,7 +14,6 @@ import {
   finetune,
   formatDuration,
   type HyraAblation,
-  METHODS,
   machineFacts,
   type RunConfig,
   type RunResult,
@@ -29,9 +28,13 @@ import { studyReport } from "./study-report.ts";
 /** The protocol the report follows, which it links to. */
 const PROTOCOL_FILE = fileURLToPath(new URL("../PROTOCOL.md", import.meta.url));
 
+/** The first edition's six arms: the methods the protocol fixed (the package offers more since). */
+export const STUDY_METHODS = ["linear-probe", "lora", "lora-matched", "mh-lora", "hyra", "full"] as const satisfies readonly StudyMethod[];
+export type StudyArm = (typeof STUDY_METHODS)[number];
+
 export interface StudyPlan {
   tasks: TaskName[];
-  methods: StudyMethod[];
+  methods: StudyArm[];
   fractions: number[];
   /** The first seed runs the sweep; the others run at the chosen learning rate. */
   seeds: number[];
@@ -42,7 +45,7 @@ export interface StudyPlan {
   alpha: number;
   maxTokens: number;
   /** The learning rates swept per method. */
-  lrs: Record<StudyMethod, number[]>;
+  lrs: Record<StudyArm, number[]>;
   ablations: { task: TaskName; fractions: number[]; variants: Record<string, HyraAblation> } | null;
 }
 
@@ -51,7 +54,7 @@ const ADAPTER_LRS = [1e-3, 3e-3, 1e-2];
 export const STUDY_PRESETS: Record<"full" | "toy", StudyPlan> = {
   full: {
     tasks: ["sotu-party", "spam"],
-    methods: [...METHODS],
+    methods: [...STUDY_METHODS],
     fractions: [1, 5, 10, 25, 100],
     seeds: [1, 2, 3, 4, 5],
     steps: { 1: 150, 5: 200, 10: 300, 25: 500, 100: 1000 },

@@ -72,6 +72,8 @@ const STEP_SECONDS: Record<StudyMethod, number> = {
   "lora-matched": 0.022,
   "mh-lora": 0.037,
   hyra: 0.024,
+  "hyra-compact": 0.024,
+  vera: 0.022,
   full: 0.045,
 };
 const RUN_SECONDS = 3;

@@ -10,7 +10,8 @@ import { adapterParameterCount, getPeftModel, type HyraOptions, type PeftConfigI
 import { type GPTClassifier, padBatch, type Tokenizer } from "@tsgrad/models";
 import { AdamW, LRScheduler, type Module, warmupCosine } from "@tsgrad/nn";
 
-export const METHODS = ["linear-probe", "lora", "lora-matched", "mh-lora", "hyra", "full"] as const;
+/** What a run can train: a head alone, an adapter method (hyra-compact is HyRA with small learned head embeddings), or everything. */
+export const METHODS = ["linear-probe", "lora", "lora-matched", "mh-lora", "hyra", "hyra-compact", "vera", "full"] as const;
 export type StudyMethod = (typeof METHODS)[number];
 
 /** One labelled text of a task. */
@@ -39,6 +40,9 @@ export const DEFAULT_LR: Record<StudyMethod, number> = {
   "lora-matched": 3e-3,
   "mh-lora": 3e-3,
   hyra: 3e-3,
+  "hyra-compact": 3e-3,
+  // VeRA trains two scaling vectors per layer over frozen random projections: its paper's rates are larger
+  vera: 1e-2,
   full: 1e-3,
 };
 
@@ -81,6 +85,10 @@ export function adapt(classifier: GPTClassifier, config: AdaptConfig): Module {
     },
     "mh-lora": { method: "mh-lora", r: Math.min(r, d / heads), ...common },
     hyra: { method: "hyra", r, ...common, ...config.hyra },
+    // each head's seed is a learned embedding of a quarter of the head size, far below B_h's d_h × r
+    "hyra-compact": { method: "hyra", r, ...common, headEmbedding: Math.max(1, Math.floor(d / heads / 4)) },
+    // VeRA has no alpha: its update's scale is its trained vectors'; r is the shared projections' rank
+    vera: { method: "vera", r, targetModules: common.targetModules, modulesToSave: common.modulesToSave },
   };
   return getPeftModel(classifier, peft[method]);
 }

@@ -4,14 +4,16 @@
  * the parameter-matched LoRA rank, and the unigram baseline of the backbone's floor.
  */
 
+import { manualSeed } from "@tsgrad/core";
 import { adapterParameterCount } from "@tsgrad/hyra/node";
+import { GPT, GPTClassifier } from "@tsgrad/models";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { linePlot } from "../src/plot.ts";
 import { unigramBitsPerChar } from "../src/pretrain.ts";
 import { canonicalJson, runKey } from "../src/store.ts";
 import { aggregate, markdownTable, verdict } from "../src/summary.ts";
-import { matchedLoraRank } from "../src/train.ts";
+import { adapt, METHODS, matchedLoraRank } from "../src/train.ts";
 
 const runs = [
   { method: "lora", fraction: 10, seed: 1, accuracy: 0.6 },
@@ -93,6 +95,34 @@ test("the matched LoRA rank is the smallest whose count reaches HyRA's", () => {
   const count = (k: number) => adapterParameterCount("lora", { d, heads, r: k, layers });
   assert.ok(count(rank) >= target && count(rank - 1) < target, `rank ${rank}: ${count(rank - 1)} < ${target} <= ${count(rank)}`);
   assert.is(rank, 9);
+});
+
+test("every method adapts a classifier, training what its count says and the head", () => {
+  const [d, heads, layers, r] = [32, 4, 2, 8];
+  const head = d * 2 + 2;
+  const expected: Record<string, number> = {
+    "linear-probe": head,
+    lora: adapterParameterCount("lora", { d, heads, r, layers }) + head,
+    "lora-matched": adapterParameterCount("lora", { d, heads, r: matchedLoraRank(d, heads, layers, r), layers }) + head,
+    "mh-lora": adapterParameterCount("mh-lora", { d, heads, r, layers }) + head,
+    hyra: adapterParameterCount("hyra", { d, heads, r, layers }) + head,
+    // d_h 8: head embeddings of 2
+    "hyra-compact": adapterParameterCount("hyra", { d, heads, r, layers, headEmbedding: 2 }) + head,
+    vera: adapterParameterCount("vera", { d, heads, r, layers }) + head,
+  };
+  assert.ok(expected["hyra-compact"] < expected.hyra, "the compact embeddings train fewer parameters than HyRA's seeds");
+  for (const method of METHODS) {
+    manualSeed(1);
+    const classifier = new GPTClassifier(new GPT({ vocabSize: 16, blockSize: 8, nLayer: layers, nHead: heads, nEmbd: d }), 2);
+    const all = classifier.parameters().reduce((n, p) => n + p.size, 0);
+    const model = adapt(classifier, { method, r, alpha: 16 });
+    const trainable = model
+      .parameters()
+      .filter((p) => p.requiresGrad)
+      .reduce((n, p) => n + p.size, 0);
+    assert.is(trainable, method === "full" ? all : expected[method], method);
+    model.dispose();
+  }
 });
 
 test("the unigram baseline: bits per character under add-one character frequencies", () => {
