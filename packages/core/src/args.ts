@@ -26,12 +26,67 @@ export function checkTensorList(where: string, value: unknown, what = "the input
   });
 }
 
-/** An options argument: undefined, or a plain object (not null, an array or a tensor). */
-export function checkOptions(where: string, value: unknown): asserts value is Record<string, unknown> | undefined {
+/**
+ * An options argument: undefined, or a plain object (not null, an array or a tensor) whose names are all
+ * among `known`, so that a misspelt option (`temprature`) is refused, naming the closest known one,
+ * instead of silently meaning its default.
+ */
+export function checkOptions<T>(
+  where: string,
+  value: T,
+  known: readonly (keyof NonNullable<T> & string)[] = [],
+): asserts value is T & (Record<string, unknown> | undefined) {
   if (value === undefined) return;
   if (value === null || typeof value !== "object" || Array.isArray(value) || isTensor(value)) {
     fail(where, `options must be an object such as { ... }, got ${describeValue(value)}`);
   }
+  for (const name of Object.keys(value)) {
+    if ((known as readonly string[]).includes(name)) continue;
+    const closest = closestName(name, known);
+    const options = known.length === 0 ? "it takes none" : `its options are ${known.join(", ")}`;
+    fail(where, `unknown option ${showName(name)}${closest ? ` (did you mean ${closest}?)` : ""}; ${options}`);
+  }
+}
+
+/** A name as a message shows it: quoted, its first 40 characters. */
+function showName(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}...` : name);
+}
+
+/**
+ * The known name closest to `name` by edit distance (insertions, deletions, substitutions and swaps of
+ * neighbours, case aside), if it is close enough to be a slip: at most a third of its length, and at most
+ * 3. The one check behind every "did you mean" (options here, the command's flags).
+ */
+export function closestName(name: string, known: readonly string[]): string | null {
+  if (typeof name !== "string") fail("closestName", `the name must be a string, got ${describeValue(name)}`);
+  if (!Array.isArray(known) || !known.every((k) => typeof k === "string"))
+    fail("closestName", `the known names must be an array of strings, got ${describeValue(known)}`);
+  const a = name.toLowerCase().slice(0, 64);
+  let best: string | null = null;
+  let bestDistance = Math.min(3, Math.max(1, Math.floor(a.length / 3)));
+  for (const candidate of known) {
+    const d = editDistance(a, candidate.toLowerCase());
+    if (d <= bestDistance && (best === null || d < editDistance(a, best.toLowerCase()))) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Optimal string alignment distance (Damerau-Levenshtein without repeated edits of one substring). */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
+    }
+  }
+  return rows[a.length][b.length];
 }
 
 /** A callback. */

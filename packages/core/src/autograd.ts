@@ -204,7 +204,7 @@ function checkRoot(where: string, root: Tensor, gradient: Tensor | undefined): T
  * retainGrad). Without `gradient`, root must have one element (the gradient is 1).
  */
 export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
-  checkOptions("backward", options);
+  checkOptions("backward", options, ["retainGraph", "createGraph"]);
   const seed = checkRoot("backward", root, gradient);
   const grads = run("backward", [root], [seed], options);
   // A rule may hand one tensor to several inputs (add gives dy to both), and the seed may be the caller's
@@ -234,7 +234,7 @@ export interface GradOptions extends BackwardOptions {
  * Leaves' `.grad` is left alone. With createGraph, the results can be differentiated again.
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], options: GradOptions = {}): (Tensor | null)[] {
-  checkOptions("grad", options);
+  checkOptions("grad", options, ["retainGraph", "createGraph", "gradOutputs", "allowUnused"]);
   if (!Array.isArray(inputs)) fail("grad", `inputs must be an array of tensors, got ${describeValue(inputs)}`);
   const roots = Array.isArray(outputs) ? outputs : [outputs as Tensor];
   if (options.gradOutputs && options.gradOutputs.length !== roots.length) {

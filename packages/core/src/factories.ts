@@ -23,6 +23,9 @@ export interface RandomOptions extends TensorOptions {
   generator?: Generator;
 }
 
+const TENSOR_OPTIONS = ["dtype", "backend", "requiresGrad"] as const satisfies readonly (keyof TensorOptions)[];
+const RANDOM_OPTIONS = [...TENSOR_OPTIONS, "generator"] as const satisfies readonly (keyof RandomOptions)[];
+
 export type NestedData = number | boolean | readonly NestedData[];
 
 function targetBackend(where: string, options: TensorOptions): Backend {
@@ -106,7 +109,7 @@ function flattenNested(data: NestedData): { values: (number | boolean)[]; shape:
  */
 export function tensor(data: NestedData | TypedArray, shape?: readonly number[], options: TensorOptions | DType = {}): Tensor {
   const opts = typeof options === "string" ? { dtype: options } : options;
-  checkOptions("tensor", opts);
+  checkOptions("tensor", opts, TENSOR_OPTIONS);
   let values: ArrayLike<number | boolean>;
   let naturalShape: number[];
   let inferred: DType;
@@ -140,7 +143,7 @@ export function scalar(value: number | boolean, options: TensorOptions | DType =
 
 /** full under the name of the factory the caller used (zeros, ones, ...), so its errors name that one. */
 function filled(where: string, shape: readonly number[], value: number | boolean, options: TensorOptions): Tensor {
-  checkOptions(where, options);
+  checkOptions(where, options, TENSOR_OPTIONS);
   const s = checkShape(where, shape);
   const dtype = checkDType(where, options.dtype ?? (typeof value === "boolean" ? "bool" : "float32"));
   if (typeof value !== "number" && typeof value !== "boolean") fail(where, `value must be a number or a boolean, got ${typeof value}`);
@@ -176,7 +179,7 @@ export function onesLike(x: Tensor, options: TensorOptions = {}): Tensor {
  * every argument is an integer, else float32.
  */
 export function arange(start: number, stop?: number, step = 1, options: TensorOptions = {}): Tensor {
-  checkOptions("arange", options);
+  checkOptions("arange", options, TENSOR_OPTIONS);
   const [from, to] = stop === undefined ? [0, start] : [start, stop];
   if (![from, to, step].every(Number.isFinite) || step === 0) {
     fail("arange", `needs finite start, stop and a non-zero step, got ${from}, ${to}, ${step}`);
@@ -194,7 +197,7 @@ export function arange(start: number, stop?: number, step = 1, options: TensorOp
 
 /** n evenly spaced values from start to stop inclusive (float32). */
 export function linspace(start: number, stop: number, n: number, options: TensorOptions = {}): Tensor {
-  checkOptions("linspace", options);
+  checkOptions("linspace", options, TENSOR_OPTIONS);
   if (!Number.isInteger(n) || n < 0) fail("linspace", `n must be a non-negative integer, got ${n}`);
   const dtype = checkDType("linspace", options.dtype ?? "float32");
   checkSize("linspace", [n], dtype);
@@ -205,7 +208,7 @@ export function linspace(start: number, stop: number, n: number, options: Tensor
 
 /** The n×m identity (m defaults to n). */
 export function eye(n: number, m = n, options: TensorOptions = {}): Tensor {
-  checkOptions("eye", options);
+  checkOptions("eye", options, TENSOR_OPTIONS);
   const s = checkShape("eye", [n, m]);
   const dtype = checkDType("eye", options.dtype ?? "float32");
   checkSize("eye", s, dtype);
@@ -220,7 +223,7 @@ function randomFloat(
   options: RandomOptions,
   draw: (g: Generator, n: number) => Float64Array,
 ): Tensor {
-  checkOptions(where, options);
+  checkOptions(where, options, RANDOM_OPTIONS);
   const s = checkShape(where, shape);
   const dtype = checkDType(where, options.dtype ?? "float32");
   if (!isFloat(dtype)) fail(where, `produces floats; dtype ${dtype} is not float32 or float64`);
@@ -257,7 +260,7 @@ export function normal(shape: readonly number[], mean: number, std: number, opti
 
 /** int32 samples uniform in [low, high). */
 export function randint(low: number, high: number, shape: readonly number[], options: RandomOptions = {}): Tensor {
-  checkOptions("randint", options);
+  checkOptions("randint", options, RANDOM_OPTIONS);
   const s = checkShape("randint", shape);
   checkSize("randint", s, options.dtype ?? "int32");
   const values = (options.generator ?? defaultGenerator()).integers(sizeOf(s), low, high);
@@ -275,7 +278,7 @@ export async function multinomial(
   options: { replacement?: boolean; generator?: Generator } = {},
 ): Promise<Tensor> {
   checkTensor("multinomial", probs, "probs");
-  checkOptions("multinomial", options);
+  checkOptions("multinomial", options, ["replacement", "generator"]);
   const { replacement = false, generator = defaultGenerator() } = options;
   if (probs.rank !== 1 && probs.rank !== 2) fail("multinomial", `probs must be [C] or [N, C], got ${fmtShape(probs.shape)}`);
   const categories = probs.shape[probs.rank - 1];

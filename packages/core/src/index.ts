@@ -18,10 +18,12 @@ export {
   checkOptions,
   checkTensor,
   checkTensorList,
+  closestName,
 } from "./args.ts";
 export { type BackwardOptions, backward, type GradOptions, grad, sumToShape } from "./autograd.ts";
 export {
   type Backend,
+  backendsApart,
   closeBackends,
   findBackend,
   getBackend,

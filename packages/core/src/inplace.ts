@@ -4,7 +4,7 @@
  */
 
 import { checkTensor } from "./args.ts";
-import type { Backend } from "./backend/backend.ts";
+import { type Backend, backendsApart } from "./backend/backend.ts";
 import { isFloat } from "./dtype.ts";
 import { checkBackendHolds, fail, fmtShape } from "./errors.ts";
 import { isGradEnabled, noGrad } from "./grad-mode.ts";
@@ -27,7 +27,8 @@ export function assign(dst: Tensor, src: TensorLike): Tensor {
   }
   const buffer = dst.buffer("assign");
   if (src instanceof Tensor && src.backend !== dst.backend) {
-    fail("assign", `source lives on ${src.backend.name} but the destination on ${dst.backend.name}`);
+    const [from, to] = backendsApart(src.backend, dst.backend);
+    fail("assign", `source lives on ${from} but the destination on ${to}; move the source with await source.to(destination.backend)`);
   }
   if (src instanceof Tensor && !isFloat(dst.dtype) && isFloat(src.dtype)) {
     fail("assign", `cannot write ${src.dtype} values into a ${dst.dtype} tensor without an explicit cast`);

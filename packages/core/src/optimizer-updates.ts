@@ -4,7 +4,7 @@
  * to the dtype, as each op's result is), which stays as its readable definition and the tests' oracle.
  */
 
-import type { AdamWScalars } from "./backend/backend.ts";
+import { type AdamWScalars, backendsApart } from "./backend/backend.ts";
 import { isFloat } from "./dtype.ts";
 import { fail, fmtShape } from "./errors.ts";
 import { isGradEnabled } from "./grad-mode.ts";
@@ -56,10 +56,8 @@ export function adamwUpdate(
   for (const t of tensors) {
     if (!(t instanceof Tensor)) fail("adamwUpdate", `expected tensors, got ${t === null ? "null" : typeof t}`);
     if (!sameShape(t.shape, param.shape) || t.dtype !== param.dtype || t.backend !== param.backend) {
-      fail(
-        "adamwUpdate",
-        `every tensor must be a ${param.describe()} on ${param.backend.name}, got a ${t.describe()} on ${t.backend.name}`,
-      );
+      const [expected, got] = backendsApart(param.backend, t.backend);
+      fail("adamwUpdate", `every tensor must be a ${param.describe()} on ${expected}, got a ${t.describe()} on ${got}`);
     }
   }
   if (isGradEnabled() && tensors.some((t) => t.requiresGrad || t.node)) {

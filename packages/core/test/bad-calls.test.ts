@@ -8,9 +8,11 @@ import * as assert from "uvu/assert";
 import {
   argmax,
   type Backend,
+  backendsApart,
   backward,
   broadcastTo,
   closeBackends,
+  closestName,
   crossEntropy,
   describeValue,
   full,
@@ -21,6 +23,7 @@ import {
   linear,
   logSoftmax,
   matmul,
+  noGrad,
   ReferenceBackend,
   randn,
   setBackend,
@@ -210,11 +213,54 @@ test("messages describe a value one of three ways: what it is, as code writes it
   t.dispose();
 });
 
+test("an options object with a name the function does not take is refused, naming the closest known name", () => {
+  const a = tensor([[1, 2]]);
+  assert.throws(
+    () => matmul(a, a, { transposeB: true, tranposeA: true } as never),
+    /matmul: unknown option "tranposeA" \(did you mean transposeA\?\); its options are transposeA, transposeB/,
+  );
+  assert.throws(() => tensor([1], undefined, { dtpye: "float32" } as never), /tensor: unknown option "dtpye" \(did you mean dtype\?\)/);
+  // nothing close: the options alone
+  assert.throws(
+    () => crossEntropy(a, tensor([0], [1], "int32"), { weights: 1 } as never),
+    /unknown option "weights"; its options are ignoreIndex, labelSmoothing, reduction/,
+  );
+  assert.is(closestName("temprature", ["temperature", "topK"]), "temperature");
+  assert.is(closestName("TopK", ["temperature", "topK"]), "topK", "case aside");
+  assert.is(closestName("lr", ["lr", "betas"]), "lr");
+  assert.is(closestName("x", ["lr", "betas"]), null, "one letter is nothing close");
+  assert.is(closestName("generatr", ["generator", "dtype"]), "generator");
+  a.dispose();
+});
+
 test("two backend instances with the same name are told apart in the error", async () => {
   await setBackend("reference");
   const a = tensor([1]);
   const b = tensor([1], undefined, { backend: new ReferenceBackend() });
-  assert.throws(() => a.add(b), /add: inputs live on two different backend instances that are both named reference/);
+  assert.throws(
+    () => a.add(b),
+    /add: inputs live on two different backend instances that are both named reference \(reference #\d and reference #\d\)/,
+  );
+  // assign and the fused AdamW step name the two instances apart too, never "on reference but on reference"
+  const message = (f: () => unknown) => {
+    try {
+      f();
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return "no error";
+  };
+  const assigned = message(() => noGrad(() => a.assign(b)));
+  const [first, second] = [...assigned.matchAll(/reference #(\d+)/g)].map((m) => m[1]);
+  assert.match(assigned, /assign: source lives on reference #\d+ but the destination on reference #\d+/);
+  assert.is.not(first, second, assigned);
+  const other = new ReferenceBackend();
+  const c = tensor([2], undefined, { backend: other });
+  assert.match(
+    message(() => noGrad(() => a.assign(c))),
+    /source lives on reference #\d+ but the destination on reference #\d+/,
+  );
+  assert.is(backendsApart(a.backend, a.backend)[0], "reference", "one instance is named by its name alone");
 });
 
 test("an index computed on a device that reads back only asynchronously works, and a bad one fails at the next readback", async () => {

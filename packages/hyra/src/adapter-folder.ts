@@ -3,12 +3,15 @@
  * atomically (a reader sees the old file or the new one, never half of one). Node only (node.ts installs
  * it into save.ts).
  *
- * The two files are one save: the weights are written first, then the config, which records the weights'
- * length and SHA-256. A save killed between the two leaves new weights beside the old config, and the
- * load refuses that pair (it would load with the wrong config) instead of guessing.
+ * The two files are one save, made as @tsgrad/safetensors's vouched-folder.ts makes a folder: the
+ * weights are staged beside their name, the config that records their length and SHA-256 replaces the
+ * old one (the commit), and the weights move into place. A save killed at any moment leaves the previous
+ * adapter or the new one; the reader takes the weights from where the config's record finds them. An
+ * export for PEFT (no record) writes the weights, then the config, after removing a config that would
+ * otherwise vouch for nothing.
  */
 
-import { mkdir, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fail, type Tensor, TsgradError } from "@tsgrad/core";
 import {
@@ -18,7 +21,9 @@ import {
   readSafetensorsFile,
   refuseLink,
   saveTensors,
+  saveVouchedFolder,
   uploadTensors,
+  vouchedPath,
   writeFileAtomic,
 } from "@tsgrad/nn/node";
 import { configFromJson, type PeftConfig, sortedKeys, WEIGHTS_RECORD } from "./config.ts";
@@ -37,15 +42,24 @@ export async function writeAdapterFolder(
   // again: a link planted between the check and the mkdir would otherwise take the files
   if (subfolder) await refuseLink(folder, where);
   const configPath = join(folder, CONFIG_FILE);
+  const configBytes = (value: Record<string, unknown>) => new TextEncoder().encode(`${JSON.stringify(sortedKeys(value), null, 2)}\n`);
+  // "pt": transformers and PEFT refuse a file without it, and our layouts are PyTorch's
+  const writeWeights = (path: string) => saveTensors(new Map(tensors), path, { metadata: { format: "pt" } });
+  if (record) {
+    await saveVouchedFolder(
+      folder,
+      [{ name: WEIGHTS_FILE, write: writeWeights }],
+      CONFIG_FILE,
+      (records) => configBytes({ ...config, [WEIGHTS_RECORD]: fileRecord(records[WEIGHTS_FILE]) }),
+      where,
+    );
+    return;
+  }
   // an old config that does not vouch for its weights (PEFT's, or an export) would load with the new
   // weights if this save were killed between the two files: it goes first
   if (await lacksRecord(configPath)) await rm(configPath, { force: true });
-  // "pt": transformers and PEFT refuse a file without it, and our layouts are PyTorch's
-  const weights = await saveTensors(new Map(tensors), join(folder, WEIGHTS_FILE), { metadata: { format: "pt" } });
-  const written = record ? { ...config, [WEIGHTS_RECORD]: fileRecord(weights) } : config;
-  const sorted = sortedKeys(written);
-  const text = new TextEncoder().encode(`${JSON.stringify(sorted, null, 2)}\n`);
-  await writeFileAtomic(configPath, async (write) => write(text), `${where} ${configPath}`);
+  await writeWeights(join(folder, WEIGHTS_FILE));
+  await writeFileAtomic(configPath, async (write) => write(configBytes(config)), `${where} ${configPath}`);
 }
 
 /** Whether a config is there and records no weights (an unreadable one counts as lacking: it is replaced). */
@@ -78,14 +92,17 @@ export async function readAdapterFolder(
     return fail(`loadAdapter ${configPath}`, `cannot read it: ${(error as Error).message}`);
   }
   const { config, ignoredFields, weights } = configFromJson(parseConfigText(bytes, configPath), configPath);
+  const vouched = { where: `loadAdapter ${weightsPath}`, config: CONFIG_FILE, again: "save the adapter again" };
+  // a link is refused before anything follows it (its target's size would say something of the target)
+  await refuseLink(weightsPath, vouched.where);
+  const path = await vouchedPath(dir, WEIGHTS_FILE, weights ?? null, vouched.where);
   // a size that differs is refused before the weights are read (they may be large, or a sparse file)
-  const size = await stat(weightsPath).then(
+  const size = await lstat(path).then(
     (s) => s.size,
     () => null,
   );
-  const vouched = { where: `loadAdapter ${weightsPath}`, config: CONFIG_FILE, again: "save the adapter again" };
   if (weights && size !== null && size !== weights.bytes) checkSibling({ bytes: size, sha256: "" }, weights, vouched);
-  const file = await readSafetensorsFile(weightsPath);
+  const file = await readSafetensorsFile(path);
   if (weights) checkSibling(file, weights, vouched);
   return { config, tensors: uploadTensors(file, weightsPath), ignoredFields };
 }

@@ -49,7 +49,7 @@ export function setAdapterState(
 /** Writes each named adapter: "default" into `dir`, any other into `dir/<name>`, as PEFT's save_pretrained. */
 export async function saveAdapters(tuner: BaseTuner<Module>, dir: string, options: { selectedAdapters?: string[] }): Promise<void> {
   checkFolder("saveAdapter", dir);
-  checkOptions("saveAdapter", options);
+  checkOptions("saveAdapter", options, ["selectedAdapters"]);
   const names = options.selectedAdapters ?? [...tuner.configs.keys()];
   for (const name of names) {
     checkAdapterName(name, "saveAdapter");

@@ -299,7 +299,7 @@ export class BaseTuner<M extends Module> extends Module {
   /** See PeftModel.merge. */
   async merge(options: MergeOptions): Promise<void> {
     this.checkLive("merge");
-    checkOptions("merge", options);
+    checkOptions("merge", options, ["safe", "adapterNames"]);
     const listed = options.adapterNames;
     if (listed !== undefined && !(Array.isArray(listed) && listed.every((n) => typeof n === "string"))) {
       fail("merge", `adapterNames must be a list of adapter names, got ${describeValue(listed)}`);

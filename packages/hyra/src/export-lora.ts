@@ -17,7 +17,7 @@ import { adapterState, KEY_PREFIX } from "./state-dict.ts";
 /** Writes adapter `adapterName` (the active one by default) into `dir` as a PEFT LoRA. */
 export async function exportAsLora(tuner: BaseTuner<Module>, dir: string, options: { adapterName?: string }): Promise<void> {
   checkFolder("exportAsLora", dir);
-  checkOptions("exportAsLora", options);
+  checkOptions("exportAsLora", options, ["adapterName"]);
   const name = options.adapterName ?? tuner.activeAdapter;
   tuner.checkAdapter(name, "exportAsLora");
   const config = tuner.configs.get(name) as PeftConfig;

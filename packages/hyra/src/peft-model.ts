@@ -138,7 +138,7 @@ export class PeftModel<M extends Module> extends Module {
   /** Merges the active adapter and returns the base model with plain layers again (and the trained modulesToSave). */
   async mergeAndUnload(options: { safe?: boolean } = {}): Promise<M> {
     this.base_model.checkLive("mergeAndUnload");
-    checkOptions("mergeAndUnload", options);
+    checkOptions("mergeAndUnload", options, ["safe"]);
     await this.merge({ safe: options.safe });
     return this.base_model.unload(true);
   }
@@ -160,7 +160,7 @@ export class PeftModel<M extends Module> extends Module {
   async loadAdapter(dir: string, name: string, options: { isTrainable?: boolean } = {}): Promise<AdapterLoadReport> {
     this.base_model.checkLive("loadAdapter");
     checkFolder("loadAdapter", dir);
-    checkOptions("loadAdapter", options);
+    checkOptions("loadAdapter", options, ["isTrainable"]);
     checkAdapterName(name, "loadAdapter");
     if (this.base_model.configs.has(name)) fail("loadAdapter", `an adapter named "${name}" exists already`);
     const { report } = await loadAdapterFolder(dir, name, options, {
@@ -180,7 +180,7 @@ export class PeftModel<M extends Module> extends Module {
    */
   setAdapterStateDict(name: string, tensors: ReadonlyMap<string, Tensor>, options: { strict?: boolean; where?: string } = {}): StateReport {
     if (!(tensors instanceof Map)) fail("setAdapterStateDict", `the tensors must be a Map of key -> Tensor, got ${describeValue(tensors)}`);
-    checkOptions("setAdapterStateDict", options);
+    checkOptions("setAdapterStateDict", options, ["strict", "where"]);
     return setAdapterState(this.base_model, name, tensors, {
       strict: options.strict ?? true,
       where: options.where ?? "setAdapterStateDict",
@@ -201,7 +201,7 @@ export class PeftModel<M extends Module> extends Module {
   ): Promise<PeftModel<B>> {
     if (!(model instanceof Module)) fail("loadAdapter", `the model must be a Module, got ${describeValue(model)}`);
     checkFolder("loadAdapter", dir);
-    checkOptions("loadAdapter", options);
+    checkOptions("loadAdapter", options, ["adapterName", "isTrainable"]);
     const name = checkAdapterName(options.adapterName ?? "default", "loadAdapter");
     if (model instanceof PeftModel) {
       await model.loadAdapter(dir, name, options);

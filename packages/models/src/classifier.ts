@@ -26,7 +26,7 @@ export class GPTClassifier extends Module {
   ) {
     super();
     if (!(backbone instanceof GPT)) fail("GPTClassifier", "the backbone must be a GPT");
-    checkOptions("GPTClassifier", options);
+    checkOptions("GPTClassifier", options, ["dtype", "generator"]);
     if (!(Number.isInteger(numClasses) && numClasses >= 1))
       fail("GPTClassifier", `numClasses must be a positive integer, got ${numClasses}`);
     this.backbone = backbone;
@@ -67,7 +67,7 @@ export function padBatch(
   sequences: readonly (readonly number[])[],
   options: { maxLength?: number; padId?: number } = {},
 ): { ids: Tensor; paddingMask: Tensor } {
-  checkOptions("padBatch", options);
+  checkOptions("padBatch", options, ["maxLength", "padId"]);
   const { maxLength = Number.POSITIVE_INFINITY, padId = 0 } = options;
   if (!Array.isArray(sequences) || sequences.length === 0) fail("padBatch", "needs an array of at least one token list");
   if (maxLength !== Number.POSITIVE_INFINITY && !(Number.isInteger(maxLength) && maxLength >= 1)) {

@@ -86,7 +86,7 @@ export class GPT extends Module {
   /** `config` is checked by gptConfig (vocabSize and blockSize are required); weights draw from `generator`. */
   constructor(config: Partial<GPTConfig> & Pick<GPTConfig, "vocabSize" | "blockSize">, options: { generator?: Generator } = {}) {
     super();
-    checkOptions("GPT", options);
+    checkOptions("GPT", options, ["generator"]);
     const c = gptConfig(config);
     this.config = c;
     const { generator } = options;
@@ -136,7 +136,7 @@ export class GPT extends Module {
   /** The final hidden states: ids (B, T) int32 -> (B, T, C), after the final LayerNorm. */
   hidden(ids: Tensor, options: GPTForwardOptions = {}): Tensor {
     checkTensor("GPT", ids, "ids");
-    checkOptions("GPT", options);
+    checkOptions("GPT", options, ["caches", "keyPaddingMask"]);
     const { caches, keyPaddingMask } = options;
     if (ids.rank !== 2 || ids.dtype !== "int32") fail("GPT", `ids must be int32 (B, T), got ${ids.dtype} ${fmtShape(ids.shape)}`);
     if (caches && caches.length !== this.config.nLayer) {
@@ -177,7 +177,7 @@ export class GPT extends Module {
   async generate(ids: Tensor, maxNewTokens: number, options: GenerateOptions = {}): Promise<Tensor> {
     const OP = "GPT.generate";
     checkTensor(OP, ids, "ids");
-    checkOptions(OP, options);
+    checkOptions(OP, options, ["temperature", "topK", "generator", "useCache"]);
     if (ids.rank !== 2 || ids.dtype !== "int32" || ids.shape[1] === 0) {
       fail(OP, `ids must be int32 (B, T) with T >= 1, got ${ids.dtype} ${fmtShape(ids.shape)}`);
     }
@@ -214,7 +214,11 @@ export class GPT extends Module {
             return logits.narrow(1, n - 1, 1).reshape([B, vocabSize]); // (B, vocabSize): the last position's
           }),
         );
-        const next = await sampleTokens(last, options).finally(() => last.dispose());
+        const next = await sampleTokens(last, {
+          temperature: options.temperature,
+          topK: options.topK,
+          generator: options.generator,
+        }).finally(() => last.dispose());
         rows.forEach((r, b) => {
           r.push(next[b]);
         });
@@ -241,7 +245,7 @@ function checkSampling(where: string, options: SamplingOptions, vocabSize: numbe
  */
 export async function sampleTokens(logits: Tensor, options: SamplingOptions = {}): Promise<number[]> {
   checkTensor("sampleTokens", logits, "logits");
-  checkOptions("sampleTokens", options);
+  checkOptions("sampleTokens", options, ["temperature", "topK", "generator"]);
   if (logits.rank !== 2) fail("sampleTokens", `logits must be (B, vocabSize), got ${fmtShape(logits.shape)}`);
   const V = logits.shape[1];
   checkSampling("sampleTokens", options, V);

@@ -14,9 +14,15 @@ export interface JsonFile extends WrittenFile {
   value: unknown;
 }
 
+/**
+ * How deep a model's JSON files nest: a config's record of its files is 3 levels, a tokenizer's merges 2;
+ * a deeper file is refused before JSON.parse and every message about it see its depth.
+ */
+export const MAX_JSON_DEPTH = 8;
+
 /** Parses bytes as JSON; `where` names the caller and the file, so the messages say only what is wrong. */
 export async function parseJsonBytes(bytes: Uint8Array, where: string): Promise<JsonFile> {
-  const value = parseJsonText(bytes, where);
+  const value = parseJsonText(bytes, where, { maxDepth: MAX_JSON_DEPTH, what: "a model's JSON file" });
   return { value, bytes: bytes.length, sha256: await sha256Hex(bytes) };
 }
 

@@ -2,19 +2,28 @@
  * @file A saved model's folder on disk (Node): savePretrained writes the three files pretrained.ts
  * describes, loadPretrained reads them through the file policy.
  *
- * The three are one save. The old config is removed first, then the weights and the tokenizer are
- * written (each atomically), and the config last, recording what it was saved with. A save killed
- * halfway leaves no config, so nothing loads, or files the config's record does not match, which the
- * load refuses by name.
+ * The three are one save, made as @tsgrad/safetensors's vouched-folder.ts makes a folder: the weights
+ * and the tokenizer are staged beside their names, the config that records them replaces the old one
+ * (the commit), and then they move into place. A save killed at any moment leaves the previous model or
+ * the new one: the reader takes each file from where the config's record finds it.
  */
 
-import { mkdir, rm, stat } from "node:fs/promises";
+import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describeValue, fail, type Generator } from "@tsgrad/core";
-import { fileRecord, readSafetensorsFile, saveTensors } from "@tsgrad/nn/node";
+import {
+  fileRecord,
+  readSafetensorsFile,
+  refuseLink,
+  saveTensors,
+  saveVouchedFolder,
+  vouchedPath,
+  type WrittenFile,
+} from "@tsgrad/nn/node";
 import type { GPTConfig } from "./config.ts";
 import { GPT } from "./gpt.ts";
-import { readJsonFile, writeJsonFile } from "./json-file.ts";
+import { jsonBytes } from "./json-bytes.ts";
+import { readJsonFile } from "./json-file.ts";
 import { CONFIG_FILE, checkVocabulary, loadPretrainedFrom, type SavedModelSource, TOKENIZER_FILE, WEIGHTS_FILE } from "./pretrained.ts";
 import { ByteBPETokenizer } from "./tokenizers/bpe.ts";
 import { CharTokenizer } from "./tokenizers/char.ts";
@@ -29,28 +38,44 @@ export async function savePretrained(dir: string, model: GPT, tokenizer: Tokeniz
   }
   checkVocabulary("savePretrained", tokenizer, model.config);
   await mkdir(dir, { recursive: true });
-  const configPath = join(dir, CONFIG_FILE);
-  // first: an old config must not outlive this save's new weights if the save is killed halfway
-  await rm(configPath, { force: true });
-  // "pt": transformers refuses a file without it, and the layouts (Linear's [out, in]) are PyTorch's
-  const weights = await saveTensors(model.stateDict(), join(dir, WEIGHTS_FILE), { metadata: { format: "pt" } });
-  const tokens = await saveTokenizer(tokenizer, join(dir, TOKENIZER_FILE));
-  const files = { [WEIGHTS_FILE]: fileRecord(weights), [TOKENIZER_FILE]: fileRecord(tokens) };
-  await writeJsonFile(configPath, { ...model.config, files }, `savePretrained ${configPath}`);
+  await saveVouchedFolder(
+    dir,
+    [
+      // "pt": transformers refuses a file without it, and the layouts (Linear's [out, in]) are PyTorch's
+      { name: WEIGHTS_FILE, write: (path) => saveTensors(model.stateDict(), path, { metadata: { format: "pt" } }) },
+      { name: TOKENIZER_FILE, write: (path) => saveTokenizer(tokenizer, path) },
+    ],
+    CONFIG_FILE,
+    (records) =>
+      jsonBytes({
+        ...model.config,
+        files: { [WEIGHTS_FILE]: fileRecord(records[WEIGHTS_FILE]), [TOKENIZER_FILE]: fileRecord(records[TOKENIZER_FILE]) },
+      }),
+    "savePretrained",
+  );
 }
 
-/** A folder as a SavedModelSource. */
+/**
+ * A folder as a SavedModelSource: each file from where the config's record finds it (its staged twin
+ * after a save killed between its commit and its last rename), never through a link.
+ */
 export function savedModelFolder(dir: string): SavedModelSource {
+  const pathOf = async (file: string, saved: WrittenFile | null, where: string) => {
+    await refuseLink(join(dir, file), where);
+    return vouchedPath(dir, file, saved, where);
+  };
   return {
     name: dir,
     path: (file) => join(dir, file),
-    json: (file, maxBytes, where) => readJsonFile(join(dir, file), maxBytes, where),
-    size: (file) =>
-      stat(join(dir, file)).then(
+    json: async (file, maxBytes, where, saved = null) => readJsonFile(await pathOf(file, saved, where), maxBytes, where),
+    async size(file, saved = null) {
+      const path = await pathOf(file, saved, `loadPretrained ${join(dir, file)}`);
+      return lstat(path).then(
         (s) => s.size,
         () => null,
-      ),
-    safetensors: (file) => readSafetensorsFile(join(dir, file)),
+      );
+    },
+    safetensors: async (file, saved = null) => readSafetensorsFile(await pathOf(file, saved, `loadPretrained ${join(dir, file)}`)),
   };
 }
 

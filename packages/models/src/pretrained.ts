@@ -30,19 +30,24 @@ export interface SavedModelSource {
   readonly name: string;
   /** How a file of it is named in messages. */
   path(file: string): string;
-  /** A JSON file of at most maxBytes, parsed; `where` names the caller and the file. */
-  json(file: string, maxBytes: number, where: string): Promise<JsonFile>;
+  /**
+   * A JSON file of at most maxBytes, parsed; `where` names the caller and the file. `saved` is the
+   * config's record of the file, where there is one (a folder finds the file a killed save staged by it).
+   */
+  json(file: string, maxBytes: number, where: string, saved?: WrittenFile | null): Promise<JsonFile>;
   /** A file's length without reading it (null when it is missing), so a wrong one is refused before it is read. */
-  size(file: string): Promise<number | null>;
+  size(file: string, saved?: WrittenFile | null): Promise<number | null>;
   /** A safetensors file, validated whole, with its length and SHA-256. */
-  safetensors(file: string): Promise<Safetensors & WrittenFile>;
+  safetensors(file: string, saved?: WrittenFile | null): Promise<Safetensors & WrittenFile>;
 }
 
-/** A saved model held as bytes (fetched by a page, say), by file name. */
-export function savedModelFromBytes(name: string, files: Readonly<Record<string, Uint8Array>>): SavedModelSource {
+/** A saved model held as bytes (fetched by a page, say), by file name: a Uint8Array, or the ArrayBuffer a fetch gives. */
+export function savedModelFromBytes(name: string, files: Readonly<Record<string, Uint8Array | ArrayBuffer>>): SavedModelSource {
   const bytesOf = (file: string, where: string): Uint8Array => {
     const bytes = Object.hasOwn(files, file) ? files[file] : undefined;
-    if (!(bytes instanceof Uint8Array)) fail(where, `is missing: expected its bytes under ${JSON.stringify(file)}`);
+    if (bytes === undefined) fail(where, `is missing: expected its bytes under ${JSON.stringify(file)}`);
+    if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+    if (!(bytes instanceof Uint8Array)) fail(where, `must be a Uint8Array or an ArrayBuffer (a fetch's), got ${describeValue(bytes)}`);
     return bytes;
   };
   return {
@@ -53,7 +58,7 @@ export function savedModelFromBytes(name: string, files: Readonly<Record<string,
       if (bytes.length > maxBytes) fail(where, `is ${bytes.length} bytes; at most ${maxBytes} are read`);
       return parseJsonBytes(bytes, where);
     },
-    size: async (file) => (Object.hasOwn(files, file) ? files[file].length : null),
+    size: async (file) => (Object.hasOwn(files, file) ? bytesOf(file, `loadPretrained ${name}/${file}`).length : null),
     async safetensors(file) {
       const bytes = bytesOf(file, `loadPretrained ${name}/${file}`);
       const parsed = parseSafetensors(bytes, { file: `${name}/${file}` });
@@ -72,7 +77,7 @@ export async function loadPretrainedFrom(
   source: SavedModelSource,
   options: { generator?: Generator } = {},
 ): Promise<{ model: GPT; tokenizer: Tokenizer; config: GPTConfig }> {
-  checkOptions("loadPretrained", options);
+  checkOptions("loadPretrained", options, ["generator"]);
   const dir = source.name;
   const configPath = source.path(CONFIG_FILE);
   const where = `loadPretrained ${configPath}`;
@@ -84,18 +89,18 @@ export async function loadPretrainedFrom(
   const saved = files === undefined ? null : checkRecord(files, where);
 
   const tokenizerPath = source.path(TOKENIZER_FILE);
-  const tokenizerFile = await source.json(TOKENIZER_FILE, MAX_TOKENIZER_BYTES, `loadPretrained ${tokenizerPath}`);
+  const tokenizerFile = await source.json(TOKENIZER_FILE, MAX_TOKENIZER_BYTES, `loadPretrained ${tokenizerPath}`, saved?.[TOKENIZER_FILE]);
   if (saved) vouch(source, TOKENIZER_FILE, tokenizerFile, saved[TOKENIZER_FILE]);
-  const tokenizer = tokenizerFromJson(tokenizerFile.value, `loadPretrained ${tokenizerPath}`);
+  const tokenizer = tokenizerFromJson(tokenizerFile.value, `loadPretrained ${tokenizerPath}`, { maxVocabSize: config.vocabSize });
   checkVocabulary(`loadPretrained ${dir}`, tokenizer, config);
 
   const weightsPath = source.path(WEIGHTS_FILE);
   if (saved) {
     // a length that differs is refused before the weights are read (they may be large)
-    const size = await source.size(WEIGHTS_FILE);
+    const size = await source.size(WEIGHTS_FILE, saved[WEIGHTS_FILE]);
     if (size !== null && size !== saved[WEIGHTS_FILE].bytes) vouch(source, WEIGHTS_FILE, { bytes: size, sha256: "" }, saved[WEIGHTS_FILE]);
   }
-  const file = await source.safetensors(WEIGHTS_FILE);
+  const file = await source.safetensors(WEIGHTS_FILE, saved?.[WEIGHTS_FILE]);
   if (saved) vouch(source, WEIGHTS_FILE, file, saved[WEIGHTS_FILE]);
   const model = new GPT(config, { generator: options.generator ?? new Generator(0) });
   const tensors = uploadTensors(file, weightsPath);
@@ -136,7 +141,7 @@ function vouch(source: SavedModelSource, name: string, found: WrittenFile, saved
 
 /** loadPretrainedFrom(savedModelFromBytes(name, files)): a saved model from its three files' bytes. */
 export function loadPretrainedFromBytes(
-  files: Readonly<Record<string, Uint8Array>>,
+  files: Readonly<Record<string, Uint8Array | ArrayBuffer>>,
   options: { generator?: Generator; name?: string } = {},
 ): Promise<{ model: GPT; tokenizer: Tokenizer; config: GPTConfig }> {
   const { name = "(bytes)", ...rest } = options;

@@ -158,4 +158,20 @@ test("bad calls are errors that say what is wrong", async () => {
   assert.throws(() => new GPT({ vocabSize: 10, blockSize: 8, nHead: 3 }), /"nHead" \(3\) must divide "nEmbd" \(128\)/);
 });
 
+test("a misspelt option is refused, naming the closest one, instead of meaning its default", async () => {
+  const model = new GPT({ vocabSize: 5, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 4 });
+  const prompt = tensor([[1, 2]], [1, 2], "int32");
+  await assertRejects(
+    model.generate(prompt, 2, { temprature: 0 } as never),
+    /generate: unknown option "temprature" \(did you mean temperature\?\); its options are temperature, topK, generator, useCache/,
+  );
+  await assertRejects(sampleTokens(tensor([[0, 1]]), { topk: 1 } as never), /unknown option "topk" \(did you mean topK\?\)/);
+  assert.throws(
+    () => new GPT({ vocabSize: 5, blockSize: 4 }, { generater: new Generator(1) } as never),
+    /GPT: unknown option "generater" \(did you mean generator\?\)/,
+  );
+  prompt.dispose();
+  model.dispose();
+});
+
 test.run();

@@ -168,6 +168,42 @@ test("missing and linked files, and a tokenizer with more tokens than the model,
   await assertRejects(loadPretrained(dir), /the tokenizer makes 14 tokens but the model's vocabSize is 13/);
 });
 
+test("a tokenizer file with more tokens than the config's vocabulary is refused before it is built", async () => {
+  const { dir } = await saved();
+  editConfig(dir, (c) => {
+    delete c.files;
+  });
+  // 60,000 merges whose last is not even valid: the count is refused first, so nothing was built
+  const merges = Array.from({ length: 60_000 }, (_, i) => (i === 59_999 ? [99_999, 0] : [i % 256, (i >> 8) % 256]));
+  writeFileSync(join(dir, TOKENIZER_FILE), JSON.stringify({ type: "byte-bpe", merges }));
+  await assertRejects(loadPretrained(dir), /tokenizer\.json: the tokenizer makes 60256 tokens but the model's vocabSize is 14/);
+});
+
+test("a saved model's bytes may be the ArrayBuffers a fetch gives; anything else is named", async () => {
+  const { dir } = await saved();
+  const buffers = Object.fromEntries(
+    [CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE].map((f) => {
+      const bytes = readFileSync(join(dir, f));
+      return [f, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)];
+    }),
+  );
+  const { model } = await loadPretrainedFromBytes(buffers);
+  assert.ok(model.numParameters() > 0);
+  model.dispose();
+  await assertRejects(
+    loadPretrainedFromBytes({ ...buffers, [WEIGHTS_FILE]: "bytes" as unknown as ArrayBuffer }),
+    /model\.safetensors: must be a Uint8Array or an ArrayBuffer \(a fetch's\), got string "bytes"/,
+  );
+});
+
+test("a linked weights file is refused as a link before anything follows it", async () => {
+  const { dir } = await saved();
+  const { dir: other } = await saved();
+  rmSync(join(dir, WEIGHTS_FILE));
+  symlinkSync(join(other, WEIGHTS_FILE), join(dir, WEIGHTS_FILE));
+  await assertRejects(loadPretrained(dir), /model\.safetensors is a symbolic link/);
+});
+
 test.after(() => rmSync(root, { recursive: true, force: true }));
 
 test.run();

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Generator } from "@tsgrad/core";
 import { assertRejects, checkProperty } from "@tsgrad/core/testing";
 import fc from "fast-check";
@@ -151,6 +152,66 @@ test("a malformed, oversized or linked tokenizer file is an error naming the fil
   await assertRejects(loadTokenizer(link), /link\.json is a symbolic link/);
   await assertRejects(loadTokenizer(join(dir, "missing.json")), /missing\.json: does not exist/);
   await assertRejects(saveTokenizer(CharTokenizer.fromText("a"), link), /link\.json is a symbolic link/);
+});
+
+test("a tokenizer file cannot flood memory: a merged token has at most 256 bytes, refused at the merge that passes it", async () => {
+  const merges = (n: number, pair: (i: number) => [number, number]) =>
+    JSON.stringify({ type: "byte-bpe", merges: Array.from({ length: n }, (_, i) => pair(i)) });
+  // 40 merges that double a token's length each time: 2^41 bytes if built
+  const doubling = join(dir, "doubling.json");
+  writeFileSync(
+    doubling,
+    merges(40, (i) => (i === 0 ? [97, 97] : [255 + i, 255 + i])),
+  );
+  const before = process.memoryUsage().heapUsed;
+  let started = performance.now();
+  await assertRejects(
+    loadTokenizer(doubling),
+    /doubling\.json: ByteBPETokenizer: merge 8 \(263, 263\) makes a token of 512 bytes; a token has at most 256/,
+  );
+  assert.ok(performance.now() - started < 1000, `${performance.now() - started} ms`);
+  assert.ok(process.memoryUsage().heapUsed - before < 64 << 20, "no flood");
+  // a chain of 65,280 merges, each one byte longer: 2 GB if built
+  const chain = join(dir, "chain.json");
+  writeFileSync(
+    chain,
+    merges(65_280, (i) => (i === 0 ? [97, 97] : [255 + i, 97])),
+  );
+  started = performance.now();
+  await assertRejects(loadTokenizer(chain), /chain\.json: ByteBPETokenizer: merge 255 \(510, 97\) makes a token of 257 bytes/);
+  assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+  // a trained vocabulary fits under the bound (merges never cross a chunk of 128 bytes), and so does the
+  // committed backbone's
+  const trained = ByteBPETokenizer.train("-".repeat(3000), 20);
+  assert.is(trained.decode([trained.vocabSize - 1]).length, 128);
+  assert.is(new ByteBPETokenizer(trained.toJSON().merges).vocabSize, trained.vocabSize);
+  const committed = await loadTokenizer(fileURLToPath(new URL("../../../pretrained/gpt-text/tokenizer.json", import.meta.url)));
+  assert.is(committed.vocabSize, 256 + 4096);
+});
+
+test("JSON nested a million deep is refused by its depth, quickly, and no message repeats an unbounded value", async () => {
+  for (const [name, body] of [
+    ["deep-merges.json", `{"type": "byte-bpe", "merges": ${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}}`],
+    ["deep-chars.json", `{"type": "char", "chars": ${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}}`],
+  ]) {
+    writeFileSync(join(dir, name), body);
+    const started = performance.now();
+    await assertRejects(loadTokenizer(join(dir, name)), /nests arrays and objects 1000001 levels deep; a model's JSON file has at most 8/);
+    assert.ok(performance.now() - started < 1500, `${name}: ${performance.now() - started} ms`);
+  }
+  // a merge or a character that is far too long is shown by its start, never whole
+  for (const [name, body] of [
+    ["long-char.json", JSON.stringify({ type: "char", chars: ["x".repeat(1_000_000)] })],
+    ["long-merge.json", JSON.stringify({ type: "byte-bpe", merges: [Array.from({ length: 100_000 }, () => 1)] })],
+  ]) {
+    writeFileSync(join(dir, name), body);
+    try {
+      await loadTokenizer(join(dir, name));
+      assert.unreachable(`${name} loaded`);
+    } catch (error) {
+      assert.ok((error as Error).message.length < 400, `${name}: a message of ${(error as Error).message.length} characters`);
+    }
+  }
 });
 
 test("BPE trains on 200 kB and 1,000 merges in well under the test's budget", () => {

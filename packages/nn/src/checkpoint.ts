@@ -4,7 +4,7 @@
  * loads convert and check everything before anything reaches the module or optimiser.
  */
 
-import { type DType, Tensor, tensor, zeros } from "@tsgrad/core";
+import { checkOptions, type DType, Tensor, tensor, zeros } from "@tsgrad/core";
 import {
   decodeTensor,
   naturalDType,
@@ -29,6 +29,7 @@ function upload(entry: SafetensorsTensor, dtype: DType, name: string, file: stri
  * here (Linear's [out, in] weight) are PyTorch's.
  */
 export async function save(module: Module, path: string, options: SaveOptions = {}): Promise<void> {
+  checkOptions("save", options, ["metadata"]);
   await saveTensors(module.stateDict(), path, { metadata: { format: "pt", ...options.metadata } });
 }
 
@@ -39,6 +40,7 @@ export async function save(module: Module, path: string, options: SaveOptions = 
  * and converted in full before the module is touched, so a corrupt file leaves the module as it was.
  */
 export async function load(module: Module, path: string, options: { strict?: boolean } = {}): Promise<LoadResult> {
+  checkOptions("load", options, ["strict"]);
   const file = await readSafetensorsFile(path);
   const own = module.stateDict();
   const source = new Map<string, Tensor>();
@@ -84,6 +86,7 @@ const OPTIMIZER_KEY = "tsgrad.optimizer";
  * and the hyper-parameters and plain numbers as JSON in the metadata.
  */
 export async function saveOptimizerState(dict: OptimizerStateLike, path: string, options: SaveOptions = {}): Promise<void> {
+  checkOptions("saveOptimizerState", options, ["metadata"]);
   const tensors = new Map<string, Tensor>();
   const numbers: Record<string, Record<string, number>> = {};
   for (const [index, state] of Object.entries(dict.state)) {
@@ -158,6 +161,7 @@ export async function loadOptimizerState(path: string): Promise<OptimizerStateLi
 
 /** Saves an optimiser's state (its stateDict() clones are freed once written). */
 export async function saveOptimizer(optimizer: StatefulOptimizer, path: string, options: SaveOptions = {}): Promise<void> {
+  checkOptions("saveOptimizer", options, ["metadata"]);
   const dict = optimizer.stateDict();
   try {
     await saveOptimizerState(dict, path, options);

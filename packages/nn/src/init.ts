@@ -43,22 +43,27 @@ const NONLINEARITIES: readonly Nonlinearity[] = ["linear", "sigmoid", "tanh", "r
 
 /** U(low, high). */
 export function uniformInit(shape: readonly number[], low: number, high: number, options: InitOptions = {}): Tensor {
+  checkOptions("uniformInit", options, ["dtype", "generator"]);
   if (!(Number.isFinite(low) && Number.isFinite(high) && low <= high)) {
     fail("uniformInit", `needs finite bounds low <= high, got low=${low}, high=${high}`);
   }
-  return uniform(shape, low, high, options);
+  return uniform(shape, low, high, made(options));
 }
 
 /** N(mean, std²). */
 export function normalInit(shape: readonly number[], mean: number, std: number, options: InitOptions = {}): Tensor {
+  checkOptions("normalInit", options, ["dtype", "generator"]);
   if (!(Number.isFinite(mean) && Number.isFinite(std) && std >= 0)) {
     fail("normalInit", `needs a finite mean and a finite std >= 0, got mean=${mean}, std=${std}`);
   }
-  return normal(shape, mean, std, options);
+  return normal(shape, mean, std, made(options));
 }
 
+/** The options a factory takes, of an initialiser's: its dtype and generator (its own options stay here). */
+const made = (options: InitOptions) => ({ dtype: options.dtype, generator: options.generator });
+
 export function zerosInit(shape: readonly number[], options: InitOptions = {}): Tensor {
-  checkOptions("zerosInit", options);
+  checkOptions("zerosInit", options, ["dtype", "generator"]);
   return zeros(shape, { dtype: options.dtype });
 }
 
@@ -70,7 +75,7 @@ export interface KaimingOptions extends InitOptions {
 }
 
 function kaimingStd(shape: readonly number[], options: KaimingOptions): number {
-  checkOptions("kaiming", options);
+  checkOptions("kaiming", options, ["dtype", "generator", "a", "mode", "nonlinearity"]);
   const { a = 0, mode = "fanIn", nonlinearity = "leaky_relu" } = options;
   // PyTorch spells it "fan_in": a mode that is neither must not silently fall back to one of them
   if (mode !== "fanIn" && mode !== "fanOut") fail("kaiming", `mode must be "fanIn" or "fanOut", got ${JSON.stringify(mode)}`);
@@ -82,25 +87,25 @@ function kaimingStd(shape: readonly number[], options: KaimingOptions): number {
 /** U(±gain·√(3/fan)) (torch.nn.init.kaiming_uniform_). */
 export function kaimingUniform(shape: readonly number[], options: KaimingOptions = {}): Tensor {
   const bound = Math.sqrt(3) * kaimingStd(shape, options);
-  return uniform(shape, -bound, bound, options);
+  return uniform(shape, -bound, bound, made(options));
 }
 
 /** N(0, (gain/√fan)²) (torch.nn.init.kaiming_normal_). */
 export function kaimingNormal(shape: readonly number[], options: KaimingOptions = {}): Tensor {
-  return normal(shape, 0, kaimingStd(shape, options), options);
+  return normal(shape, 0, kaimingStd(shape, options), made(options));
 }
 
 /** U(±gain·√(6/(fanIn + fanOut))) (torch.nn.init.xavier_uniform_). */
 export function xavierUniform(shape: readonly number[], options: InitOptions & { gain?: number } = {}): Tensor {
-  checkOptions("xavierUniform", options);
+  checkOptions("xavierUniform", options, ["dtype", "generator", "gain"]);
   const { fanIn, fanOut } = fans(shape);
   const bound = (options.gain ?? 1) * Math.sqrt(6 / Math.max(fanIn + fanOut, 1));
-  return uniform(shape, -bound, bound, options);
+  return uniform(shape, -bound, bound, made(options));
 }
 
 /** N(0, gain²·2/(fanIn + fanOut)) (torch.nn.init.xavier_normal_). */
 export function xavierNormal(shape: readonly number[], options: InitOptions & { gain?: number } = {}): Tensor {
-  checkOptions("xavierNormal", options);
+  checkOptions("xavierNormal", options, ["dtype", "generator", "gain"]);
   const { fanIn, fanOut } = fans(shape);
-  return normal(shape, 0, (options.gain ?? 1) * Math.sqrt(2 / Math.max(fanIn + fanOut, 1)), options);
+  return normal(shape, 0, (options.gain ?? 1) * Math.sqrt(2 / Math.max(fanIn + fanOut, 1)), made(options));
 }

@@ -20,7 +20,7 @@ export class CrossEntropyLoss extends Module {
 
   constructor(options: CrossEntropyOptions = {}) {
     super();
-    checkOptions("CrossEntropyLoss", options);
+    checkOptions("CrossEntropyLoss", options, ["ignoreIndex", "labelSmoothing", "reduction"]);
     // a copy, so that changing the caller's object later does not change the loss
     this.options = { ...options };
   }
@@ -36,7 +36,7 @@ export class MSELoss extends Module {
 
   constructor(options: { reduction?: Reduction } = {}) {
     super();
-    checkOptions("MSELoss", options);
+    checkOptions("MSELoss", options, ["reduction"]);
     this.reduction = options.reduction ?? "mean";
   }
 
@@ -53,7 +53,7 @@ export class BCEWithLogitsLoss extends Module {
 
   constructor(options: { posWeight?: Tensor | number; reduction?: Reduction } = {}) {
     super();
-    checkOptions("BCEWithLogitsLoss", options);
+    checkOptions("BCEWithLogitsLoss", options, ["posWeight", "reduction"]);
     this.reduction = options.reduction ?? "mean";
     if (typeof options.posWeight === "object") this.registerBuffer("posWeight", options.posWeight);
     else this.posWeight = options.posWeight;

@@ -11,7 +11,7 @@
  *   optimiser holding them keeps working).
  */
 
-import { fail, isFloat, kindOf, noGrad, Tensor, tidy } from "@tsgrad/core";
+import { checkOptions, fail, isFloat, kindOf, noGrad, Tensor, tidy } from "@tsgrad/core";
 
 /**
  * A trainable tensor: requires grad and is never disposed by a tidy scope. Made from a tensor whose
@@ -159,6 +159,7 @@ export abstract class Module {
 
   /** Every registered buffer below this module, with its dotted path. */
   namedBuffers(options: { persistentOnly?: boolean } = {}): [string, Tensor][] {
+    checkOptions("namedBuffers", options, ["persistentOnly"]);
     const out: [string, Tensor][] = [];
     for (const [path, module] of this.namedModules()) {
       for (const [name, { persistent }] of buffersOf.get(module) ?? []) {
@@ -208,6 +209,7 @@ export abstract class Module {
 
   /** The number of parameter elements, each tied parameter counted once. */
   numParameters(options: { trainableOnly?: boolean } = {}): number {
+    checkOptions("numParameters", options, ["trainableOnly"]);
     return this.parameters()
       .filter((p) => !options.trainableOnly || p.requiresGrad)
       .reduce((n, p) => n + p.size, 0);
@@ -255,6 +257,7 @@ export abstract class Module {
    * throws before anything is written.
    */
   loadStateDict(dict: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): LoadResult {
+    checkOptions("loadStateDict", options, ["strict"]);
     const strict = options.strict ?? true;
     const source = dict instanceof Map ? dict : new Map(Object.entries(dict));
     for (const [key, value] of source) {

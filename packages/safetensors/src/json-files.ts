@@ -149,7 +149,7 @@ export interface JsonTextOptions {
 export function parseJsonText(bytes: Uint8Array, where: string, options: JsonTextOptions = {}): unknown {
   expect("parseJsonText", typeof where === "string", "the caller's name must be a string", where);
   expect(where, bytes instanceof Uint8Array, "expected the file's bytes (a Uint8Array)", bytes);
-  checkOptions("parseJsonText", options);
+  checkOptions("parseJsonText", options, ["maxDepth", "what"]);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

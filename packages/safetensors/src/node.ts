@@ -7,3 +7,4 @@
 export { openRegularFile, type Refuse, readCappedFile, refuseLink, removeStaleTemporaries, writeFileAtomic } from "./files.ts";
 export * from "./index.ts";
 export { loadTensors, readSafetensorsFile, type SafetensorsFile, saveTensors } from "./named-tensor-files.ts";
+export { STAGED_SUFFIX, saveVouchedFolder, type VouchedFile, vouchedPath } from "./vouched-folder.ts";

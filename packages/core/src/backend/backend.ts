@@ -227,3 +227,27 @@ export async function closeBackends(): Promise<void> {
   byOptions.clear();
   current = null;
 }
+
+const serials = new WeakMap<Backend, number>();
+const instancesNamed = new Map<string, number>();
+
+/**
+ * Two backends as a message should name them: by their names, and where two instances share a name
+ * (two reference backends), each with its number among the instances of that name a message has named
+ * (`reference #1`, `reference #2`), so that "on reference but on reference" never reads alike.
+ */
+export function backendsApart(a: Backend, b: Backend): [string, string] {
+  const isBackend = (x: unknown) => x !== null && typeof x === "object" && typeof (x as { name?: unknown }).name === "string";
+  if (!isBackend(a) || !isBackend(b)) fail("backendsApart", "expected two backends (tensor.backend)");
+  if (a === b || a.name !== b.name) return [a.name, b.name];
+  const serial = (x: Backend) => {
+    let n = serials.get(x);
+    if (n === undefined) {
+      n = (instancesNamed.get(x.name) ?? 0) + 1;
+      instancesNamed.set(x.name, n);
+      serials.set(x, n);
+    }
+    return n;
+  };
+  return [`${a.name} #${serial(a)}`, `${b.name} #${serial(b)}`];
+}

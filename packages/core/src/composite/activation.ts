@@ -36,7 +36,7 @@ export function composedLogSoftmax(x: Tensor, axis = -1): Tensor {
  */
 export function softplus(x: Tensor, options: { beta?: number; threshold?: number } = {}): Tensor {
   checkTensor("softplus", x, "the input");
-  checkOptions("softplus", options);
+  checkOptions("softplus", options, ["beta", "threshold"]);
   const { beta = 1, threshold = 20 } = options;
   if (!(beta > 0)) fail("softplus", `beta must be positive, got ${beta}`);
   const z = mul(x, beta);

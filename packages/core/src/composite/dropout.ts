@@ -13,7 +13,7 @@ import type { Tensor } from "../tensor.ts";
  */
 export function dropout(x: Tensor, p: number, options: { training?: boolean; generator?: Generator } = {}): Tensor {
   checkTensor("dropout", x, "the input");
-  checkOptions("dropout", options);
+  checkOptions("dropout", options, ["training", "generator"]);
   const { training = true, generator = defaultGenerator() } = options;
   if (!(p >= 0 && p <= 1)) fail("dropout", `p must be in [0, 1], got ${p}`);
   if (!(generator instanceof Generator)) fail("dropout", "options.generator must be a Generator");

@@ -41,7 +41,7 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
   checkTensor("crossEntropy", logits, "logits");
   checkTensor("crossEntropy", targets, "targets");
-  checkOptions("crossEntropy", options);
+  checkOptions("crossEntropy", options, ["ignoreIndex", "labelSmoothing", "reduction"]);
   const { ignoreIndex = -100, labelSmoothing = 0, reduction = "mean" } = options;
   // a class index is an integer: 1.5 would match no target and silently ignore nothing
   if (!Number.isSafeInteger(ignoreIndex)) fail("crossEntropy", `ignoreIndex must be an integer, got ${ignoreIndex}`);
@@ -88,7 +88,7 @@ export function binaryCrossEntropyWithLogits(
 ): Tensor {
   checkTensor("binaryCrossEntropyWithLogits", logits, "logits");
   checkTensor("binaryCrossEntropyWithLogits", targets, "targets");
-  checkOptions("binaryCrossEntropyWithLogits", options);
+  checkOptions("binaryCrossEntropyWithLogits", options, ["posWeight", "reduction"]);
   const { posWeight, reduction = "mean" } = options;
   if (!isFloat(logits.dtype)) fail("binaryCrossEntropyWithLogits", `logits must be float32 or float64, got ${logits.dtype}`);
   if (posWeight instanceof Tensor && !broadcastsTo(posWeight.shape, logits.shape)) {
@@ -116,7 +116,7 @@ export function binaryCrossEntropyWithLogits(
 export function mse(prediction: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
   checkTensor("mse", prediction, "the prediction");
   checkTensor("mse", target, "the target");
-  checkOptions("mse", options);
+  checkOptions("mse", options, ["reduction"]);
   if (!sameShape(prediction.shape, target.shape)) {
     fail("mse", `prediction ${fmtShape(prediction.shape)} and target ${fmtShape(target.shape)} must have the same shape`);
   }

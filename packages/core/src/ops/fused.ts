@@ -99,7 +99,7 @@ const geluTanhDef = defineOp({
  * primitive ("gelu", "geluTanh"); `composedGelu` (composite/activation.ts) is their composite definition.
  */
 export function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
-  checkOptions("gelu", options);
+  checkOptions("gelu", options, ["approximate"]);
   const { approximate = "none" } = options;
   checkTensor("gelu", x);
   if (approximate !== "none" && approximate !== "tanh") {

@@ -166,7 +166,7 @@ const topkDef = defineOp<{ k: number; largest: boolean }>({
  */
 export function topk(x: Tensor, k: number, options: { axis?: number; largest?: boolean } = {}): { values: Tensor; indices: Tensor } {
   checkTensor("topk", x, "the input");
-  checkOptions("topk", options);
+  checkOptions("topk", options, ["axis", "largest"]);
   const { axis = -1, largest = true } = options;
   if (x.rank === 0) fail("topk", "needs a tensor with at least one axis");
   const a = normalizeAxis("topk", axis, x.rank);

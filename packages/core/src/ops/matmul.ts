@@ -51,7 +51,7 @@ export interface MatmulOptions {
  * `transposeA` / `transposeB` multiply by a transposed operand without copying it (both need 2-D or more).
  */
 export function matmul(a: TensorLike, b: TensorLike, options: MatmulOptions = {}): Tensor {
-  checkOptions("matmul", options);
+  checkOptions("matmul", options, ["transposeA", "transposeB"]);
   const { transposeA = false, transposeB = false } = options;
   const [x, y] = unify("matmul", [a, b]);
   if (x.rank === 0 || y.rank === 0) {

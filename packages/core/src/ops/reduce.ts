@@ -95,7 +95,7 @@ export function mean(x: TensorLike, axes?: Axes, keepdims = false): Tensor {
  */
 export function variance(x: Tensor, axes?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
   checkTensor("variance", x, "the input");
-  checkOptions("variance", options);
+  checkOptions("variance", options, ["correction", "keepdims"]);
   const { correction = 1, keepdims = false } = options;
   const list = normalizeAxes("variance", axes, x.rank);
   const count = sizeOf(list.map((a) => x.shape[a]));
@@ -106,7 +106,7 @@ export function variance(x: Tensor, axes?: Axes, options: { correction?: number;
 /** √variance (see variance for `correction`). */
 export function std(x: Tensor, axes?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
   checkTensor("std", x, "the input");
-  checkOptions("std", options);
+  checkOptions("std", options, ["correction", "keepdims"]);
   // axes are checked here so that a bad one is reported by std, the op the caller used
   return sqrt(variance(x, normalizeAxes("std", axes, x.rank), options));
 }

@@ -13,7 +13,7 @@
  *   required field, so a primitive with neither does not compile, and `defineOp` rejects one at load time.
  */
 
-import type { Backend, Operand } from "../backend/backend.ts";
+import { type Backend, backendsApart, type Operand } from "../backend/backend.ts";
 import { fail, TsgradError } from "../errors.ts";
 import { isGradEnabled } from "../grad-mode.ts";
 import { type GradNode, Tensor, viewOf, wrapStorage } from "../tensor.ts";
@@ -63,9 +63,10 @@ export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
   for (const t of inputs) {
     if (t.backend === backend) continue;
     if (t.backend.name === backend.name) {
+      const [first, other] = backendsApart(backend, t.backend);
       fail(
         op,
-        `inputs live on two different backend instances that are both named ${backend.name}; make tensors with one instance (setBackend or the backend option), or move one with tensor.to()`,
+        `inputs live on two different backend instances that are both named ${backend.name} (${first} and ${other}); make tensors with one instance (setBackend or the backend option), or move one with tensor.to()`,
       );
     }
     fail(op, `inputs live on different backends: ${backend.name} and ${t.backend.name}; move one with tensor.to()`);

@@ -12,10 +12,18 @@
  * of thousand merges take seconds on one core, where recounting the text per merge would take minutes.
  */
 
-import { fail } from "@tsgrad/core";
+import { describeValue, fail } from "@tsgrad/core";
 
 /** Ids fit in 16 bits: 256 bytes and at most this many merges. */
 export const MAX_MERGES = (1 << 16) - 256;
+
+/**
+ * The longest token a merge may make, in bytes: twice the longest piece training merges within
+ * (MAX_PIECE_BYTES), so every trained vocabulary fits, while a file of merges that double a token's
+ * length each time cannot make a vocabulary of exabytes (all merges together then hold at most
+ * 65,280 × 256 bytes, 16 MiB).
+ */
+export const MAX_TOKEN_BYTES = 256;
 
 /** GPT-2's split (openai/gpt-2 encoder.py), with the contractions folded into one group. */
 const GPT2_SPLIT = /'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -55,13 +63,16 @@ export class ByteBPETokenizer {
     merges.forEach((merge, i) => {
       const id = 256 + i;
       const ok = Array.isArray(merge) && merge.length === 2 && merge.every((t) => Number.isInteger(t) && t >= 0 && t < id);
-      if (!ok) fail("ByteBPETokenizer", `merge ${i} must be two ids of earlier tokens, in [0, ${id}), got ${JSON.stringify(merge)}`);
+      if (!ok) fail("ByteBPETokenizer", `merge ${i} must be two ids of earlier tokens, in [0, ${id}), got ${describeValue(merge)}`);
       const [a, b] = merge;
+      const length = this.#bytes[a].length + this.#bytes[b].length;
+      if (length > MAX_TOKEN_BYTES)
+        fail("ByteBPETokenizer", `merge ${i} (${a}, ${b}) makes a token of ${length} bytes; a token has at most ${MAX_TOKEN_BYTES}`);
       const earlier = this.#ranks.get(pairKey(a, b));
       // the later copy could never apply: the earlier one always merges the pair first
       if (earlier !== undefined) fail("ByteBPETokenizer", `merge ${i} repeats merge ${earlier} (${a}, ${b})`);
       this.#ranks.set(pairKey(a, b), i);
-      const joined = new Uint8Array(this.#bytes[a].length + this.#bytes[b].length);
+      const joined = new Uint8Array(length);
       joined.set(this.#bytes[a]);
       joined.set(this.#bytes[b], this.#bytes[a].length);
       this.#bytes.push(joined);

@@ -4,7 +4,7 @@
  * which makes the vocabulary of a corpus the same on every run.
  */
 
-import { fail } from "@tsgrad/core";
+import { describeValue, fail } from "@tsgrad/core";
 
 /** The most characters a vocabulary may hold (a file with more is refused before anything is built). */
 export const MAX_CHARS = 1 << 16;
@@ -29,8 +29,7 @@ export class CharTokenizer {
     this.chars = [...chars];
     this.#ids = new Map();
     this.chars.forEach((c, id) => {
-      if (typeof c !== "string" || [...c].length !== 1)
-        fail("CharTokenizer", `entry ${id} must be one character, got ${JSON.stringify(c)}`);
+      if (typeof c !== "string" || [...c].length !== 1) fail("CharTokenizer", `entry ${id} must be one character, got ${describeValue(c)}`);
       if (this.#ids.has(c)) fail("CharTokenizer", `character ${JSON.stringify(c)} appears twice (ids ${this.#ids.get(c)} and ${id})`);
       this.#ids.set(c, id);
     });

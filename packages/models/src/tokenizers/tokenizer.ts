@@ -5,7 +5,7 @@
  * file itself is read and written by tokenizer-files.ts (Node).
  */
 
-import { describeValue, fail, TsgradError } from "@tsgrad/core";
+import { checkOptions, describeValue, fail, TsgradError } from "@tsgrad/core";
 import { ByteBPETokenizer, type ByteBPETokenizerJson } from "./bpe.ts";
 import { CharTokenizer, type CharTokenizerJson } from "./char.ts";
 
@@ -17,8 +17,12 @@ export const MAX_TOKENIZER_BYTES = 4 << 20;
 
 const FIELDS = { char: ["type", "chars"], "byte-bpe": ["type", "merges"] } as const;
 
-/** A tokenizer from its JSON form (toJSON()'s), or an error naming `where` and what is wrong. */
-export function tokenizerFromJson(value: unknown, where = "tokenizerFromJson"): Tokenizer {
+/**
+ * A tokenizer from its JSON form (toJSON()'s), or an error naming `where` and what is wrong. With
+ * `maxVocabSize` (a model's vocabSize), a file of more tokens is refused before anything is built.
+ */
+export function tokenizerFromJson(value: unknown, where = "tokenizerFromJson", options: { maxVocabSize?: number } = {}): Tokenizer {
+  checkOptions("tokenizerFromJson", options, ["maxVocabSize"]);
   if (value === null || typeof value !== "object" || Array.isArray(value))
     fail(where, `a tokenizer must be a JSON object, got ${describeValue(value)}`);
   const json = value as Record<string, unknown>;
@@ -33,6 +37,9 @@ export function tokenizerFromJson(value: unknown, where = "tokenizerFromJson"): 
   }
   const list = type === "char" ? json.chars : json.merges;
   if (!Array.isArray(list)) fail(where, `"${type === "char" ? "chars" : "merges"}" must be an array, got ${describeValue(list)}`);
+  const tokens = type === "char" ? list.length : 256 + list.length;
+  if (options.maxVocabSize !== undefined && tokens > options.maxVocabSize)
+    fail(where, `the tokenizer makes ${tokens} tokens but the model's vocabSize is ${options.maxVocabSize}`);
   try {
     return type === "char" ? new CharTokenizer(list as string[]) : new ByteBPETokenizer(list as [number, number][]);
   } catch (error) {

@@ -9,7 +9,7 @@ export class GELU extends Module {
 
   constructor(options: { approximate?: "none" | "tanh" } = {}) {
     super();
-    checkOptions("GELU", options);
+    checkOptions("GELU", options, ["approximate"]);
     this.approximate = options.approximate ?? "none";
     // checked here as well as in gelu, so that a typo fails where the model is built, not at its first step
     if (this.approximate !== "none" && this.approximate !== "tanh") {

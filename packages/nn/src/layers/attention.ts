@@ -78,7 +78,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   checkTensor(OP, q, "q");
   checkTensor(OP, k, "k");
   checkTensor(OP, v, "v");
-  checkOptions(OP, options);
+  checkOptions(OP, options, ["mask", "causal", "scale", "dropout", "generator"]);
   for (const [name, t] of [
     ["q", q],
     ["k", k],
@@ -241,7 +241,7 @@ export class MultiHeadAttention extends Module {
     options: MultiHeadAttentionOptions = {},
   ) {
     super();
-    checkOptions("MultiHeadAttention", options);
+    checkOptions("MultiHeadAttention", options, ["dtype", "generator", "causal", "bias", "dropout", "outputDropout"]);
     if (!Number.isInteger(dModel) || dModel <= 0) fail("MultiHeadAttention", `dModel must be a positive integer, got ${dModel}`);
     if (!Number.isInteger(heads) || heads <= 0) fail("MultiHeadAttention", `heads must be a positive integer, got ${heads}`);
     if (dModel % heads !== 0) fail("MultiHeadAttention", `heads (${heads}) must divide dModel (${dModel})`);
@@ -260,7 +260,7 @@ export class MultiHeadAttention extends Module {
 
   forward(x: Tensor, options: MultiHeadAttentionForwardOptions = {}): Tensor {
     checkTensor("MultiHeadAttention", x);
-    checkOptions("MultiHeadAttention", options);
+    checkOptions("MultiHeadAttention", options, ["keyPaddingMask", "mask", "cache", "returnWeights"]);
     const { cache, returnWeights = false } = options;
     const [B, T, C] = this.#checkInput(x, cache);
     const [H, D] = [this.heads, this.headSize];

@@ -29,7 +29,7 @@ export class Embedding extends Module {
     options: LayerOptions & { paddingIdx?: number } = {},
   ) {
     super();
-    checkOptions("Embedding", options);
+    checkOptions("Embedding", options, ["dtype", "generator", "paddingIdx"]);
     for (const [name, n] of [
       ["numEmbeddings", numEmbeddings],
       ["embeddingDim", embeddingDim],
@@ -46,7 +46,7 @@ export class Embedding extends Module {
     const padding = this.paddingIdx;
     // tidy frees the draw once the parameter holds its buffer
     this.weight = tidy(() => {
-      const w = normalInit([numEmbeddings, embeddingDim], 0, 1, options);
+      const w = normalInit([numEmbeddings, embeddingDim], 0, 1, { dtype: options.dtype, generator: options.generator });
       if (padding === null) return new Parameter(w);
       const row = reshape(arange(0, numEmbeddings, 1, { backend: w.backend }), [numEmbeddings, 1]);
       return new Parameter(where(ne(row, padding), w, 0));

@@ -14,7 +14,7 @@ export class LayerNorm extends Module {
     readonly options: LayerOptions & { eps?: number; elementwiseAffine?: boolean; bias?: boolean } = {},
   ) {
     super();
-    checkOptions("LayerNorm", options);
+    checkOptions("LayerNorm", options, ["dtype", "generator", "eps", "elementwiseAffine", "bias"]);
     if (typeof normalizedShape !== "number") checkNumberList("LayerNorm", normalizedShape, "normalizedShape");
     this.normalizedShape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
     if (this.normalizedShape.length === 0 || this.normalizedShape.some((d) => !Number.isInteger(d) || d <= 0)) {

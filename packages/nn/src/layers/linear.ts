@@ -19,7 +19,7 @@ export class Linear extends Module {
     options: LayerOptions & { bias?: boolean } = {},
   ) {
     super();
-    checkOptions("Linear", options);
+    checkOptions("Linear", options, ["dtype", "generator", "bias"]);
     for (const [name, n] of [
       ["inFeatures", inFeatures],
       ["outFeatures", outFeatures],
@@ -29,9 +29,15 @@ export class Linear extends Module {
     checkSize("Linear", [outFeatures, inFeatures], options.dtype ?? "float32");
     // PyTorch's default: Kaiming-uniform with a = √5 for W, which is U(±1/√in); the same bound for b.
     // tidy frees the draws once the parameters hold their buffers
-    this.weight = tidy(() => new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), ...options })));
+    this.weight = tidy(
+      () =>
+        new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), dtype: options.dtype, generator: options.generator })),
+    );
     const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0;
-    this.bias = options.bias === false ? null : tidy(() => new Parameter(uniformInit([outFeatures], -bound, bound, options)));
+    this.bias =
+      options.bias === false
+        ? null
+        : tidy(() => new Parameter(uniformInit([outFeatures], -bound, bound, { dtype: options.dtype, generator: options.generator })));
   }
 
   forward(x: Tensor): Tensor {

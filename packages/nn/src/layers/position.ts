@@ -38,7 +38,7 @@ export class LearnedPositionEmbedding extends Module {
   ) {
     super();
     checkSizes("LearnedPositionEmbedding", maxLen, d);
-    checkOptions("LearnedPositionEmbedding", options);
+    checkOptions("LearnedPositionEmbedding", options, ["dtype", "generator"]);
     checkSize("LearnedPositionEmbedding", [maxLen, d], options.dtype ?? "float32");
     this.weight = new Parameter(normalInit([maxLen, d], 0, 0.02, options));
   }
@@ -69,7 +69,7 @@ export class SinusoidalPositionEmbedding extends Module {
   ) {
     super();
     checkSizes("SinusoidalPositionEmbedding", maxLen, d);
-    checkOptions("SinusoidalPositionEmbedding", options);
+    checkOptions("SinusoidalPositionEmbedding", options, ["dtype"]);
     checkSize("SinusoidalPositionEmbedding", [maxLen, d], "float64");
     const values = new Float64Array(maxLen * d);
     for (let pos = 0; pos < maxLen; pos++) {

@@ -40,7 +40,7 @@ export class TransformerBlock extends Module {
     options: TransformerBlockOptions = {},
   ) {
     super();
-    checkOptions("TransformerBlock", options);
+    checkOptions("TransformerBlock", options, ["dtype", "generator", "causal", "hidden", "bias", "dropout", "eps", "approximate"]);
     const { dtype, generator, bias, dropout = 0, eps } = options;
     this.ln1 = new LayerNorm(dModel, { dtype, bias, eps });
     this.attn = new MultiHeadAttention(dModel, heads, { dtype, generator, bias, causal: options.causal, dropout, outputDropout: dropout });
@@ -51,7 +51,7 @@ export class TransformerBlock extends Module {
   /** x (B, T, C) -> (B, T, C); the options (masks, cache, returnWeights) go to the attention. */
   forward(x: Tensor, options: MultiHeadAttentionForwardOptions = {}): Tensor {
     checkTensor("TransformerBlock", x);
-    checkOptions("TransformerBlock", options);
+    checkOptions("TransformerBlock", options, ["keyPaddingMask", "mask", "cache", "returnWeights"]);
     if (x.rank !== 3 || x.shape[2] !== this.dModel) {
       fail("TransformerBlock", `expected input (B, T, C) with C = dModel = ${this.dModel}, got ${fmtShape(x.shape)}`);
     }

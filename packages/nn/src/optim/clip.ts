@@ -34,7 +34,7 @@ export interface ClipOptions {
  * a NaN norm makes every gradient NaN. Check the returned norm and skip the step if it is not finite.
  */
 export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number, options: ClipOptions = {}): Tensor {
-  checkOptions("clipGradNorm", options);
+  checkOptions("clipGradNorm", options, ["normType"]);
   const normType = options.normType ?? 2;
   if (typeof maxNorm !== "number" || !(maxNorm >= 0) || Number.isNaN(maxNorm)) {
     fail("clipGradNorm", `maxNorm must be a number >= 0, got ${String(maxNorm)}`);

@@ -4,7 +4,7 @@
  * group order), so that training resumes exactly.
  */
 
-import { fail, isFloat, noGrad, showValue, type Tensor, Tensor as TensorClass, tidy } from "@tsgrad/core";
+import { backendsApart, closestName, fail, isFloat, noGrad, showValue, type Tensor, Tensor as TensorClass, tidy } from "@tsgrad/core";
 import { checkNumber } from "./checks.ts";
 
 /** Hyper-parameters every optimiser has; each optimiser adds its own. */
@@ -58,7 +58,13 @@ export abstract class Optimizer<H extends BaseOptions> {
       fail(name, `options must be an object such as { lr: 0.01 }, got ${showValue(options)}`);
     }
     for (const key of Object.keys(options)) {
-      if (!(key in defaults)) fail(name, `unknown option "${key}"; expected one of ${Object.keys(defaults).join(", ")}`);
+      if (!(key in defaults)) {
+        const closest = closestName(key, Object.keys(defaults));
+        fail(
+          name,
+          `unknown option "${key}"${closest ? ` (did you mean ${closest}?)` : ""}; expected one of ${Object.keys(defaults).join(", ")}`,
+        );
+      }
     }
     const merged = { ...defaults, ...options };
     this.checkOptions(merged, "");
@@ -160,7 +166,8 @@ export abstract class Optimizer<H extends BaseOptions> {
           fail(this.name, `the gradient of ${at} is ${grad.dtype}, expected the parameter's ${p.dtype}`);
         }
         if (grad.backend !== p.backend) {
-          fail(this.name, `the gradient of ${at} lives on ${grad.backend.name}, the parameter on ${p.backend.name}`);
+          const [gradOn, paramOn] = backendsApart(grad.backend, p.backend);
+          fail(this.name, `the gradient of ${at} lives on ${gradOn}, the parameter on ${paramOn}`);
         }
       }
     }
@@ -262,7 +269,8 @@ export abstract class Optimizer<H extends BaseOptions> {
           fail(where, `state ${key}.${name} has shape [${v.shape}], expected its parameter's [${p.shape}]`);
         }
         if (v.backend !== p.backend) {
-          fail(where, `state ${key}.${name} lives on ${v.backend.name} but its parameter on ${p.backend.name}; move it with await t.to()`);
+          const [stateOn, paramOn] = backendsApart(v.backend, p.backend);
+          fail(where, `state ${key}.${name} lives on ${stateOn} but its parameter on ${paramOn}; move it with await t.to()`);
         }
       }
     }

@@ -3,7 +3,7 @@
  * nanoGPT's warmup then cosine), and LRScheduler, which writes them into an optimiser's groups.
  */
 
-import { fail } from "@tsgrad/core";
+import { checkOptions, fail } from "@tsgrad/core";
 import { checkNumber } from "./checks.ts";
 
 /** The learning rate for a step (0 for the first optimiser step). */
@@ -34,6 +34,7 @@ export function constant(lr: number): Schedule {
  */
 export function linearWarmup(options: { lr: number; warmupSteps: number }): Schedule {
   if (options === null || typeof options !== "object") fail("linearWarmup", "expects an options object such as { lr: 1e-3, ... }");
+  checkOptions("linearWarmup", options, ["lr", "warmupSteps"]);
   const { lr, warmupSteps } = options;
   checkNumber("linearWarmup", "lr", lr, 0);
   checkSteps("linearWarmup", "warmupSteps", warmupSteps, 0);
@@ -49,6 +50,7 @@ export function linearWarmup(options: { lr: number; warmupSteps: number }): Sche
  */
 export function cosineDecay(options: { lr: number; minLr?: number; decaySteps: number }): Schedule {
   if (options === null || typeof options !== "object") fail("cosineDecay", "expects an options object such as { lr: 1e-3, ... }");
+  checkOptions("cosineDecay", options, ["lr", "minLr", "decaySteps"]);
   const { lr, minLr = 0, decaySteps } = options;
   checkNumber("cosineDecay", "lr", lr, 0);
   checkNumber("cosineDecay", "minLr", minLr, 0);
@@ -68,6 +70,7 @@ export function cosineDecay(options: { lr: number; minLr?: number; decaySteps: n
  */
 export function warmupCosine(options: { lr: number; minLr?: number; warmupSteps: number; totalSteps: number }): Schedule {
   if (options === null || typeof options !== "object") fail("warmupCosine", "expects an options object such as { lr: 1e-3, ... }");
+  checkOptions("warmupCosine", options, ["lr", "minLr", "warmupSteps", "totalSteps"]);
   const { lr, minLr = 0, warmupSteps, totalSteps } = options;
   checkNumber("warmupCosine", "lr", lr, 0);
   checkNumber("warmupCosine", "minLr", minLr, 0);

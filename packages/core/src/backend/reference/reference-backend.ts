@@ -11,6 +11,7 @@
  * that code meant for the asynchronous WebGPU backend can be tested here.
  */
 
+import { checkOptions } from "../../args.ts";
 import { castValue, type DType, INT32_MAX, INT32_MIN, isInt32Value, type TypedArray, typedArrayFor } from "../../dtype.ts";
 import { fail } from "../../errors.ts";
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from "../../shape.ts";
@@ -81,6 +82,7 @@ export class ReferenceBackend implements Backend {
   #bytes = 0;
 
   constructor(options: ReferenceOptions = {}) {
+    checkOptions("ReferenceBackend", options, ["strictAsync"]);
     this.canReadSync = !options.strictAsync;
     this.name = options.strictAsync ? "reference(strict-async)" : "reference";
   }
