@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { memory, TsgradError, tensor } from "@tsgrad/core";
-import { assertRejects, checkProperty, fuzzSize } from "@tsgrad/core/testing";
+import { assertRejects, checkProperty, fuzzSize, jsonMutationArb, mutateJson } from "@tsgrad/core/testing";
 import { saveTensors } from "@tsgrad/nn/node";
 import fc from "fast-check";
 import { test } from "uvu";
@@ -230,65 +230,7 @@ test("weights saved without their config (an interrupted save) are refused, sayi
   });
 });
 
-/** One edit of a valid config: of its text (a character, a cut) or of its JSON (a field's value, a new field). */
-type ConfigMutation =
-  | { kind: "char"; at: number; text: string }
-  | { kind: "delete"; at: number }
-  | { kind: "truncate"; at: number }
-  | { kind: "value"; at: number; value: unknown }
-  | { kind: "field"; name: string; value: unknown };
-
-const SPECIAL_VALUES = [1e308, -1, 0, 1.5, Number.MAX_SAFE_INTEGER, "x", "", "((.+)+)+z", "[", "(?=q)", null, true, [], {}, ["q", 1], [-1]];
-const valueArb = fc.oneof(fc.constantFrom(...SPECIAL_VALUES), fc.jsonValue({ maxDepth: 2 }));
-const configMutationArb: fc.Arbitrary<ConfigMutation> = fc.oneof(
-  fc.record({
-    kind: fc.constant("char" as const),
-    at: fc.nat(),
-    text: fc.constantFrom("{", "}", "[", "]", ",", ":", '"', "\\", "0", "-", "e", "\u0000", "é", " "),
-  }),
-  fc.record({ kind: fc.constant("delete" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("value" as const), at: fc.nat(), value: valueArb }),
-  fc.record({
-    kind: fc.constant("field" as const),
-    name: fc.oneof(
-      fc.constantFrom("constructor", "__proto__", "toString", "valueOf", "hasOwnProperty", "foo", "qalora_group_size"),
-      fc.string({ maxLength: 6 }),
-    ),
-    value: valueArb,
-  }),
-);
-
-function mutateConfig(text: string, m: ConfigMutation): string {
-  switch (m.kind) {
-    case "char": {
-      const at = m.at % (text.length + 1);
-      return text.slice(0, at) + m.text + text.slice(at + 1);
-    }
-    case "delete": {
-      const at = m.at % Math.max(text.length, 1);
-      return text.slice(0, at) + text.slice(at + 1);
-    }
-    case "truncate":
-      return text.slice(0, m.at % (text.length + 1));
-    case "value":
-    case "field": {
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        return text;
-      }
-      if (json === null || typeof json !== "object" || Array.isArray(json)) return text;
-      const keys = Object.keys(json);
-      const key = m.kind === "field" ? m.name : keys[m.at % Math.max(keys.length, 1)];
-      if (key === undefined) return text;
-      // a key such as __proto__ must become an own field of the text, as a hostile file would write it
-      const rest = Object.entries(json).filter(([k]) => k !== key);
-      return `{${[...rest, [key, m.value]].map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? "null"}`).join(",")}}`;
-    }
-  }
-}
+const configMutationArb = jsonMutationArb(["qalora_group_size"]);
 
 test("fuzz: mutated adapter configs load or fail with a TsgradError naming the file, quickly", async () => {
   await withTempDir(async (dir) => {
@@ -299,7 +241,7 @@ test("fuzz: mutated adapter configs load or fail with a TsgradError naming the f
       "adapter_config.json fuzz",
       fc.array(configMutationArb, { minLength: 1, maxLength: 3 }),
       async (mutations) => {
-        const text = mutations.reduce(mutateConfig, valid);
+        const text = mutations.reduce(mutateJson, valid);
         await writeFile(join(dir, "adapter_config.json"), text);
         const started = performance.now();
         let outcome = "loaded";

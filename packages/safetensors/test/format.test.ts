@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { type DType, sizeOf, TsgradError, type TypedArray } from "@tsgrad/core";
-import { assertSameNumbers, checkProperty, fuzzSize, shapeArb } from "@tsgrad/core/testing";
+import { assertSameNumbers, checkProperty, fuzzSize, mutateSafetensors, safetensorsMutationArb, shapeArb } from "@tsgrad/core/testing";
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -690,83 +690,14 @@ fuzz("random bytes, random JSON headers and near-valid headers", async () => {
   );
 });
 
-/** One corruption of a valid file: a byte, a truncation, an edit of the header text or of its length. */
-type Mutation =
-  | { kind: "byte"; at: number; value: number }
-  | { kind: "truncate"; at: number }
-  | { kind: "extend"; bytes: Uint8Array }
-  | { kind: "header-digit"; at: number; digit: string }
-  | { kind: "header-delete"; at: number }
-  | { kind: "header-insert"; at: number; text: string }
-  | { kind: "length"; delta: number };
-
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant("byte" as const), at: fc.nat(), value: fc.nat(255) }),
-  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("extend" as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
-  fc.record({
-    kind: fc.constant("header-digit" as const),
-    at: fc.nat(),
-    digit: fc.constantFrom("0", "1", "7", "9", "99999999999", "-", ".5", "e9"),
-  }),
-  fc.record({ kind: fc.constant("header-delete" as const), at: fc.nat() }),
-  fc.record({
-    kind: fc.constant("header-insert" as const),
-    at: fc.nat(),
-    text: fc.constantFrom(",", "{", "}", "[", "]", '"', "\\", " ", "0", ':""', "\u00e9"),
-  }),
-  fc.record({ kind: fc.constant("length" as const), delta: fc.integer({ min: -16, max: 16 }) }),
-);
-
-function mutate(valid: Uint8Array, m: Mutation): Uint8Array {
-  // an earlier mutation may have cut the file shorter than its header: edit its bytes only
-  const n = valid.length >= 8 ? new DataView(valid.buffer, valid.byteOffset).getUint32(0, true) : Number.POSITIVE_INFINITY;
-  if (8 + n > valid.length && m.kind.startsWith("header")) return valid;
-  const header = new TextDecoder().decode(valid.subarray(8, 8 + n));
-  const data = valid.subarray(8 + n);
-  switch (m.kind) {
-    case "byte": {
-      const out = valid.slice();
-      if (out.length > 0) out[m.at % out.length] = m.value;
-      return out;
-    }
-    case "truncate":
-      return valid.slice(0, m.at % Math.max(valid.length, 1));
-    case "extend":
-      return Uint8Array.from([...valid, ...m.bytes]);
-    case "header-digit": {
-      // replace one number of the header (an offset, a dimension, a length) with another
-      const numbers = [...header.matchAll(/[0-9]+/g)];
-      if (numbers.length === 0) return valid;
-      const hit = numbers[m.at % numbers.length];
-      const edited = header.slice(0, hit.index) + m.digit + header.slice(hit.index + hit[0].length);
-      return file(edited, data);
-    }
-    case "header-delete": {
-      const at = m.at % Math.max(header.length, 1);
-      return file(header.slice(0, at) + header.slice(at + 1), data);
-    }
-    case "header-insert": {
-      const at = m.at % (header.length + 1);
-      return file(header.slice(0, at) + m.text + header.slice(at), data);
-    }
-    case "length": {
-      if (valid.length < 8) return valid;
-      const out = valid.slice();
-      new DataView(out.buffer).setUint32(0, Math.max(0, n + m.delta), true);
-      return out;
-    }
-  }
-}
-
 fuzz("single mutations of valid files (random and golden) never escape as anything but SafetensorsError", async () => {
   const goldens = [golden("reference-dtypes").bytes, golden("reference-writer").bytes, file(SPEC_HEADER, new Uint8Array(16))];
   const validArb = fc.oneof(fileArb.map(serializeCase), fc.constantFrom(...goldens));
   await checkProperty(
     "safetensors fuzz: mutated files",
-    fc.tuple(validArb, fc.array(mutationArb, { minLength: 1, maxLength: 3 })),
+    fc.tuple(validArb, fc.array(safetensorsMutationArb, { minLength: 1, maxLength: 3 })),
     ([valid, mutations]) => {
-      survive(mutations.reduce(mutate, valid));
+      survive(mutations.reduce(mutateSafetensors, valid));
     },
     { numRuns: fuzzSize(3000, 30_000) },
   );

@@ -16,6 +16,7 @@ export * from "./backends.ts";
 export * from "./bad-values.ts";
 export * from "./gradcheck.ts";
 export * from "./memory.ts";
+export * from "./mutations.ts";
 export * from "./property.ts";
 export { ALL_SPECS } from "./specs/index.ts";
 export { checkSpecParity, type ParityOptions, reference } from "./specs/parity.ts";
