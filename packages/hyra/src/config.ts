@@ -6,7 +6,7 @@
  * (tuners/<method>/), which adds its config type to MethodConfigs.
  */
 
-import { fail, showValue } from "@tsgrad/core";
+import { closestName, describeValue, fail, showValue } from "@tsgrad/core";
 import { checkFileRecord } from "@tsgrad/nn";
 import { ModulePattern } from "./pattern.ts";
 import { type Tuner, tunerOf, tuners } from "./tuners/tuner.ts";
@@ -144,7 +144,8 @@ export function resolveConfig(input: PeftConfigInput): PeftConfig {
     // an optional field left undefined is a field not given
     if (known.has(key) || value === undefined) continue;
     const owner = tuners().find((t) => Object.hasOwn(t.fields.defaults, key));
-    const hint = owner ? ` (a ${owner.label} option; the method is "${tuner.method}")` : "";
+    const closest = owner ? null : closestName(key, [...known]);
+    const hint = owner ? ` (a ${owner.label} option; the method is "${tuner.method}")` : closest ? ` (did you mean ${closest}?)` : "";
     fail(WHERE, `unknown field "${key}"${hint}; the fields of a ${tuner.method} config are ${[...known].join(", ")}`);
   }
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
@@ -288,10 +289,7 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
       const switchedOff = Object.hasOwn(settingOf, key) && !raw[settingOf[key]];
       const off = switchedOff || value === null || value === false || JSON.stringify(value) === "{}" || JSON.stringify(value) === "[]";
       if (!off && !INFORMATIONAL.has(key)) {
-        fail(
-          where,
-          `unknown field ${key} = ${JSON.stringify(value)}: it may change the computation, and @tsgrad/hyra does not implement it`,
-        );
+        fail(where, `unknown field ${key} = ${shortJson(value)}: it may change the computation, and @tsgrad/hyra does not implement it`);
       }
       ignoredFields.push(key);
       continue;
@@ -315,4 +313,10 @@ export function configFromJson(json: unknown, file = "adapter_config.json"): Par
 
 function weightsRecord(value: unknown, where: string): { bytes: number; sha256: string } {
   return checkFileRecord(value, where, WEIGHTS_RECORD);
+}
+
+/** A value from a file as JSON when that is short, else as describeValue names it: a message never holds a whole file. */
+function shortJson(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length <= 60 ? json : describeValue(value);
 }

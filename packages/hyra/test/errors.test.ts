@@ -167,6 +167,7 @@ test("every config field is checked, and the error names the field and the value
   const cases: [unknown, RegExp][] = [
     [{ method: "dora" }, /method must be one of "lora", "mh-lora", "hyra", "vera", got "dora"/],
     [{ method: "lora", rank: 4 }, /unknown field "rank"; the fields of a lora config are method, r, alpha/],
+    [{ method: "lora", alhpa: 4 }, /unknown field "alhpa" \(did you mean alpha\?\); the fields of a lora config are/],
     [{ method: "lora", activation: "tanh" }, /unknown field "activation" \(a HyRA option; the method is "lora"\)/],
     [{ method: "lora", r: 0 }, /r must be a positive integer up to 65536, got 0/],
     [{ method: "lora", r: 1.5 }, /r must be a positive integer up to 65536, got 1\.5/],

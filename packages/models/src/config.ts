@@ -5,7 +5,7 @@
  * number must be in range, so a config cannot make the loader allocate far more than a small model holds.
  */
 
-import { describeValue, fail } from "@tsgrad/core";
+import { closestName, describeValue, fail } from "@tsgrad/core";
 
 export interface GPTConfig {
   /** Tokens in the vocabulary: at least the tokenizer's vocabSize. */
@@ -65,7 +65,12 @@ export function gptConfig(value: unknown, where = "GPT"): GPTConfig {
     // names from a file may be long or many: the message shows a few, cut short
     const names = unknown.slice(0, 4).map((k) => JSON.stringify(k.length > 32 ? `${k.slice(0, 32)}...` : k));
     const more = unknown.length > 4 ? ` and ${unknown.length - 4} more` : "";
-    fail(where, `unknown config field${unknown.length > 1 ? "s" : ""} ${names.join(", ")}${more}; the fields are ${FIELDS.join(", ")}`);
+    const closest = unknown.length === 1 ? closestName(unknown[0], FIELDS) : null;
+    const hint = closest ? ` (did you mean ${closest}?)` : "";
+    fail(
+      where,
+      `unknown config field${unknown.length > 1 ? "s" : ""} ${names.join(", ")}${more}${hint}; the fields are ${FIELDS.join(", ")}`,
+    );
   }
   for (const name of ["vocabSize", "blockSize"] as const) {
     if (given[name] === undefined)

@@ -95,7 +95,7 @@ test("a byte-level BPE tokenizer is saved beside the model too; saving again ove
 test("the config is checked: unknown fields, ranges, required fields, in code and on disk", async () => {
   const base = { vocabSize: 10, blockSize: 8 };
   const cases: [Record<string, unknown>, RegExp][] = [
-    [{ ...base, nLayers: 2 }, /unknown config field "nLayers"; the fields are vocabSize, blockSize, nLayer/],
+    [{ ...base, nLayers: 2 }, /unknown config field "nLayers" \(did you mean nLayer\?\); the fields are vocabSize, blockSize, nLayer/],
     [{ ...base, nEmbd: 0 }, /"nEmbd" must be an integer in \[1, 16384\], got number 0/],
     [{ ...base, nLayer: 2.5 }, /"nLayer" must be an integer in \[1, 256\], got number 2.5/],
     [{ ...base, blockSize: "8" }, /"blockSize" must be an integer in \[1, 65536\], got string "8"/],

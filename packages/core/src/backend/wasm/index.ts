@@ -3,6 +3,7 @@
  * spellings of the same options share one instance and two different ones never share a name.
  */
 
+import { closestName } from "../../args.ts";
 import { fail } from "../../errors.ts";
 import { WasmBackend, type WasmOptions } from "./wasm-backend.ts";
 
@@ -22,7 +23,10 @@ export function wasmBackendName(options: WasmOptions): string {
 
 export function createWasmBackend(options: Record<string, unknown>): WasmBackend {
   for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) fail("setBackend", `wasm: unknown option "${key}"; expected ${[...KNOWN].join(", ")}`);
+    if (!KNOWN.has(key)) {
+      const closest = closestName(key, [...KNOWN]);
+      fail("setBackend", `wasm: unknown option "${key}"${closest ? ` (did you mean ${closest}?)` : ""}; expected ${[...KNOWN].join(", ")}`);
+    }
   }
   const wasmOptions = options as WasmOptions;
   const name = wasmBackendName(wasmOptions);
