@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { memory, TsgradError, tensor } from "@tsgrad/core";
-import { assertRejects, checkProperty, fuzzSize, jsonMutationArb, mutateJson } from "@tsgrad/core/testing";
+import { assertRejects, checkProperty, fuzzSize, jsonMutationArb, mutateJson, printed } from "@tsgrad/core/testing/node";
 import { saveTensors } from "@tsgrad/nn/node";
 import fc from "fast-check";
 import { test } from "uvu";
@@ -264,28 +264,6 @@ test("fuzz: mutated adapter configs load or fail with a TsgradError naming the f
   });
 });
 
-/** Resolves once the child has printed "saved 0", with its output so far. */
-function firstSave(child: ReturnType<typeof spawn>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`no save within 30 s: ${output}`)), 30_000);
-    child.stdout?.on("data", (c) => {
-      output += c;
-      if (output.includes("saved 0\n")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr?.on("data", (c) => {
-      output += c;
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the child exited with ${code}: ${output}`));
-    });
-  });
-}
-
 test("saveAdapter killed with SIGKILL at random moments: after every kill the folder loads as a whole old or new adapter", async () => {
   const kills = fuzzSize(40, 200);
   const started = performance.now();
@@ -295,7 +273,7 @@ test("saveAdapter killed with SIGKILL at random moments: after every kill the fo
       const child = spawn(process.execPath, ["--import", "tsx", LOOP, dir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
       const exited = new Promise((resolve) => child.on("exit", resolve));
       try {
-        await firstSave(child);
+        await printed(child, "saved 0\n");
         // saves take a few milliseconds each (two fsyncs): land anywhere in one
         await new Promise((resolve) => setTimeout(resolve, 5 + ((i * 7919) % 40)));
       } finally {

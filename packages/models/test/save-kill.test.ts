@@ -9,35 +9,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fuzzSize } from "@tsgrad/core/testing";
+import { fuzzSize, printed } from "@tsgrad/core/testing/node";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { type CharTokenizer, loadPretrained } from "../src/node.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const LOOP = fileURLToPath(new URL("./fixtures/save-pretrained-loop.ts", import.meta.url));
-
-/** Resolves once the child has finished its first save (so the folder holds a model before any kill). */
-function firstSave(child: ReturnType<typeof spawn>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`no save within 30 s: ${output}`)), 30_000);
-    child.stdout?.on("data", (c) => {
-      output += c;
-      if (output.includes("saved 0\n")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr?.on("data", (c) => {
-      output += c;
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the saving child exited (${code}) before its first save: ${output}`));
-    });
-  });
-}
 
 test("after every kill the folder loads as one whole save, old or new", async () => {
   const kills = fuzzSize(40, 200);
@@ -49,7 +27,7 @@ test("after every kill the folder loads as one whole save, old or new", async ()
       const child = spawn(process.execPath, ["--import", "tsx", LOOP, dir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
       const exited = new Promise((resolve) => child.on("exit", resolve));
       try {
-        await firstSave(child);
+        await printed(child, "saved 0\n");
         // a save takes a few milliseconds (three files, each fsynced): land anywhere in one
         await new Promise((resolve) => setTimeout(resolve, 3 + ((i * 7919) % 40)));
       } finally {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DType, memory, tensor, zeros } from "@tsgrad/core";
-import { assertSameNumbers, checkProperty, rejectsWith, scratchDirs, shapeArb } from "@tsgrad/core/testing/node";
+import { assertSameNumbers, checkProperty, printed, rejectsWith, scratchDirs, shapeArb } from "@tsgrad/core/testing/node";
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -205,32 +205,6 @@ atomic("file-system failures are IO errors naming the file, and leave nothing be
   t.dispose();
 });
 
-/** Resolves once `child` has printed `text` on stdout. */
-function printed(child: ChildProcess, text: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(
-      () => reject(new Error(`the child did not print "${text}" within ${timeoutMs} ms; it printed: ${output}`)),
-      timeoutMs,
-    );
-    child.stdout?.on("data", (chunk) => {
-      output += chunk;
-      if (output.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr?.on("data", (chunk) => {
-      output += chunk;
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the child exited with ${code} before printing "${text}": ${output}`));
-    });
-  });
-}
-
-/** Watches `dir` for the child's temporary file while it is partly written, then kills the child with SIGKILL. */
 async function killMidWrite(child: ChildProcess, dir: string, fullSize: number, timeoutMs: number): Promise<string | null> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {

@@ -3,6 +3,7 @@
  * everything @tsgrad/core/testing exports, which also runs in a browser.
  */
 
+export * from "./child-output.ts";
 export * from "./index.ts";
 export * from "./parity-node.ts";
 export * from "./readme.ts";

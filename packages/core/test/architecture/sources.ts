@@ -59,6 +59,14 @@ export function code(text: string): string[] {
   return noBlocks.split("\n").map((line) => line.replace(/(^|\s)\/\/.*$/, "$1"));
 }
 
+/** The file a relative specifier reaches, relative to the root with forward slashes; null for a package name. */
+function targetOf(source: Source, specifier: string): string | null {
+  if (!specifier.startsWith(".")) return null;
+  return relative(ROOT, resolve(ROOT, dirname(source.path), specifier))
+    .split("\\")
+    .join("/");
+}
+
 export interface Import {
   line: number;
   specifier: string;
@@ -72,12 +80,7 @@ export function importsOf(source: Source): Import[] {
   code(source.text).forEach((text, i) => {
     for (const m of text.matchAll(pattern)) {
       const specifier = m[1];
-      const target = specifier.startsWith(".")
-        ? relative(ROOT, resolve(ROOT, dirname(source.path), specifier))
-            .split("\\")
-            .join("/")
-        : null;
-      found.push({ line: i + 1, specifier, target });
+      found.push({ line: i + 1, specifier, target: targetOf(source, specifier) });
     }
   });
   return found;
@@ -102,11 +105,7 @@ export function staticImportsOf(source: Source): StaticImport[] {
   return [...text.matchAll(pattern)].map((m) => ({
     line: text.slice(0, m.index).split("\n").length,
     specifier: m[2],
-    target: m[2].startsWith(".")
-      ? relative(ROOT, resolve(ROOT, dirname(source.path), m[2]))
-          .split("\\")
-          .join("/")
-      : null,
+    target: targetOf(source, m[2]),
     typeOnly: m[1] !== undefined,
   }));
 }
@@ -131,12 +130,7 @@ export function dynamicImportsOf(source: Source): Import[] {
     for (const m of text.matchAll(/\bimport\s*\(\s*["']([^"']+)["']/g)) {
       if (!outsideStrings(text, m.index)) continue;
       const specifier = m[1];
-      const target = specifier.startsWith(".")
-        ? relative(ROOT, resolve(ROOT, dirname(source.path), specifier))
-            .split("\\")
-            .join("/")
-        : null;
-      found.push({ line: i + 1, specifier, target });
+      found.push({ line: i + 1, specifier, target: targetOf(source, specifier) });
     }
   });
   return found;
