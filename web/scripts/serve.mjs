@@ -30,12 +30,12 @@ const HEADERS = {
  * 400 for a path that does not decode, 404 for anything outside the folder, missing, not a regular file,
  * or reached through a symbolic link (the folder's own files only, never what a link points to).
  */
-function resolveFile(root, realRoot, rawPath) {
+function resolveFile(root, realRoot, url) {
   let path;
   try {
-    path = decodeURIComponent(rawPath);
+    path = decodeURIComponent(new URL(url, "http://localhost").pathname);
   } catch {
-    return { status: 400, reason: "bad request: the path is not valid percent-encoding" };
+    return { status: 400, reason: "bad request: the path is not a URL path or not valid percent-encoding" };
   }
   if (path.includes("\0")) return { status: 400, reason: "bad request: the path holds a NUL" };
   const file = normalize(join(root, path.endsWith("/") ? `${path}index.html` : path));
@@ -54,7 +54,7 @@ function resolveFile(root, realRoot, rawPath) {
 export function serve(root, port) {
   const realRoot = realpathSync(root);
   const server = createServer((request, response) => {
-    const found = request.method === "GET" ? resolveFile(root, realRoot, new URL(request.url ?? "/", "http://localhost").pathname) : null;
+    const found = request.method === "GET" ? resolveFile(root, realRoot, request.url ?? "/") : null;
     if (found === null || found.status !== 200) {
       response.writeHead(found?.status ?? 405, HEADERS).end(found?.reason ?? "only GET is served");
       return;

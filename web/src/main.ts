@@ -76,7 +76,9 @@ const PANEL_LIMIT_S: Record<Panel, number> = options.smoke
 // `timeout=finetune:4,tests:60` sets some panels' limits (the test of a hung worker waits seconds, not minutes)
 for (const entry of (params.get("timeout") ?? "").split(",")) {
   const [panel, seconds] = entry.split(":");
-  if (PANELS.includes(panel as Panel) && Number(seconds) > 0) PANEL_LIMIT_S[panel as Panel] = Number(seconds);
+  // a timer longer than 2^31 ms would fire at once
+  if (PANELS.includes(panel as Panel) && Number(seconds) > 0 && Number(seconds) <= 2_000_000)
+    PANEL_LIMIT_S[panel as Panel] = Number(seconds);
 }
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -115,10 +117,18 @@ function startWorker(): Worker {
   return w;
 }
 
+/** Workers replaced since one last answered: a worker that fails as it loads would otherwise be replaced forever. */
+let failedStarts = 0;
+const MAX_FAILED_STARTS = 3;
+
 function replaceWorker(reason: string): void {
   reportError(reason);
   worker.terminate();
   for (const panel of PANELS) end(panel, "failed", reason);
+  if (++failedStarts > MAX_FAILED_STARTS) {
+    reportError(`the worker failed ${MAX_FAILED_STARTS} times in a row without answering; reload the page to try again`);
+    return;
+  }
   worker = startWorker();
 }
 
@@ -145,6 +155,7 @@ for (const panel of PANELS) $(`${panel}-run`).addEventListener("click", () => st
 for (const panel of (params.get("autorun") ?? "").split(",")) if (PANELS.includes(panel as Panel)) start(panel as Panel);
 
 function receive(reply: Reply): void {
+  failedStarts = 0;
   switch (reply.type) {
     case "facts":
       Object.assign(state.facts, reply.facts);

@@ -50,6 +50,21 @@ test("a path that does not decode is a 400, and the server keeps serving", async
   assert.is((await get("/index.html")).status, 200);
 });
 
+test("a request target that is not a URL path is a 400 too, and the server keeps serving", async () => {
+  const answer = await new Promise<string>((resolve) => {
+    let data = "";
+    const socket = connect((server.address() as AddressInfo).port, "127.0.0.1", () => socket.write("GET //[ HTTP/1.1\r\nHost: x\r\n\r\n"));
+    socket.on("data", (chunk) => {
+      data += chunk;
+      socket.end();
+    });
+    socket.on("close", () => resolve(data));
+    socket.on("error", () => resolve(data));
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.is((await get("/")).status, 200);
+});
+
 test("links inside the folder are not followed, to a file or to a folder", async () => {
   assert.equal(await get("/link.txt"), { status: 404, text: "not found", coop: "same-origin" });
   assert.is((await get("/linked/secret.txt")).status, 404);

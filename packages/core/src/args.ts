@@ -56,7 +56,7 @@ function showName(name: string): string {
 /**
  * The known name closest to `name` by edit distance (insertions, deletions, substitutions and swaps of
  * neighbours, case aside), if it is close enough to be a slip: at most a third of its length, and at most
- * 3. The one check behind every "did you mean" (options here, the command's flags).
+ * 3. The one check behind every "did you mean" (options, config fields, backend options).
  */
 export function closestName(name: string, known: readonly string[]): string | null {
   if (typeof name !== "string") fail("closestName", `the name must be a string, got ${describeValue(name)}`);
@@ -67,7 +67,7 @@ export function closestName(name: string, known: readonly string[]): string | nu
   let bestDistance = Math.min(3, Math.max(1, Math.floor(a.length / 3)));
   for (const candidate of known) {
     const d = editDistance(a, candidate.toLowerCase());
-    if (d <= bestDistance && (best === null || d < editDistance(a, best.toLowerCase()))) {
+    if (d < bestDistance || (best === null && d === bestDistance)) {
       best = candidate;
       bestDistance = d;
     }

@@ -15,6 +15,7 @@ import { lstat, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fail, type Tensor, TsgradError } from "@tsgrad/core";
 import {
+  checkFileRecord,
   checkSibling,
   fileRecord,
   readCappedFile,
@@ -52,6 +53,10 @@ export async function writeAdapterFolder(
       CONFIG_FILE,
       (records) => configBytes({ ...config, [WEIGHTS_RECORD]: fileRecord(records[WEIGHTS_FILE]) }),
       where,
+      (bytes) => {
+        const saved = (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown> | null)?.[WEIGHTS_RECORD];
+        return saved === undefined ? null : { [WEIGHTS_FILE]: checkFileRecord(saved, where, WEIGHTS_RECORD) };
+      },
     );
     return;
   }

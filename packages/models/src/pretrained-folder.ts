@@ -12,6 +12,7 @@ import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describeValue, fail, type Generator } from "@tsgrad/core";
 import {
+  checkFileRecord,
   fileRecord,
   readSafetensorsFile,
   refuseLink,
@@ -52,6 +53,12 @@ export async function savePretrained(dir: string, model: GPT, tokenizer: Tokeniz
         files: { [WEIGHTS_FILE]: fileRecord(records[WEIGHTS_FILE]), [TOKENIZER_FILE]: fileRecord(records[TOKENIZER_FILE]) },
       }),
     "savePretrained",
+    (bytes) => {
+      const files = (JSON.parse(new TextDecoder().decode(bytes)) as { files?: Record<string, unknown> } | null)?.files;
+      if (files === null || typeof files !== "object") return null;
+      const record = (name: string) => checkFileRecord(files[name], "savePretrained", `"files"."${name}"`);
+      return { [WEIGHTS_FILE]: record(WEIGHTS_FILE), [TOKENIZER_FILE]: record(TOKENIZER_FILE) };
+    },
   );
 }
 

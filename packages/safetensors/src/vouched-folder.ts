@@ -10,10 +10,12 @@
  * Before 2 the old config vouches for the old files, still in place; from 2 the new config vouches for
  * the new files, staged or moved. A reader takes each file from `vouchedPath`: its staged twin when
  * that is the file the config records, else its name. The config itself is the only file read without
- * a record, so a reader that finds none (a first save killed before its commit) says so.
+ * a record, so a reader that finds none (a first save killed before its commit) says so. A save first
+ * finishes one killed between its commit and its moves (moving the staged files the config vouches for
+ * into place), so that staging its own files never overwrites the only copy of the last save's.
  */
 
-import { lstat, rename } from "node:fs/promises";
+import { lstat, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { readCappedFile, writeFileAtomic } from "./files.ts";
 import { sha256Hex } from "./json-files.ts";
@@ -30,7 +32,8 @@ export interface VouchedFile {
 
 /**
  * Saves `files` and then the config that vouches for them into `dir` (which must exist), in the order
- * above. `config(records)` is the config's bytes, given each file's record by name.
+ * above. `config(records)` is the config's bytes, given each file's record by name; `recordsIn(bytes)`
+ * reads the records of the config there now (null when it has none or is not one of ours).
  */
 export async function saveVouchedFolder(
   dir: string,
@@ -38,12 +41,44 @@ export async function saveVouchedFolder(
   configName: string,
   config: (records: Readonly<Record<string, WrittenFile>>) => Uint8Array,
   where: string,
+  recordsIn: (bytes: Uint8Array) => Readonly<Record<string, WrittenFile>> | null,
 ): Promise<void> {
+  await finishKilledSave(dir, files, configName, recordsIn, where);
   const records: Record<string, WrittenFile> = {};
   for (const file of files) records[file.name] = await file.write(join(dir, `${file.name}${STAGED_SUFFIX}`));
   const configPath = join(dir, configName);
   await writeFileAtomic(configPath, (write) => write(config(records)), `${where} ${configPath}`);
   for (const file of files) await rename(join(dir, `${file.name}${STAGED_SUFFIX}`), join(dir, file.name));
+}
+
+/** Moves into place the staged files that the config there now vouches for (a save killed after its commit). */
+async function finishKilledSave(
+  dir: string,
+  files: readonly VouchedFile[],
+  configName: string,
+  recordsIn: (bytes: Uint8Array) => Readonly<Record<string, WrittenFile>> | null,
+  where: string,
+): Promise<void> {
+  const configPath = join(dir, configName);
+  // a config that is missing, a link, too large or not ours vouches for nothing: there is nothing to finish
+  const isFile = await lstat(configPath).then(
+    (s) => s.isFile() && s.size <= 1 << 20,
+    () => false,
+  );
+  if (!isFile) return;
+  let records: Readonly<Record<string, WrittenFile>> | null = null;
+  try {
+    records = recordsIn(new Uint8Array(await readFile(configPath)));
+  } catch {
+    return;
+  }
+  if (records === null) return;
+  for (const file of files) {
+    const saved = records[file.name];
+    if (saved === undefined) continue;
+    const path = await vouchedPath(dir, file.name, saved, where);
+    if (path.endsWith(STAGED_SUFFIX)) await rename(path, join(dir, file.name));
+  }
 }
 
 /**

@@ -23,6 +23,9 @@ const FIELDS = { char: ["type", "chars"], "byte-bpe": ["type", "merges"] } as co
  */
 export function tokenizerFromJson(value: unknown, where = "tokenizerFromJson", options: { maxVocabSize?: number } = {}): Tokenizer {
   checkOptions("tokenizerFromJson", options, ["maxVocabSize"]);
+  const { maxVocabSize } = options;
+  if (maxVocabSize !== undefined && !(Number.isSafeInteger(maxVocabSize) && maxVocabSize > 0))
+    fail("tokenizerFromJson", `maxVocabSize must be a positive integer, got ${describeValue(maxVocabSize)}`);
   if (value === null || typeof value !== "object" || Array.isArray(value))
     fail(where, `a tokenizer must be a JSON object, got ${describeValue(value)}`);
   const json = value as Record<string, unknown>;

@@ -58,7 +58,7 @@ export abstract class Optimizer<H extends BaseOptions> {
       fail(name, `options must be an object such as { lr: 0.01 }, got ${showValue(options)}`);
     }
     for (const key of Object.keys(options)) {
-      if (!(key in defaults)) {
+      if (!Object.hasOwn(defaults, key)) {
         const closest = closestName(key, Object.keys(defaults));
         fail(
           name,
