@@ -46,6 +46,12 @@ export function fullOrToy(value: string): "full" | "toy" {
 
 export async function startBackend(values: { backend?: string; threads?: string }): Promise<void> {
   const options = values.threads === undefined ? {} : { threads: integer("threads", values.threads) };
-  if (values.backend !== undefined || values.threads !== undefined) await setBackend(values.backend ?? "wasm", options);
+  if (values.backend === "auto") {
+    if (values.threads !== undefined)
+      fail("tsgrad", "--threads is the wasm backend's; with --backend auto, leave it out (or name --backend wasm)");
+    // auto is what ready() chooses when TSGRAD_BACKEND says so: a hardware GPU, else the wasm backend
+    process.env.TSGRAD_BACKEND = "auto";
+    await ready();
+  } else if (values.backend !== undefined || values.threads !== undefined) await setBackend(values.backend ?? "wasm", options);
   else await ready();
 }

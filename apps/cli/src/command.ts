@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { closestName, fail } from "@tsgrad/core";
 
 export interface Option {
   /** What the value is called in the help ("NAME", "N"); an option without one is a flag. */
@@ -103,6 +104,29 @@ export function parseOptions<O extends Options>(command: Command<O>, argv: reado
       },
     ]),
   );
-  const { values } = parseArgs({ args: [...argv], options: table, allowPositionals: false, strict: true });
-  return values as Values<O & typeof COMMON_OPTIONS>;
+  try {
+    const { values } = parseArgs({ args: [...argv], options: table, allowPositionals: false, strict: true });
+    return values as Values<O & typeof COMMON_OPTIONS>;
+  } catch (error) {
+    return fail("tsgrad", howToFix(command, Object.keys(table), error as Error & { code?: string }));
+  }
+}
+
+/** parseArgs's refusal, with what to type instead: the closest option, or the `--` that npm needs. */
+function howToFix(command: Command, names: readonly string[], error: Error & { code?: string }): string {
+  const help = `tsgrad ${command.name} --help lists its options`;
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const flag = /'(-{1,2}[^'=]*)/.exec(error.message)?.[1] ?? "";
+    const closest = closestName(flag.replace(/^-+/, ""), names);
+    return `${error.message}${closest ? ` (did you mean --${closest}?)` : ""}; ${help}`;
+  }
+  if (error.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    const word = /'([^']*)'/.exec(error.message)?.[1] ?? "";
+    const closest = closestName(word, names);
+    const fix = closest
+      ? `did you mean --${closest}?`
+      : "options start with -- (through npm, put a -- before the command: npm run tsgrad -- <command> --option value)";
+    return `${error.message}: ${fix}; ${help}`;
+  }
+  return `${error.message}; ${help}`;
 }

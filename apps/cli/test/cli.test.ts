@@ -260,6 +260,10 @@ test("bad arguments are refused by name, with exit code 2 and no stack", async (
       /--method must be one of linear-probe, lora, lora-matched, mh-lora, hyra, hyra-compact, vera, full, got "dora"/,
     ],
     [["launch"], /unknown command "launch"/],
+    [["finetune", "--tsk", "spam"], /Unknown option '--tsk' \(did you mean --task\?\); tsgrad finetune --help lists its options/],
+    [["compare", "quick"], /Unexpected argument 'quick'.*put a -- before the command: npm run tsgrad -- <command>/],
+    [["compare", "preset"], /Unexpected argument 'preset'.*did you mean --preset\?/],
+    [["generate", "--backend", "auto", "--threads", "1"], /--threads is the wasm backend's; with --backend auto, leave it out/],
     [["study", "--preset", "huge"], /--preset must be full or toy, got "huge"/],
   ] as const) {
     const { code, out } = await tsgrad([...args]).done;
@@ -267,6 +271,11 @@ test("bad arguments are refused by name, with exit code 2 and no stack", async (
     assert.match(out, message);
     assert.not.match(out, /\n\s+at /, "no stack trace");
   }
+});
+
+test("--backend auto takes a hardware GPU if there is one, else the wasm backend, as its help says", async () => {
+  const { code, out } = await tsgrad(["generate", "--backend", "auto", "--tokens", "3", "--backbone", backbone()]).done;
+  assert.is(code, 0, out);
 });
 
 test("every command has --help", async () => {

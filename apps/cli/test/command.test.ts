@@ -4,6 +4,7 @@
  * the table does not name.
  */
 
+import { TsgradError } from "@tsgrad/core";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { COMMON_OPTIONS, defineCommand, helpText, type Option, parseOptions } from "../src/command.ts";
@@ -47,13 +48,19 @@ test("the parser applies the table's defaults and nothing else", () => {
   );
 });
 
-test("an option the table does not name, a positional, or a flag given a value is refused", () => {
-  for (const argv of [["--step", "5"], ["extra"], ["--yes=1"]]) {
+test("an option the table does not name, a positional, or a flag given a value is refused, saying how to fix it", () => {
+  for (const [argv, message] of [
+    [["--step", "5"], /^tsgrad: Unknown option '--step' \(did you mean --steps\?\); tsgrad sample --help lists its options$/],
+    [["extra"], /^tsgrad: Unexpected argument 'extra'.*: options start with -- \(through npm, put a -- before the command/],
+    [["yes"], /Unexpected argument 'yes'.*: did you mean --yes\?/],
+    [["--yes=1"], /^tsgrad: Option '--yes' does not take an argument; tsgrad sample --help lists its options$/],
+  ] as const) {
     try {
       parseOptions(sample, argv);
       assert.unreachable(`${argv.join(" ")} was accepted`);
     } catch (error) {
-      assert.match(String((error as { code?: string }).code), /^ERR_PARSE_ARGS/, String(error));
+      assert.instance(error, TsgradError);
+      assert.match((error as Error).message, message);
     }
   }
 });
