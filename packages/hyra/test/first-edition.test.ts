@@ -7,13 +7,12 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { mse, randn, tidy } from "@tsgrad/core";
-import { AdamW } from "@tsgrad/nn";
+import { randn } from "@tsgrad/core";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { getPeftModel, loadAdapter } from "../src/node.ts";
 import { CASES, STEPS } from "./fixtures/first-edition/cases.ts";
-import { inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
+import { fitMse, inputsFor, outputOf, tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 
 const FIXTURES = new URL("./fixtures/first-edition/", import.meta.url).pathname;
@@ -39,19 +38,7 @@ for (const [name, config] of Object.entries(CASES)) {
     const x = inputsFor(model);
     const target = randn([2, 3]);
     const peft = getPeftModel(model, config);
-    const opt = new AdamW(peft.trainableParameters(), { lr: 1e-2 });
-    const losses: number[] = [];
-    for (let step = 0; step < STEPS; step++) {
-      const loss = tidy(() => {
-        opt.zeroGrad();
-        const l = mse(peft.forward(x), target);
-        l.backward();
-        opt.step();
-        return l.keep();
-      });
-      losses.push((await loss.data())[0]);
-      loss.dispose();
-    }
+    const losses = await fitMse(peft, x, target, STEPS);
     assert.equal(losses, record[name].losses);
     await withTempDir(async (dir) => {
       await peft.saveAdapter(dir);

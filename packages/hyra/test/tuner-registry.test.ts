@@ -7,8 +7,8 @@
  * option `outerInit` ("zero-u", PEFT-like: ΔW = 0 at the start, or "random").
  */
 
-import { matmul, mse, noGrad, type Tensor, tidy, zeros } from "@tsgrad/core";
-import { AdamW, Linear } from "@tsgrad/nn";
+import { matmul, noGrad, type Tensor, tidy, zeros } from "@tsgrad/core";
+import { Linear } from "@tsgrad/nn";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -26,7 +26,7 @@ import {
   resolveConfig,
   type Tuner,
 } from "../src/node.ts";
-import { inputsFor, MODEL_F32, maxDiff, outputOf, tinyEncoder } from "./support/models.ts";
+import { fitMse, inputsFor, MODEL_F32, maxDiff, outputOf, tinyEncoder } from "./support/models.ts";
 import { withTempDir } from "./support/tmp.ts";
 
 class OuterLinear extends AdapterLayer {
@@ -142,19 +142,7 @@ test("it trains, counts, merges, saves, loads, exports and unloads through PeftM
   assert.is(peft.getNbTrainableParameters().trainable, adapterParameterCount("outer" as never, { d: 16, heads: 4, r: 1, layers: 2 }));
 
   const target = tidy(() => noGrad(() => model.forward(x).mul(0.5).keep()));
-  const opt = new AdamW(peft.trainableParameters(), { lr: 1e-2 });
-  const losses: number[] = [];
-  for (let step = 0; step < 30; step++) {
-    const loss = tidy(() => {
-      opt.zeroGrad();
-      const l = mse(peft.forward(x), target);
-      l.backward();
-      opt.step();
-      return l.keep();
-    });
-    losses.push(Number((await loss.data())[0]));
-    loss.dispose();
-  }
+  const losses = await fitMse(peft, x, target, 30);
   assert.ok(losses[29] < 0.9 * losses[0], `the loss fell: ${losses[0]} -> ${losses[29]}`);
 
   const adapted = await outputOf(peft, x);

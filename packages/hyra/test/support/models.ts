@@ -1,7 +1,7 @@
 /** @file Test support: tiny models to adapt, seeded inputs, and a few helpers the suites share. */
 
-import { type DType, manualSeed, mean, noGrad, randn, type Tensor } from "@tsgrad/core";
-import { Linear, Module, ModuleList, MultiHeadAttention, TransformerBlock } from "@tsgrad/nn";
+import { type DType, manualSeed, mean, mse, noGrad, randn, type Tensor, tidy } from "@tsgrad/core";
+import { AdamW, Linear, Module, ModuleList, MultiHeadAttention, TransformerBlock } from "@tsgrad/nn";
 
 export interface TinyOptions {
   d?: number;
@@ -68,6 +68,29 @@ export function inputsFor(model: { d: number }, options: { batch?: number; lengt
 }
 
 /** The model's output on x, read back (under noGrad: outputs only). */
+/** Fits the model's trainable parameters to `target` by MSE with AdamW (lr 1e-2) for `steps` steps; the loss of each step. */
+export async function fitMse(
+  model: { forward(x: Tensor): Tensor; trainableParameters(): Tensor[] },
+  x: Tensor,
+  target: Tensor,
+  steps: number,
+): Promise<number[]> {
+  const opt = new AdamW(model.trainableParameters(), { lr: 1e-2 });
+  const losses: number[] = [];
+  for (let step = 0; step < steps; step++) {
+    const loss = tidy(() => {
+      opt.zeroGrad();
+      const l = mse(model.forward(x), target);
+      l.backward();
+      opt.step();
+      return l.keep();
+    });
+    losses.push((await loss.data())[0]);
+    loss.dispose();
+  }
+  return losses;
+}
+
 export async function outputOf(model: { forward(x: Tensor): Tensor }, x: Tensor): Promise<Float64Array> {
   const y = noGrad(() => model.forward(x));
   const values = Float64Array.from(await y.data());
